@@ -1,0 +1,65 @@
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { EmitDependencies } from '../shared/emit-due-windows.js';
+import type { FoldDependencies } from '../shared/fold-shard-batch.js';
+import { DeadLetterStore } from '../shared/store/dead-letter-store.js';
+import { ResultStore } from '../shared/store/result-store.js';
+import { ShardStateStore } from '../shared/store/shard-state-store.js';
+import { WindowStore } from '../shared/store/window-store.js';
+import { DEAD_LETTERS_TABLE, RESULTS_TABLE, SHARD_STATE_TABLE, STREAM, WINDOWS_TABLE } from '../shared/tables.js';
+import { assertTimeZone } from '../shared/time.js';
+import { windowSizeMs } from '../shared/window.js';
+
+/**
+ * Function settings, read once at cold start. A missing or malformed variable fails the cold start with a
+ * message naming it, rather than every record later.
+ */
+export type Environment = Readonly<Record<string, string | undefined>>;
+
+export function requireEnv(env: Environment, name: string): string {
+  const value = env[name];
+  if (value === undefined || value === '') throw new Error(`environment variable ${name} is required`);
+  return value;
+}
+
+function numberEnv(env: Environment, name: string, fallback: number): number {
+  const text = env[name];
+  if (text === undefined || text === '') return fallback;
+  const value = Number(text);
+  if (!Number.isFinite(value) || value < 0) throw new Error(`environment variable ${name} must be a number ≥ 0, got ${text}`);
+  return value;
+}
+
+/** Defaults shared by the CLI and the stack. */
+export const DEFAULTS = {
+  windowSeconds: 5,
+  /** Bounded out-of-orderness: NGINX workers write lines a little out of order, and producers batch. */
+  maxDisorderSeconds: 2,
+  timeZone: 'UTC',
+  /** Window items stay a day past their window (for late updates and audits) before TTL removes them. */
+  windowRetentionSeconds: 86_400,
+  writeConcurrency: 16,
+} as const;
+
+export function foldDependencies(env: Environment, doc: DynamoDBDocumentClient): FoldDependencies {
+  return {
+    windows: new WindowStore(doc, requireEnv(env, WINDOWS_TABLE.envVar)),
+    shardState: new ShardStateStore(doc, requireEnv(env, SHARD_STATE_TABLE.envVar), requireEnv(env, STREAM.envVar)),
+    deadLetters: new DeadLetterStore(doc, requireEnv(env, DEAD_LETTERS_TABLE.envVar)),
+    settings: {
+      windowMs: windowSizeMs(numberEnv(env, 'WINDOW_SECONDS', DEFAULTS.windowSeconds)),
+      maxDisorderMs: numberEnv(env, 'MAX_DISORDER_SECONDS', DEFAULTS.maxDisorderSeconds) * 1000,
+      timeZone: assertTimeZone(env.TIME_ZONE || DEFAULTS.timeZone),
+    },
+    windowRetentionSeconds: numberEnv(env, 'WINDOW_RETENTION_SECONDS', DEFAULTS.windowRetentionSeconds),
+    writeConcurrency: numberEnv(env, 'WRITE_CONCURRENCY', DEFAULTS.writeConcurrency),
+  };
+}
+
+export function emitDependencies(env: Environment, doc: DynamoDBDocumentClient): EmitDependencies {
+  return {
+    windows: new WindowStore(doc, requireEnv(env, WINDOWS_TABLE.envVar)),
+    shardState: new ShardStateStore(doc, requireEnv(env, SHARD_STATE_TABLE.envVar), requireEnv(env, STREAM.envVar)),
+    results: new ResultStore(doc, requireEnv(env, RESULTS_TABLE.envVar)),
+    closeConcurrency: numberEnv(env, 'WRITE_CONCURRENCY', DEFAULTS.writeConcurrency),
+  };
+}

@@ -1,0 +1,45 @@
+import pLimit from 'p-limit';
+import { resultOf, type WindowResult } from './result.js';
+import type { ResultStore } from './store/result-store.js';
+import type { ShardStateStore } from './store/shard-state-store.js';
+import type { WindowStore } from './store/window-store.js';
+import { OPEN } from './window-item.js';
+
+/**
+ * The window firing. A window is due when the watermark of the shard that owns it has passed its end. Results
+ * are written before windows are closed, so a crash in between loses nothing (the next run writes the same
+ * results again); the close is conditional, so a second emitter running at once emits nothing twice.
+ */
+export interface EmitDependencies {
+  readonly windows: WindowStore;
+  readonly shardState: ShardStateStore;
+  readonly results: ResultStore;
+  readonly closeConcurrency: number;
+}
+
+export interface EmitReport {
+  /** Results this run closed: each (ip, window) appears in exactly one run's report. */
+  readonly emitted: WindowResult[];
+  readonly due: number;
+  /** Due windows another emitter closed first, or whose count moved since read (retried next run). */
+  readonly skipped: number;
+}
+
+export async function emitDueWindows(deps: EmitDependencies, now: number): Promise<EmitReport> {
+  const states = await deps.shardState.list();
+  const dueKeys = new Set<string>();
+  for (const state of states) {
+    if (state.watermarkMs === undefined) continue;
+    for (const key of await deps.windows.dueWindowKeys(state.shardId, state.watermarkMs)) dueKeys.add(key);
+  }
+  if (dueKeys.size === 0) return { emitted: [], due: 0, skipped: 0 };
+
+  const open = (await deps.windows.getMany([...dueKeys])).filter((item) => item.status === OPEN);
+  const results = open.map((item) => resultOf(item, now));
+  await deps.results.putMany(results);
+
+  const limit = pLimit(deps.closeConcurrency);
+  const closed = await Promise.all(open.map((item) => limit(() => deps.windows.close(item, now))));
+  const emitted = results.filter((_, i) => closed[i]);
+  return { emitted, due: dueKeys.size, skipped: dueKeys.size - emitted.length };
+}

@@ -1,0 +1,48 @@
+import { RESULT_WINDOW_BUCKETS } from './tables.js';
+import { formatClock } from './time.js';
+import { countingShardOrdinal, type WindowItem } from './window-item.js';
+
+/** An emitted result: the count of one IP in one closed window, as stored in the results table. */
+export interface WindowResult {
+  readonly ip: string;
+  readonly windowStart: number;
+  readonly windowEnd: number;
+  readonly count: number;
+  /** 1-based ordinal of the shard that counted it, printed as Flink's `k>`. */
+  readonly worker: number;
+  readonly windowBucket: string;
+  readonly emittedAt: number;
+}
+
+/** Spreads one window's results over a few index partitions (FNV-1a of the IP): they are written together. */
+export function windowBucket(windowStart: number, ip: string): string {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < ip.length; i++) hash = Math.imul(hash ^ ip.charCodeAt(i), 0x01000193);
+  return `${windowStart}#${(hash >>> 0) % RESULT_WINDOW_BUCKETS}`;
+}
+
+export function allWindowBuckets(windowStart: number): string[] {
+  return Array.from({ length: RESULT_WINDOW_BUCKETS }, (_, b) => `${windowStart}#${b}`);
+}
+
+export function resultOf(item: WindowItem, emittedAt: number): WindowResult {
+  return {
+    ip: item.ip,
+    windowStart: item.windowStart,
+    windowEnd: item.windowEnd,
+    count: item.count,
+    worker: countingShardOrdinal(item),
+    windowBucket: windowBucket(item.windowStart, item.ip),
+    emittedAt,
+  };
+}
+
+/** The seed's output form: `1> 18:40:10 192.168.1.2 23`, the window shown by its start. */
+export function formatResultLine(result: Pick<WindowResult, 'worker' | 'windowStart' | 'ip' | 'count'>, timeZone: string): string {
+  return `${result.worker}> ${formatClock(result.windowStart, timeZone)} ${result.ip} ${result.count}`;
+}
+
+/** Results in a stable reading order: by window, then by count descending, then by IP. */
+export function compareResults(a: WindowResult, b: WindowResult): number {
+  return a.windowStart - b.windowStart || b.count - a.count || (a.ip < b.ip ? -1 : a.ip > b.ip ? 1 : 0);
+}

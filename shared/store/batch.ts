@@ -1,0 +1,46 @@
+import { BatchGetCommand, BatchWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+
+const WRITE_BATCH = 25;
+const GET_BATCH = 100;
+const MAX_ROUNDS = 8;
+
+const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function chunks<T>(items: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+/** Puts items 25 at a time, re-sending only what DynamoDB left unprocessed, with backoff. */
+export async function putAll(doc: DynamoDBDocumentClient, table: string, items: readonly Record<string, unknown>[]): Promise<void> {
+  for (const chunk of chunks(items, WRITE_BATCH)) {
+    let requests = chunk.map((Item) => ({ PutRequest: { Item } }));
+    for (let round = 0; requests.length > 0; round++) {
+      if (round >= MAX_ROUNDS) throw new Error(`${table}: ${requests.length} writes still unprocessed after ${MAX_ROUNDS} rounds`);
+      if (round > 0) await pause(25 * 2 ** round);
+      const out = await doc.send(new BatchWriteCommand({ RequestItems: { [table]: requests } }));
+      requests = (out.UnprocessedItems?.[table] ?? []) as typeof requests;
+    }
+  }
+}
+
+/** Reads items by key, 100 at a time, strongly consistent, re-asking for unprocessed keys. */
+export async function getAll(
+  doc: DynamoDBDocumentClient,
+  table: string,
+  keys: readonly Record<string, unknown>[],
+): Promise<Record<string, unknown>[]> {
+  const found: Record<string, unknown>[] = [];
+  for (const chunk of chunks(keys, GET_BATCH)) {
+    let pending: Record<string, unknown>[] = chunk;
+    for (let round = 0; pending.length > 0; round++) {
+      if (round >= MAX_ROUNDS) throw new Error(`${table}: ${pending.length} reads still unprocessed after ${MAX_ROUNDS} rounds`);
+      if (round > 0) await pause(25 * 2 ** round);
+      const out = await doc.send(new BatchGetCommand({ RequestItems: { [table]: { Keys: pending, ConsistentRead: true } } }));
+      found.push(...(out.Responses?.[table] ?? []));
+      pending = (out.UnprocessedKeys?.[table]?.Keys ?? []) as Record<string, unknown>[];
+    }
+  }
+  return found;
+}

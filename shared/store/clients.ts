@@ -1,0 +1,37 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { KinesisClient } from '@aws-sdk/client-kinesis';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+
+/**
+ * Where the AWS services are: AWS itself (no endpoint), LocalStack, or the embedded emulators. The same code
+ * path serves all three; only this changes.
+ */
+export interface AwsTarget {
+  readonly endpoint?: string;
+  readonly region?: string;
+  /** Static credentials for emulators, which accept any; AWS uses the default provider chain. */
+  readonly credentials?: { readonly accessKeyId: string; readonly secretAccessKey: string };
+}
+
+export const EMULATOR_CREDENTIALS = { accessKeyId: 'ipcount', secretAccessKey: 'ipcount' } as const;
+
+function clientConfig(target: AwsTarget) {
+  return {
+    region: target.region ?? process.env.AWS_REGION ?? 'us-east-1',
+    ...(target.endpoint ? { endpoint: target.endpoint } : {}),
+    ...(target.credentials ? { credentials: target.credentials } : {}),
+    // HTTP/1.1 with keep-alive: kinesalite cannot speak HTTP/2, and AWS serves both.
+    requestHandler: new NodeHttpHandler({ connectionTimeout: 5_000, requestTimeout: 30_000 }),
+  };
+}
+
+export function createDocumentClient(target: AwsTarget): DynamoDBDocumentClient {
+  return DynamoDBDocumentClient.from(new DynamoDBClient(clientConfig(target)), {
+    marshallOptions: { removeUndefinedValues: true },
+  });
+}
+
+export function createKinesisClient(target: AwsTarget): KinesisClient {
+  return new KinesisClient(clientConfig(target));
+}

@@ -1,0 +1,75 @@
+import { type DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import type { DeadLetter } from '../fold.js';
+import { putAll } from './batch.js';
+
+/** Raw lines are kept, cut to this many characters, so one huge line cannot exceed DynamoDB's item limit. */
+export const DEAD_LETTER_RAW_CHARS = 2048;
+
+export interface DeadLetterItem {
+  readonly shardId: string;
+  readonly sequenceNumber: string;
+  readonly reason: string;
+  readonly detail: string;
+  readonly raw: string;
+  readonly rawLength: number;
+  readonly arrivalMs: number;
+  readonly ip?: string;
+  readonly eventMs?: number;
+  readonly windowStart?: number;
+}
+
+/** Cuts at a code-point boundary so the stored text stays valid UTF-16 (no lone surrogate). */
+export function truncateRaw(line: string, max = DEAD_LETTER_RAW_CHARS): string {
+  if (line.length <= max) return line;
+  const code = line.charCodeAt(max - 1);
+  return line.slice(0, code >= 0xd800 && code <= 0xdbff ? max - 1 : max);
+}
+
+export function deadLetterItem(shardId: string, letter: DeadLetter): DeadLetterItem {
+  return {
+    shardId,
+    sequenceNumber: letter.sequenceNumber,
+    reason: letter.reason,
+    detail: letter.detail,
+    raw: truncateRaw(letter.line),
+    rawLength: letter.line.length,
+    arrivalMs: letter.arrivalMs,
+    ip: letter.ip,
+    eventMs: letter.eventMs,
+    windowStart: letter.windowStart,
+  };
+}
+
+export class DeadLetterStore {
+  constructor(
+    private readonly doc: DynamoDBDocumentClient,
+    private readonly table: string,
+  ) {}
+
+  /** Idempotent: keyed by (shard, sequence number), so a replay rewrites the same items. */
+  async putMany(shardId: string, letters: readonly DeadLetter[]): Promise<void> {
+    await putAll(
+      this.doc,
+      this.table,
+      letters.map((l) => deadLetterItem(shardId, l) as unknown as Record<string, unknown>),
+    );
+  }
+
+  async forShard(shardId: string): Promise<DeadLetterItem[]> {
+    const items: DeadLetterItem[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const out = await this.doc.send(
+        new QueryCommand({
+          TableName: this.table,
+          KeyConditionExpression: 'shardId = :shard',
+          ExpressionAttributeValues: { ':shard': shardId },
+          ExclusiveStartKey: start,
+        }),
+      );
+      items.push(...((out.Items ?? []) as DeadLetterItem[]));
+      start = out.LastEvaluatedKey;
+    } while (start);
+    return items;
+  }
+}

@@ -1,0 +1,115 @@
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { FINAL_WATERMARK, type ShardProgress, watermarkOf } from '../watermark.js';
+
+/** A shard's stored state, as the emitter reads it. */
+export interface ShardState extends ShardProgress {
+  readonly shardId: string;
+  /** Watermark through the stored position; absent while the shard has seen no valid record. */
+  readonly watermarkMs: number | undefined;
+  readonly updatedAt: number;
+}
+
+export class ProgressConflictError extends Error {
+  constructor(shardId: string) {
+    super(`${shardId}: shard progress moved under this invocation (another invocation on the same shard?)`);
+    this.name = 'ProgressConflictError';
+  }
+}
+
+export class ShardStateStore {
+  constructor(
+    private readonly doc: DynamoDBDocumentClient,
+    private readonly table: string,
+    private readonly stream: string,
+  ) {}
+
+  async read(shardId: string): Promise<ShardProgress | undefined> {
+    const out = await this.doc.send(
+      new GetCommand({ TableName: this.table, Key: { stream: this.stream, shardId }, ConsistentRead: true }),
+    );
+    if (!out.Item) return undefined;
+    return { sequenceNumber: String(out.Item.sequenceNumber), maxEventMs: out.Item.maxEventMs as number | undefined };
+  }
+
+  /**
+   * Records that everything through `next.sequenceNumber` is written. Written last in an invocation, and only
+   * if the stored position is still the one read at its start.
+   */
+  async advance(
+    shardId: string,
+    previous: ShardProgress | undefined,
+    next: ShardProgress,
+    maxDisorderMs: number,
+    now: number,
+  ): Promise<void> {
+    const values: Record<string, unknown> = { ':seq': next.sequenceNumber, ':now': now };
+    const sets = ['sequenceNumber = :seq', 'updatedAt = :now'];
+    if (next.maxEventMs !== undefined) {
+      values[':max'] = next.maxEventMs;
+      values[':wm'] = watermarkOf(next.maxEventMs, maxDisorderMs);
+      sets.push('maxEventMs = :max', 'watermarkMs = :wm');
+    }
+    let condition = 'attribute_not_exists(sequenceNumber)';
+    if (previous) {
+      condition = 'sequenceNumber = :previous';
+      values[':previous'] = previous.sequenceNumber;
+    }
+    try {
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: { stream: this.stream, shardId },
+          UpdateExpression: `SET ${sets.join(', ')}`,
+          ConditionExpression: condition,
+          ExpressionAttributeValues: values,
+        }),
+      );
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) throw new ProgressConflictError(shardId);
+      throw error;
+    }
+  }
+
+  async list(): Promise<ShardState[]> {
+    const states: ShardState[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const out = await this.doc.send(
+        new QueryCommand({
+          TableName: this.table,
+          KeyConditionExpression: 'stream = :stream',
+          ExpressionAttributeValues: { ':stream': this.stream },
+          ConsistentRead: true,
+          ExclusiveStartKey: start,
+        }),
+      );
+      for (const item of out.Items ?? []) {
+        states.push({
+          shardId: String(item.shardId),
+          sequenceNumber: String(item.sequenceNumber ?? ''),
+          maxEventMs: item.maxEventMs as number | undefined,
+          watermarkMs: item.watermarkMs as number | undefined,
+          updatedAt: Number(item.updatedAt ?? 0),
+        });
+      }
+      start = out.LastEvaluatedKey;
+    } while (start);
+    return states;
+  }
+
+  /**
+   * End of a bounded input: the shard will get no more records, so its watermark goes to +∞ and every window
+   * it owns becomes due — Flink's MAX_WATERMARK at the end of a bounded source.
+   */
+  async finish(shardId: string, now: number): Promise<void> {
+    await this.doc.send(
+      new UpdateCommand({
+        TableName: this.table,
+        Key: { stream: this.stream, shardId },
+        UpdateExpression: 'SET watermarkMs = :final, finishedAt = :now, updatedAt = :now',
+        ExpressionAttributeValues: { ':final': FINAL_WATERMARK, ':now': now },
+      }),
+    );
+  }
+}

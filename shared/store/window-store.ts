@@ -1,0 +1,124 @@
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { type Contribution, remainderAfter } from '../fold.js';
+import { WINDOWS_TABLE } from '../tables.js';
+import {
+  CLOSED,
+  contributionUpdate,
+  guardAttribute,
+  OPEN,
+  openSortUpperBound,
+  type WindowItem,
+  windowKey,
+} from '../window-item.js';
+import { getAll } from './batch.js';
+
+export interface ContributionOutcome {
+  /** Records newly counted by this write. */
+  readonly counted: number;
+  /** Records an earlier delivery had already counted (guard at or above them). */
+  readonly alreadyCounted: number;
+  /** Records whose window was closed before they could be counted: late by closure. */
+  readonly closedWindow?: Contribution;
+}
+
+const MAX_CONFLICTS = 5;
+
+export class WindowStore {
+  constructor(
+    private readonly doc: DynamoDBDocumentClient,
+    private readonly table: string,
+  ) {}
+
+  /**
+   * Folds one contribution in with a conditional write on the shard's guard. When the condition fails
+   * (a replay), re-reads the item and writes only the records above the stored guard.
+   */
+  async apply(shardId: string, contribution: Contribution, expiresAt: number): Promise<ContributionOutcome> {
+    const total = contribution.sequenceNumbers.length;
+    let pending = contribution;
+    let expectedGuard: string | undefined;
+    for (let conflict = 0; conflict <= MAX_CONFLICTS; conflict++) {
+      try {
+        await this.doc.send(
+          new UpdateCommand({
+            TableName: this.table,
+            ...contributionUpdate({ shardId, contribution: pending, expectedGuard, expiresAt }),
+          }),
+        );
+        const counted = pending.sequenceNumbers.length;
+        return { counted, alreadyCounted: total - counted };
+      } catch (error) {
+        if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      }
+      const item = await this.get(contribution.ip, contribution.windowStart);
+      const guard = item?.[guardAttribute(shardId)];
+      const rest = typeof guard === 'string' ? remainderAfter(pending, guard) : pending;
+      if (!rest) return { counted: 0, alreadyCounted: total };
+      if (item?.status === CLOSED) return { counted: 0, alreadyCounted: total - rest.sequenceNumbers.length, closedWindow: rest };
+      if (typeof guard !== 'string') throw new Error(`window ${item?.pk}: condition failed without a guard or a close`);
+      pending = rest;
+      expectedGuard = guard;
+    }
+    throw new Error(`window ${windowKey(contribution.ip, contribution.windowStart)}: guard kept moving (concurrent writers?)`);
+  }
+
+  async get(ip: string, windowStart: number): Promise<WindowItem | undefined> {
+    const out = await this.doc.send(
+      new GetCommand({ TableName: this.table, Key: { pk: windowKey(ip, windowStart) }, ConsistentRead: true }),
+    );
+    return out.Item as WindowItem | undefined;
+  }
+
+  async getMany(pks: readonly string[]): Promise<WindowItem[]> {
+    return (await getAll(
+      this.doc,
+      this.table,
+      pks.map((pk) => ({ pk })),
+    )) as WindowItem[];
+  }
+
+  /** Keys of the open windows a shard owns whose end is at or before `watermarkMs`, via the sparse index. */
+  async dueWindowKeys(shardId: string, watermarkMs: number): Promise<string[]> {
+    const [index] = WINDOWS_TABLE.indexes;
+    const keys: string[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const out = await this.doc.send(
+        new QueryCommand({
+          TableName: this.table,
+          IndexName: index.name,
+          KeyConditionExpression: 'openShard = :shard AND openSort < :upper',
+          ExpressionAttributeValues: { ':shard': shardId, ':upper': openSortUpperBound(watermarkMs) },
+          ExclusiveStartKey: start,
+        }),
+      );
+      for (const item of out.Items ?? []) keys.push(String(item.pk));
+      start = out.LastEvaluatedKey;
+    } while (start);
+    return keys;
+  }
+
+  /**
+   * OPEN → CLOSED, only if still open and still holding the count that was emitted: a second emitter, or a
+   * count that moved since it was read, makes the condition fail and nothing is emitted twice.
+   */
+  async close(item: WindowItem, closedAt: number): Promise<boolean> {
+    try {
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: { pk: item.pk },
+          UpdateExpression: 'SET #status = :closed, closedAt = :at REMOVE openShard',
+          ConditionExpression: '#status = :open AND #count = :count',
+          ExpressionAttributeNames: { '#status': 'status', '#count': 'count' },
+          ExpressionAttributeValues: { ':closed': CLOSED, ':open': OPEN, ':count': item.count, ':at': closedAt },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
+  }
+}

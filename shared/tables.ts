@@ -1,0 +1,126 @@
+/**
+ * The one definition of IpCount's stream and tables: names, keys, indexes, TTL attributes. The local runtime
+ * creates them from here and the CDK stack synthesizes them from here, so the two cannot drift apart.
+ */
+export interface KeyAttribute {
+  readonly name: string;
+  readonly type: 'S' | 'N';
+}
+
+export interface IndexDefinition {
+  readonly name: string;
+  readonly partitionKey: KeyAttribute;
+  readonly sortKey?: KeyAttribute;
+  readonly projection: 'KEYS_ONLY' | 'ALL';
+}
+
+export interface TableDefinition {
+  /** Logical name: the CDK construct id and the suffix of the physical name. */
+  readonly id: 'Windows' | 'ShardState' | 'Results' | 'DeadLetters';
+  /** Environment variable through which functions receive the physical name. */
+  readonly envVar: string;
+  readonly partitionKey: KeyAttribute;
+  readonly sortKey?: KeyAttribute;
+  readonly indexes: readonly IndexDefinition[];
+  readonly ttlAttribute?: string;
+}
+
+/**
+ * Window items, one per (ip, window): the running count, and per shard the highest sequence number folded
+ * in (the idempotence guard). Open windows are listed by a sparse index keyed by the shard that owns them,
+ * which spreads its writes over the stream's shards and lets the emitter query one shard's due windows.
+ */
+export const WINDOWS_TABLE = {
+  id: 'Windows',
+  envVar: 'WINDOWS_TABLE',
+  partitionKey: { name: 'pk', type: 'S' },
+  indexes: [
+    {
+      name: 'open-by-shard',
+      partitionKey: { name: 'openShard', type: 'S' },
+      sortKey: { name: 'openSort', type: 'S' },
+      projection: 'KEYS_ONLY',
+    },
+  ],
+  ttlAttribute: 'expiresAt',
+} as const satisfies TableDefinition;
+
+/** One item per (stream, shard): the shard's applied position and event-time progress (its watermark). */
+export const SHARD_STATE_TABLE = {
+  id: 'ShardState',
+  envVar: 'SHARD_STATE_TABLE',
+  partitionKey: { name: 'stream', type: 'S' },
+  sortKey: { name: 'shardId', type: 'S' },
+  indexes: [],
+  ttlAttribute: 'expiresAt',
+} as const satisfies TableDefinition;
+
+/**
+ * Emitted results, one per (ip, window): what users query. The by-window index is write-sharded over
+ * {@link RESULT_WINDOW_BUCKETS} keys per window, because a window's results are all written at once.
+ */
+export const RESULTS_TABLE = {
+  id: 'Results',
+  envVar: 'RESULTS_TABLE',
+  partitionKey: { name: 'ip', type: 'S' },
+  sortKey: { name: 'windowStart', type: 'N' },
+  indexes: [
+    {
+      name: 'by-window',
+      partitionKey: { name: 'windowBucket', type: 'S' },
+      sortKey: { name: 'count', type: 'N' },
+      projection: 'ALL',
+    },
+  ],
+} as const satisfies TableDefinition;
+
+export const RESULT_WINDOW_BUCKETS = 8;
+
+/** Records that could not be counted (bad input, late), with the reason: nothing is dropped silently. */
+export const DEAD_LETTERS_TABLE = {
+  id: 'DeadLetters',
+  envVar: 'DEAD_LETTERS_TABLE',
+  partitionKey: { name: 'shardId', type: 'S' },
+  sortKey: { name: 'sequenceNumber', type: 'S' },
+  indexes: [],
+} as const satisfies TableDefinition;
+
+export const TABLES: readonly TableDefinition[] = [WINDOWS_TABLE, SHARD_STATE_TABLE, RESULTS_TABLE, DEAD_LETTERS_TABLE];
+
+export const STREAM = { id: 'Lines', envVar: 'STREAM_NAME', defaultShards: 4 } as const;
+
+/** Physical names derive from one prefix, so several deployments or test runs can share an endpoint. */
+export function tableName(prefix: string, table: TableDefinition): string {
+  const kebab = table.id.replace(/([a-z])([A-Z])/g, '$1-$2').toLowerCase();
+  return `${prefix}-${kebab}`;
+}
+
+export function streamName(prefix: string): string {
+  return `${prefix}-lines`;
+}
+
+export interface ResourceNames {
+  readonly stream: string;
+  readonly windows: string;
+  readonly shardState: string;
+  readonly results: string;
+  readonly deadLetters: string;
+}
+
+export function resourceNames(prefix: string): ResourceNames {
+  return {
+    stream: streamName(prefix),
+    windows: tableName(prefix, WINDOWS_TABLE),
+    shardState: tableName(prefix, SHARD_STATE_TABLE),
+    results: tableName(prefix, RESULTS_TABLE),
+    deadLetters: tableName(prefix, DEAD_LETTERS_TABLE),
+  };
+}
+
+/** Key attribute definitions of a table and its indexes, deduplicated, as CreateTable wants them. */
+export function attributeDefinitions(table: TableDefinition): KeyAttribute[] {
+  const all = [table.partitionKey, table.sortKey, ...table.indexes.flatMap((i) => [i.partitionKey, i.sortKey])];
+  const byName = new Map<string, KeyAttribute>();
+  for (const a of all) if (a) byName.set(a.name, a);
+  return [...byName.values()];
+}

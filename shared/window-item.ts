@@ -1,0 +1,127 @@
+import type { Contribution } from './fold.js';
+import { shardOrdinal } from './sequence.js';
+
+/**
+ * Layout of a window item in the windows table, and the conditional update that folds one contribution into
+ * it. The per-shard guard attribute holds the highest sequence number of that shard already counted: a write
+ * applies only if all its records are above it, so a replayed batch cannot count a record twice.
+ */
+export const OPEN = 'OPEN';
+export const CLOSED = 'CLOSED';
+
+const TIME_WIDTH = 16; // Number.MAX_SAFE_INTEGER has 16 digits
+
+export function windowKey(ip: string, windowStart: number): string {
+  return `${ip}#${windowStart}`;
+}
+
+export function guardAttribute(shardId: string): string {
+  return `seq:${shardId}`;
+}
+
+export function shardCountAttribute(shardId: string): string {
+  return `count:${shardId}`;
+}
+
+/** Sort key in the open-window index: window end first, so "due by watermark W" is one range condition. */
+export function openSortKey(windowEnd: number, ip: string): string {
+  return `${String(windowEnd).padStart(TIME_WIDTH, '0')}#${ip}`;
+}
+
+/** Exclusive upper bound of openSortKey for windows whose end is at or before `watermarkMs`. */
+export function openSortUpperBound(watermarkMs: number): string {
+  return String(watermarkMs + 1).padStart(TIME_WIDTH, '0');
+}
+
+export interface WindowItem {
+  readonly pk: string;
+  readonly ip: string;
+  readonly windowStart: number;
+  readonly windowEnd: number;
+  readonly count: number;
+  readonly status: typeof OPEN | typeof CLOSED;
+  readonly [attribute: string]: unknown;
+}
+
+export interface ConditionalUpdate {
+  readonly Key: Record<string, string>;
+  readonly UpdateExpression: string;
+  readonly ConditionExpression: string;
+  readonly ExpressionAttributeNames: Record<string, string>;
+  readonly ExpressionAttributeValues: Record<string, unknown>;
+}
+
+export interface ContributionWrite {
+  readonly shardId: string;
+  readonly contribution: Contribution;
+  /**
+   * The guard value read back after a failed condition: when set, the write requires exactly this value
+   * (optimistic concurrency) instead of "below my first record".
+   */
+  readonly expectedGuard?: string;
+  /** Seconds since the epoch after which DynamoDB TTL may delete the item. */
+  readonly expiresAt: number;
+}
+
+export function contributionUpdate({ shardId, contribution, expectedGuard, expiresAt }: ContributionWrite): ConditionalUpdate {
+  const { ip, windowStart, windowEnd, sequenceNumbers } = contribution;
+  const first = sequenceNumbers[0];
+  const last = sequenceNumbers[sequenceNumbers.length - 1];
+  if (first === undefined || last === undefined) throw new Error('empty contribution');
+  const guardCondition = expectedGuard === undefined ? '(attribute_not_exists(#guard) OR #guard < :first)' : '#guard = :expected';
+  const values: Record<string, unknown> = {
+    ':n': sequenceNumbers.length,
+    ':zero': 0,
+    ':last': last,
+    ':ip': ip,
+    ':start': windowStart,
+    ':end': windowEnd,
+    ':open': OPEN,
+    ':shard': shardId,
+    ':openSort': openSortKey(windowEnd, ip),
+    ':expiresAt': expiresAt,
+  };
+  if (expectedGuard === undefined) values[':first'] = first;
+  else values[':expected'] = expectedGuard;
+  return {
+    Key: { pk: windowKey(ip, windowStart) },
+    UpdateExpression: [
+      'SET #guard = :last',
+      '#count = if_not_exists(#count, :zero) + :n',
+      '#shardCount = if_not_exists(#shardCount, :zero) + :n',
+      'ip = :ip',
+      'windowStart = :start',
+      'windowEnd = :end',
+      '#status = if_not_exists(#status, :open)',
+      'openShard = if_not_exists(openShard, :shard)',
+      'openSort = :openSort',
+      'expiresAt = :expiresAt',
+    ].join(', '),
+    ConditionExpression: `${guardCondition} AND (attribute_not_exists(#status) OR #status = :open)`,
+    ExpressionAttributeNames: {
+      '#guard': guardAttribute(shardId),
+      '#count': 'count',
+      '#shardCount': shardCountAttribute(shardId),
+      '#status': 'status',
+    },
+    ExpressionAttributeValues: values,
+  };
+}
+
+/** Per-shard counts of a window item, by shard id. */
+export function shardCounts(item: Record<string, unknown>): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const [name, value] of Object.entries(item)) {
+    if (name.startsWith('count:') && typeof value === 'number') counts.set(name.slice('count:'.length), value);
+  }
+  return counts;
+}
+
+/** The worker shown before a result (`k>`): the shard that counted most of it (lowest id on a tie). */
+export function countingShardOrdinal(item: Record<string, unknown>): number {
+  let best: [string, number] | undefined;
+  for (const entry of [...shardCounts(item)].sort(([a], [b]) => (a < b ? -1 : 1))) {
+    if (!best || entry[1] > best[1]) best = entry;
+  }
+  return best ? shardOrdinal(best[0]) : 0;
+}
