@@ -78,7 +78,8 @@ export class ShardStateStore {
       const out = await this.doc.send(
         new QueryCommand({
           TableName: this.table,
-          KeyConditionExpression: 'stream = :stream',
+          KeyConditionExpression: '#stream = :stream',
+          ExpressionAttributeNames: { '#stream': 'stream' },
           ExpressionAttributeValues: { ':stream': this.stream },
           ConsistentRead: true,
           ExclusiveStartKey: start,

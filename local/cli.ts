@@ -1,0 +1,200 @@
+import './quiet-warnings.js';
+import { parseArgs } from 'node:util';
+import { DEFAULTS } from '../functions/config.js';
+import { normaliseIp } from '../shared/parse.js';
+import { STREAM } from '../shared/tables.js';
+import { assertTimeZone } from '../shared/time.js';
+import { windowSizeMs } from '../shared/window.js';
+import { SEED_IPS } from './log-service.js';
+import { query } from './query.js';
+import { run } from './run.js';
+
+const USAGE = `usage:
+  ipcount run [--input FILE|-] [--shards N] [--window SECONDS] [--stats FILE] [--data-dir DIR] [options]
+  ipcount query (--window TIME [--top N] | --ip IP [--from TIME] [--to TIME] | --dead-letters)
+                [--data-dir DIR | --endpoint URL] [--region R] [--prefix P] [--table NAME] [--json] [--tz ZONE]
+
+run options:
+  --input FILE       bounded run over FILE's lines ('-' = stdin); without it, live from the log service
+  --shards N         Kinesis shards, the parallelism (default 4)
+  --window SECONDS   tumbling window size (default 5)
+  --max-disorder S   bounded out-of-orderness of event time, seconds (default ${DEFAULTS.maxDisorderSeconds})
+  --tz ZONE          time zone of HH:mm:ss lines and of printed windows (default UTC)
+  --stats FILE       write run statistics as JSON when the run ends
+  --data-dir DIR     keep the emulators' data in DIR between runs (default: in memory)
+  --port N           log service port (default 9999); --host H (default 127.0.0.1)
+  --rate N           log service lines per second (default 80); --ips A,B,... (default the seed's four)
+  --duration S       stop a live run after S seconds (default: until Ctrl-C)
+  --batch-size N     records per fold invocation (default 100); --batching-window MS (default 500)
+  --emit-interval MS how often the emitter runs (default 500)
+  --kinesis-port N, --dynamodb-port N   fixed emulator ports (default: free ports, printed)
+  --prefix P         resource name prefix (default ipcount); --seed N; --log-level LEVEL (default WARN)
+`;
+
+class UsageError extends Error {}
+
+function integer(value: string | undefined, name: string, fallback: number, min: number, max: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`--${name} must be a whole number from ${min} to ${max}, got ${value}`);
+  return n;
+}
+
+function positive(value: string | undefined, name: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new UsageError(`--${name} must be a positive number, got ${value}`);
+  return n;
+}
+
+function zone(value: string | undefined): string {
+  try {
+    return assertTimeZone(value ?? DEFAULTS.timeZone);
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+}
+
+async function runCommand(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    strict: true,
+    allowPositionals: false,
+    options: {
+      input: { type: 'string', short: 'i' },
+      shards: { type: 'string' },
+      window: { type: 'string' },
+      'max-disorder': { type: 'string' },
+      tz: { type: 'string' },
+      stats: { type: 'string' },
+      'data-dir': { type: 'string' },
+      prefix: { type: 'string' },
+      host: { type: 'string' },
+      port: { type: 'string' },
+      rate: { type: 'string' },
+      ips: { type: 'string' },
+      seed: { type: 'string' },
+      duration: { type: 'string' },
+      'batch-size': { type: 'string' },
+      'batching-window': { type: 'string' },
+      'emit-interval': { type: 'string' },
+      'kinesis-port': { type: 'string' },
+      'dynamodb-port': { type: 'string' },
+      'log-level': { type: 'string' },
+    },
+  });
+  const windowSeconds = integer(values.window, 'window', DEFAULTS.windowSeconds, 1, 86_400);
+  windowSizeMs(windowSeconds);
+  const ips = values.ips ? values.ips.split(',').map((s) => s.trim()) : SEED_IPS;
+  for (const ip of ips) if (!normaliseIp(ip)) throw new UsageError(`--ips: not an IP address: ${ip}`);
+  const controller = new AbortController();
+  const onSignal = () => {
+    process.stderr.write('\nipcount: stopping: flushing what is in flight (Ctrl-C again to stop at once)\n');
+    controller.abort();
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  const optional = <T>(key: string, value: T | undefined) => (value === undefined ? {} : { [key]: value });
+  await run(
+    {
+      ...optional('input', values.input),
+      shards: integer(values.shards, 'shards', STREAM.defaultShards, 1, 64),
+      windowSeconds,
+      maxDisorderSeconds: integer(values['max-disorder'], 'max-disorder', DEFAULTS.maxDisorderSeconds, 0, 86_400),
+      timeZone: zone(values.tz),
+      ...optional('statsFile', values.stats),
+      ...optional('dataDir', values['data-dir']),
+      prefix: values.prefix ?? 'ipcount',
+      host: values.host ?? '127.0.0.1',
+      port: integer(values.port, 'port', 9999, 0, 65_535),
+      rate: positive(values.rate, 'rate', 80),
+      ips,
+      seed: integer(values.seed, 'seed', 1, 0, 2 ** 32 - 1),
+      ...optional('durationSeconds', values.duration === undefined ? undefined : positive(values.duration, 'duration', 1)),
+      batchSize: integer(values['batch-size'], 'batch-size', 100, 1, 10_000),
+      batchingWindowMs: integer(values['batching-window'], 'batching-window', 500, 0, 300_000),
+      emitIntervalMs: integer(values['emit-interval'], 'emit-interval', 500, 10, 600_000),
+      ...optional('kinesisPort', values['kinesis-port'] === undefined ? undefined : integer(values['kinesis-port'], 'kinesis-port', 0, 0, 65_535)),
+      ...optional('dynamoPort', values['dynamodb-port'] === undefined ? undefined : integer(values['dynamodb-port'], 'dynamodb-port', 0, 0, 65_535)),
+      ...optional('logLevel', values['log-level']),
+    },
+    { stdout: process.stdout, stderr: process.stderr, signal: controller.signal },
+  );
+  return 0;
+}
+
+async function queryCommand(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    strict: true,
+    allowPositionals: false,
+    options: {
+      'data-dir': { type: 'string' },
+      endpoint: { type: 'string' },
+      region: { type: 'string' },
+      prefix: { type: 'string' },
+      table: { type: 'string' },
+      window: { type: 'string' },
+      ip: { type: 'string' },
+      from: { type: 'string' },
+      to: { type: 'string' },
+      top: { type: 'string' },
+      'dead-letters': { type: 'boolean' },
+      json: { type: 'boolean' },
+      tz: { type: 'string' },
+      'window-seconds': { type: 'string' },
+    },
+  });
+  if (values.top !== undefined && values.window === undefined) throw new UsageError('--top needs --window');
+  if (values['data-dir'] && values.endpoint) throw new UsageError('give --data-dir or --endpoint, not both');
+  await query(
+    {
+      ...(values['data-dir'] ? { dataDir: values['data-dir'] } : {}),
+      target: {
+        ...(values.endpoint ? { endpoint: values.endpoint } : {}),
+        ...(values.region ? { region: values.region } : {}),
+      },
+      prefix: values.prefix ?? 'ipcount',
+      ...(values.table ? { resultsTable: values.table } : {}),
+      ...(values.window !== undefined ? { window: values.window } : {}),
+      ...(values.ip !== undefined ? { ip: normaliseIp(values.ip) ?? values.ip } : {}),
+      ...(values.from !== undefined ? { from: values.from } : {}),
+      ...(values.to !== undefined ? { to: values.to } : {}),
+      ...(values.top !== undefined ? { top: integer(values.top, 'top', 10, 1, 10_000) } : {}),
+      deadLetters: values['dead-letters'] ?? false,
+      json: values.json ?? false,
+      timeZone: zone(values.tz),
+      windowSeconds: integer(values['window-seconds'], 'window-seconds', DEFAULTS.windowSeconds, 1, 86_400),
+    },
+    process.stdout,
+  );
+  return 0;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  // Logs go to stderr: stdout carries only results, so it can be piped and compared.
+  process.env.POWERTOOLS_DEV = 'true';
+  console.log = console.error;
+  console.info = console.error;
+  console.debug = console.error;
+  const [command, ...rest] = argv;
+  try {
+    if (command === 'run') return await runCommand(rest);
+    if (command === 'query') return await queryCommand(rest);
+    if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
+      process.stdout.write(USAGE);
+      return command === undefined ? 2 : 0;
+    }
+    throw new UsageError(`unknown command: ${command} (try: ipcount run, ipcount query)`);
+  } catch (error) {
+    const message = (error as Error).message ?? String(error);
+    process.stderr.write(`ipcount: ${message.split('\n')[0]}\n`);
+    if (error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      process.stderr.write('ipcount: see ipcount --help\n');
+      return 2;
+    }
+    return 1;
+  }
+}
+
+process.exitCode = await main(process.argv.slice(2));

@@ -1,0 +1,69 @@
+import { mkdirSync } from 'node:fs';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import dynalite from 'dynalite';
+import kinesalite from 'kinesalite';
+import { type AwsTarget, EMULATOR_CREDENTIALS } from '../shared/store/clients.js';
+
+/**
+ * Kinesis and DynamoDB, embedded: kinesalite and dynalite served in this process on loopback. Any AWS client
+ * can use them by endpoint while a run is going (the AWS CLI with --endpoint-url, an SDK, this CLI's query).
+ */
+export interface EmulatorOptions {
+  /** Keep their data here between runs (LevelDB); in memory when absent. */
+  readonly dataDir?: string;
+  readonly host?: string;
+  readonly kinesisPort?: number;
+  readonly dynamoPort?: number;
+}
+
+export interface Emulators {
+  readonly kinesis: AwsTarget & { endpoint: string };
+  readonly dynamo: AwsTarget & { endpoint: string };
+  stop(): Promise<void>;
+}
+
+async function listen(server: Server, port: number, host: string, what: string): Promise<number> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (error: NodeJS.ErrnoException) =>
+      reject(error.code === 'EADDRINUSE' ? new Error(`${what} port ${port} on ${host} is already in use`) : error),
+    );
+    server.listen(port, host, () => resolve());
+  });
+  return (server.address() as AddressInfo).port;
+}
+
+async function close(server: Server): Promise<void> {
+  server.closeAllConnections?.();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+}
+
+export async function startEmulators(options: EmulatorOptions = {}): Promise<Emulators> {
+  const host = options.host ?? '127.0.0.1';
+  const dir = options.dataDir;
+  if (dir) {
+    mkdirSync(join(dir, 'kinesis'), { recursive: true });
+    mkdirSync(join(dir, 'dynamodb'), { recursive: true });
+  }
+  const kinesisServer = kinesalite({ createStreamMs: 0, deleteStreamMs: 0, updateStreamMs: 0, ...(dir ? { path: join(dir, 'kinesis') } : {}) });
+  const dynamoServer = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0, ...(dir ? { path: join(dir, 'dynamodb') } : {}) });
+  const started: Server[] = [];
+  try {
+    const kinesisPort = await listen(kinesisServer, options.kinesisPort ?? 0, host, 'Kinesis emulator');
+    started.push(kinesisServer);
+    const dynamoPort = await listen(dynamoServer, options.dynamoPort ?? 0, host, 'DynamoDB emulator');
+    started.push(dynamoServer);
+    const region = 'us-east-1';
+    return {
+      kinesis: { endpoint: `http://${host}:${kinesisPort}`, region, credentials: EMULATOR_CREDENTIALS },
+      dynamo: { endpoint: `http://${host}:${dynamoPort}`, region, credentials: EMULATOR_CREDENTIALS },
+      stop: async () => {
+        await Promise.all([close(kinesisServer), close(dynamoServer)]);
+      },
+    };
+  } catch (error) {
+    await Promise.all(started.map(close));
+    throw error;
+  }
+}

@@ -1,0 +1,124 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { KinesisClient } from '@aws-sdk/client-kinesis';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { ScheduledEvent } from 'aws-lambda';
+import { createEmitHandler } from '../functions/emit-handler.js';
+import { type Environment, emitDependencies, foldDependencies } from '../functions/config.js';
+import { createFoldHandler, type FoldHandlerResult } from '../functions/fold-handler.js';
+import type { EmitReport } from '../shared/emit-due-windows.js';
+import type { FoldReport } from '../shared/fold-shard-batch.js';
+import { type AwsTarget, createDocumentClient, createKinesisClient } from '../shared/store/clients.js';
+import { DeadLetterStore } from '../shared/store/dead-letter-store.js';
+import { ShardStateStore } from '../shared/store/shard-state-store.js';
+import { DEAD_LETTERS_TABLE, RESULTS_TABLE, type ResourceNames, resourceNames, SHARD_STATE_TABLE, STREAM, WINDOWS_TABLE } from '../shared/tables.js';
+import { type EventSourceHooks, type EventSourceOptions, LocalEventSource } from './event-source.js';
+import { localContext } from './lambda-context.js';
+import { provision } from './provision.js';
+
+/**
+ * The deployed system, assembled locally around the real handlers: the same environment variables a Lambda
+ * function gets, the same middy handlers, Kinesis in front (polled by the event-source stand-in) and a timer
+ * standing in for the schedule.
+ */
+export interface PipelineOptions {
+  readonly kinesis: AwsTarget;
+  readonly dynamo: AwsTarget;
+  readonly prefix: string;
+  readonly shards: number;
+  readonly windowSeconds: number;
+  readonly maxDisorderSeconds: number;
+  readonly timeZone: string;
+  readonly eventSource?: EventSourceOptions;
+  readonly hooks?: EventSourceHooks;
+  readonly logLevel?: string;
+}
+
+export interface Pipeline {
+  readonly names: ResourceNames;
+  readonly kinesis: KinesisClient;
+  readonly doc: DynamoDBDocumentClient;
+  readonly eventSource: LocalEventSource;
+  readonly shardState: ShardStateStore;
+  readonly deadLetters: DeadLetterStore;
+  readonly foldReports: FoldReport[];
+  /** Invokes the emit handler once, as the schedule would. */
+  emit(): Promise<EmitReport>;
+  stop(): Promise<void>;
+}
+
+/** The environment the stack gives both functions; built here from the same definitions. */
+export function functionEnvironment(options: Omit<PipelineOptions, 'kinesis' | 'dynamo'>): Environment {
+  const names = resourceNames(options.prefix);
+  return {
+    [STREAM.envVar]: names.stream,
+    [WINDOWS_TABLE.envVar]: names.windows,
+    [SHARD_STATE_TABLE.envVar]: names.shardState,
+    [RESULTS_TABLE.envVar]: names.results,
+    [DEAD_LETTERS_TABLE.envVar]: names.deadLetters,
+    WINDOW_SECONDS: String(options.windowSeconds),
+    MAX_DISORDER_SECONDS: String(options.maxDisorderSeconds),
+    TIME_ZONE: options.timeZone,
+  };
+}
+
+export function scheduledEvent(): ScheduledEvent {
+  return {
+    version: '0',
+    id: crypto.randomUUID(),
+    'detail-type': 'Scheduled Event',
+    source: 'aws.events',
+    account: '000000000000',
+    time: new Date().toISOString(),
+    region: 'us-east-1',
+    resources: ['arn:aws:events:us-east-1:000000000000:rule/ipcount-emit'],
+    detail: {},
+  };
+}
+
+export async function startPipeline(options: PipelineOptions): Promise<Pipeline> {
+  const names = resourceNames(options.prefix);
+  const kinesis = createKinesisClient(options.kinesis);
+  const dynamo = new DynamoDBClient({
+    region: options.dynamo.region ?? 'us-east-1',
+    ...(options.dynamo.endpoint ? { endpoint: options.dynamo.endpoint } : {}),
+    ...(options.dynamo.credentials ? { credentials: options.dynamo.credentials } : {}),
+  });
+  const { streamArn } = await provision(kinesis, dynamo, names, options.shards, options.prefix);
+  dynamo.destroy();
+  const doc = createDocumentClient(options.dynamo);
+  const env = functionEnvironment(options);
+  const logLevel = (options.logLevel ?? 'WARN').toUpperCase() as 'WARN';
+  const foldHandler = createFoldHandler(foldDependencies(env, doc), new Logger({ serviceName: 'ipcount-fold', logLevel }));
+  const emitHandler = createEmitHandler(emitDependencies(env, doc), new Logger({ serviceName: 'ipcount-emit', logLevel }));
+  const foldReports: FoldReport[] = [];
+  const eventSource = new LocalEventSource(
+    kinesis,
+    names.stream,
+    streamArn,
+    options.kinesis.region ?? 'us-east-1',
+    async (event, context) => {
+      const result: FoldHandlerResult = await foldHandler(event, context);
+      foldReports.push(...result.reports);
+      return result;
+    },
+    options.eventSource,
+    options.hooks,
+  );
+  await eventSource.start();
+  return {
+    names,
+    kinesis,
+    doc,
+    eventSource,
+    shardState: new ShardStateStore(doc, names.shardState, names.stream),
+    deadLetters: new DeadLetterStore(doc, names.deadLetters),
+    foldReports,
+    emit: () => emitHandler(scheduledEvent(), localContext('ipcount-emit')),
+    stop: async () => {
+      await eventSource.stop(true);
+      kinesis.destroy();
+      doc.destroy();
+    },
+  };
+}

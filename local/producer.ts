@@ -1,0 +1,141 @@
+import { type KinesisClient, PutRecordsCommand, type PutRecordsRequestEntry } from '@aws-sdk/client-kinesis';
+import { partitionKeyFor } from '../shared/parse.js';
+
+/**
+ * Puts log lines on the stream, partition key = the line's IP. PutRecords in batches (≤ 500 records, ≤ 5 MB),
+ * re-sending only the records Kinesis failed (throttling fails some, not all), with backoff. One request in
+ * flight, so the lines of one IP reach their shard in the order they were read.
+ */
+export interface ProducerOptions {
+  readonly maxBatchRecords?: number;
+  /** How long a partly filled batch waits for more lines, ms. */
+  readonly lingerMs?: number;
+  readonly maxAttempts?: number;
+}
+
+/** Kinesis takes up to 1 MB a record; no log line is near that, so longer ones are cut (and dead-lettered). */
+export const MAX_RECORD_CHARS = 65_536;
+const MAX_BATCH_BYTES = 4_500_000;
+
+const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export interface ProducerStats {
+  readonly sent: number;
+  readonly retried: number;
+  readonly requests: number;
+  /** Last sequence number put on each shard: what a bounded run waits for the pollers to reach. */
+  readonly lastSequenceByShard: ReadonlyMap<string, string>;
+}
+
+export class StreamProducer {
+  private batch: PutRecordsRequestEntry[] = [];
+  private batchBytes = 0;
+  private sending: Promise<void> = Promise.resolve();
+  private timer: NodeJS.Timeout | undefined;
+  private failure: Error | undefined;
+  private sent = 0;
+  private retried = 0;
+  private requests = 0;
+  private readonly lastSequenceByShard = new Map<string, string>();
+  private readonly maxBatchRecords: number;
+  private readonly lingerMs: number;
+  private readonly maxAttempts: number;
+
+  constructor(
+    private readonly kinesis: KinesisClient,
+    private readonly streamName: string,
+    options: ProducerOptions = {},
+  ) {
+    this.maxBatchRecords = Math.min(options.maxBatchRecords ?? 500, 500);
+    this.lingerMs = options.lingerMs ?? 50;
+    this.maxAttempts = options.maxAttempts ?? 12;
+  }
+
+  /** Queues a line; resolves once it is accepted into a batch (waits while a full batch is being sent). */
+  async put(line: string): Promise<void> {
+    if (this.failure) throw this.failure;
+    const text = line.length > MAX_RECORD_CHARS ? line.slice(0, MAX_RECORD_CHARS) : line;
+    const data = Buffer.from(text, 'utf8');
+    const key = partitionKeyFor(text);
+    if (this.batch.length >= this.maxBatchRecords || this.batchBytes + data.length + key.length > MAX_BATCH_BYTES) {
+      await this.send();
+    }
+    this.batch.push({ Data: data, PartitionKey: key });
+    this.batchBytes += data.length + key.length;
+    if (this.batch.length >= this.maxBatchRecords) await this.send();
+    else if (!this.timer) this.timer = setTimeout(() => void this.send().catch(() => {}), this.lingerMs);
+  }
+
+  /** Sends everything queued and waits for it to be acknowledged. */
+  async flush(): Promise<ProducerStats> {
+    await this.send();
+    await this.sending;
+    if (this.failure) throw this.failure;
+    return this.stats();
+  }
+
+  stats(): ProducerStats {
+    return {
+      sent: this.sent,
+      retried: this.retried,
+      requests: this.requests,
+      lastSequenceByShard: new Map(this.lastSequenceByShard),
+    };
+  }
+
+  private async send(): Promise<void> {
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+    const records = this.batch;
+    this.batch = [];
+    this.batchBytes = 0;
+    const previous = this.sending;
+    this.sending = previous.then(() => (records.length > 0 ? this.sendWithRetry(records) : undefined));
+    await this.sending;
+    if (this.failure) throw this.failure;
+  }
+
+  private async sendWithRetry(records: PutRecordsRequestEntry[]): Promise<void> {
+    if (this.failure) return;
+    let pending = records;
+    for (let attempt = 1; pending.length > 0; attempt++) {
+      if (attempt > this.maxAttempts) {
+        this.failure = new Error(`${pending.length} records still failing after ${this.maxAttempts} attempts to ${this.streamName}`);
+        return;
+      }
+      if (attempt > 1) await pause(Math.min(2_000, 50 * 2 ** (attempt - 2)) * (0.5 + Math.random() / 2));
+      try {
+        this.requests++;
+        const out = await this.kinesis.send(new PutRecordsCommand({ StreamName: this.streamName, Records: pending }));
+        const failed: PutRecordsRequestEntry[] = [];
+        (out.Records ?? []).forEach((result, i) => {
+          const entry = pending[i];
+          if (!entry) return;
+          if (result.ErrorCode || !result.SequenceNumber || !result.ShardId) failed.push(entry);
+          else {
+            this.sent++;
+            this.lastSequenceByShard.set(result.ShardId, result.SequenceNumber);
+          }
+        });
+        this.retried += failed.length;
+        pending = failed;
+      } catch (error) {
+        // Whole-request failures (throttling, network) are retried as a whole; anything else is fatal.
+        const name = (error as Error).name;
+        const retryable =
+          name === 'ProvisionedThroughputExceededException' ||
+          name === 'LimitExceededException' ||
+          name === 'ThrottlingException' ||
+          (error as { $retryable?: unknown }).$retryable !== undefined ||
+          (error as NodeJS.ErrnoException).code === 'ECONNRESET';
+        if (!retryable) {
+          this.failure = error as Error;
+          return;
+        }
+        this.retried += pending.length;
+      }
+    }
+  }
+}

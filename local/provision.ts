@@ -1,0 +1,92 @@
+import {
+  CreateTableCommand,
+  DescribeTableCommand,
+  type DynamoDBClient,
+  ResourceInUseException,
+} from '@aws-sdk/client-dynamodb';
+import {
+  CreateStreamCommand,
+  DescribeStreamSummaryCommand,
+  type KinesisClient,
+  ResourceInUseException as StreamInUseException,
+} from '@aws-sdk/client-kinesis';
+import {
+  attributeDefinitions,
+  type ResourceNames,
+  TABLES,
+  type TableDefinition,
+  tableName,
+} from '../shared/tables.js';
+
+/**
+ * Creates the stream and tables on an emulator from the shared definitions — what the CDK stack does on AWS.
+ * Idempotent: existing resources are kept (and their data, with --data-dir).
+ */
+export function createTableInput(table: TableDefinition, name: string) {
+  const keySchema = (pk: { name: string }, sk?: { name: string }) => [
+    { AttributeName: pk.name, KeyType: 'HASH' as const },
+    ...(sk ? [{ AttributeName: sk.name, KeyType: 'RANGE' as const }] : []),
+  ];
+  return {
+    TableName: name,
+    BillingMode: 'PAY_PER_REQUEST' as const,
+    AttributeDefinitions: attributeDefinitions(table).map((a) => ({ AttributeName: a.name, AttributeType: a.type })),
+    KeySchema: keySchema(table.partitionKey, table.sortKey),
+    ...(table.indexes.length > 0
+      ? {
+          GlobalSecondaryIndexes: table.indexes.map((index) => ({
+            IndexName: index.name,
+            KeySchema: keySchema(index.partitionKey, index.sortKey),
+            Projection: { ProjectionType: index.projection },
+          })),
+        }
+      : {}),
+  };
+}
+
+const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function until(check: () => Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`${what} did not become active within ${timeoutMs / 1000} s`);
+    await pause(50);
+  }
+}
+
+export async function provision(
+  kinesis: KinesisClient,
+  dynamo: DynamoDBClient,
+  names: ResourceNames,
+  shards: number,
+  prefix: string,
+): Promise<{ streamArn: string; createdStream: boolean }> {
+  let createdStream = true;
+  try {
+    await kinesis.send(new CreateStreamCommand({ StreamName: names.stream, ShardCount: shards }));
+  } catch (error) {
+    if (!(error instanceof StreamInUseException)) throw error;
+    createdStream = false;
+  }
+  for (const table of TABLES) {
+    try {
+      await dynamo.send(new CreateTableCommand(createTableInput(table, tableName(prefix, table))));
+    } catch (error) {
+      if (!(error instanceof ResourceInUseException)) throw error;
+    }
+  }
+  let streamArn = '';
+  await until(async () => {
+    const out = await kinesis.send(new DescribeStreamSummaryCommand({ StreamName: names.stream }));
+    streamArn = out.StreamDescriptionSummary?.StreamARN ?? '';
+    return out.StreamDescriptionSummary?.StreamStatus === 'ACTIVE';
+  }, `stream ${names.stream}`);
+  for (const table of TABLES) {
+    const name = tableName(prefix, table);
+    await until(async () => {
+      const out = await dynamo.send(new DescribeTableCommand({ TableName: name }));
+      return out.Table?.TableStatus === 'ACTIVE';
+    }, `table ${name}`);
+  }
+  return { streamArn, createdStream };
+}

@@ -1,0 +1,262 @@
+import { createReadStream, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { createInterface } from 'node:readline';
+import type { Readable, Writable } from 'node:stream';
+import { compareResults, formatResultLine, type WindowResult } from '../shared/result.js';
+import { WindowStore } from '../shared/store/window-store.js';
+import { FINAL_WATERMARK } from '../shared/watermark.js';
+import { startEmulators } from './emulators.js';
+import type { FailedBatch } from './event-source.js';
+import { startLogService } from './log-service.js';
+import { type Pipeline, startPipeline } from './pipeline.js';
+import { StreamProducer } from './producer.js';
+
+/** `ipcount run`: the seed's job, live from the log service or bounded from a file, on embedded emulators. */
+export interface RunOptions {
+  /** A file of lines, or '-' for stdin; absent = live from the log service. */
+  readonly input?: string;
+  readonly shards: number;
+  readonly windowSeconds: number;
+  readonly maxDisorderSeconds: number;
+  readonly timeZone: string;
+  readonly statsFile?: string;
+  readonly dataDir?: string;
+  readonly prefix: string;
+  readonly host: string;
+  readonly port: number;
+  readonly rate: number;
+  readonly ips: readonly string[];
+  readonly seed: number;
+  readonly durationSeconds?: number;
+  readonly batchSize: number;
+  readonly batchingWindowMs: number;
+  readonly emitIntervalMs: number;
+  readonly kinesisPort?: number;
+  readonly dynamoPort?: number;
+  readonly logLevel?: string;
+}
+
+export interface RunStats {
+  /** Lines put on the stream. */
+  records: number;
+  /** Sum of the counts emitted by this run. */
+  counted: number;
+  bad: number;
+  late: number;
+  /** (ip, window) results emitted by this run. */
+  windows: number;
+  /** Windows still open at the end (a live run stopped mid-window), and the records they hold. */
+  openWindows: number;
+  openRecords: number;
+  invocations: number;
+  failedInvocations: number;
+  discardedRecords: number;
+  producerRetries: number;
+  durationMs: number;
+  linesPerSecond: number;
+}
+
+export interface RunIo {
+  readonly stdout: Writable;
+  readonly stderr: Writable;
+  readonly stdin?: Readable;
+  /** Aborting stops a live run (Ctrl-C) or cuts a bounded one short. */
+  readonly signal?: AbortSignal;
+}
+
+const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function tally(pipeline: Pipeline, startedAt: number, emitted: WindowResult[]) {
+  const shardIds = new Set([...pipeline.eventSource.shardIds(), ...(await pipeline.shardState.list()).map((s) => s.shardId)]);
+  let bad = 0;
+  let late = 0;
+  for (const shardId of shardIds) {
+    for (const letter of await pipeline.deadLetters.forShard(shardId)) {
+      if (letter.arrivalMs < startedAt - 1000) continue;
+      if (letter.reason === 'late') late++;
+      else bad++;
+    }
+  }
+  const windows = new WindowStore(pipeline.doc, pipeline.names.windows);
+  const openKeys: string[] = [];
+  for (const shardId of shardIds) openKeys.push(...(await windows.dueWindowKeys(shardId, FINAL_WATERMARK)));
+  const open = await windows.getMany(openKeys);
+  return {
+    bad,
+    late,
+    counted: emitted.reduce((sum, r) => sum + r.count, 0),
+    windows: emitted.length,
+    openWindows: open.length,
+    openRecords: open.reduce((sum, w) => sum + w.count, 0),
+  };
+}
+
+export async function run(options: RunOptions, io: RunIo): Promise<RunStats> {
+  const startedAt = Date.now();
+  const say = (message: string) => io.stderr.write(`ipcount: ${message}\n`);
+  const emulators = await startEmulators({
+    ...(options.dataDir ? { dataDir: options.dataDir } : {}),
+    host: options.host,
+    ...(options.kinesisPort !== undefined ? { kinesisPort: options.kinesisPort } : {}),
+    ...(options.dynamoPort !== undefined ? { dynamoPort: options.dynamoPort } : {}),
+  });
+  let discarded = 0;
+  let pipeline: Pipeline | undefined;
+  try {
+    say(`Kinesis endpoint ${emulators.kinesis.endpoint}, DynamoDB endpoint ${emulators.dynamo.endpoint} (region us-east-1, any credentials)`);
+    pipeline = await startPipeline({
+      kinesis: emulators.kinesis,
+      dynamo: emulators.dynamo,
+      prefix: options.prefix,
+      shards: options.shards,
+      windowSeconds: options.windowSeconds,
+      maxDisorderSeconds: options.maxDisorderSeconds,
+      timeZone: options.timeZone,
+      eventSource: { batchSize: options.batchSize, batchingWindowMs: options.batchingWindowMs },
+      hooks: {
+        onBatchDiscarded: (batch: FailedBatch) => {
+          discarded += batch.size;
+          say(`gave up on ${batch.size} records of ${batch.shardId} (${batch.firstSequenceNumber}…${batch.lastSequenceNumber}): ${batch.error}`);
+        },
+        onInvocationError: (shardId, error, attempt) => {
+          if (attempt === 1 || attempt % 10 === 0) say(`fold of ${shardId} failed (attempt ${attempt}), retrying: ${(error as Error).message}`);
+        },
+        onPollError: (shardId, error) => say(`reading ${shardId} failed, resuming: ${(error as Error).message}`),
+      },
+      ...(options.logLevel ? { logLevel: options.logLevel } : {}),
+    });
+    const live = pipeline;
+    const { names } = live;
+    say(`stream ${names.stream}; tables ${names.windows}, ${names.shardState}, ${names.results}, ${names.deadLetters}`);
+
+    const emitted: WindowResult[] = [];
+    const print = (results: WindowResult[]) => {
+      const sorted = [...results].sort(compareResults);
+      emitted.push(...sorted);
+      if (sorted.length > 0) io.stdout.write(`${sorted.map((r) => formatResultLine(r, options.timeZone)).join('\n')}\n`);
+    };
+    // The schedule: one emitter run at a time, never overlapping itself.
+    let scheduling = true;
+    const schedule = (async () => {
+      while (scheduling) {
+        try {
+          print((await live.emit()).emitted);
+        } catch (error) {
+          say(`emitter failed, will run again: ${(error as Error).message}`);
+        }
+        await pause(options.emitIntervalMs);
+      }
+    })();
+
+    const producer = new StreamProducer(live.kinesis, names.stream);
+    const lines = await openInput(options, io, say);
+    try {
+      for await (const line of lines.lines) {
+        if (io.signal?.aborted) break;
+        await producer.put(line);
+      }
+    } finally {
+      await lines.close();
+    }
+    const produced = await producer.flush();
+    say(`${produced.sent} lines on the stream; waiting for the fold to catch up`);
+    await Promise.race([
+      live.eventSource.drained(produced.lastSequenceByShard),
+      ...(io.signal ? [abortedTwice(io.signal)] : []),
+    ]);
+    scheduling = false;
+    await schedule;
+    if (options.input !== undefined && !io.signal?.aborted) {
+      // End of a bounded input: watermarks to +∞, so every window is emitted.
+      for (const shardId of live.eventSource.shardIds()) await live.shardState.finish(shardId, Date.now());
+    }
+    for (let round = 0; round < 10; round++) {
+      const report = await live.emit();
+      print(report.emitted);
+      if (report.due === report.emitted.length) break;
+    }
+
+    const durationMs = Date.now() - startedAt;
+    const counts = await tally(live, startedAt, emitted);
+    const stats: RunStats = {
+      records: produced.sent,
+      ...counts,
+      invocations: live.eventSource.stats.invocations,
+      failedInvocations: live.eventSource.stats.failedInvocations,
+      discardedRecords: discarded,
+      producerRetries: produced.retried,
+      durationMs,
+      linesPerSecond: Math.round((produced.sent / durationMs) * 1000),
+    };
+    if (options.statsFile) writeFileSync(options.statsFile, `${JSON.stringify(stats, null, 2)}\n`);
+    const accounted = stats.counted + stats.bad + stats.late + stats.openRecords + stats.discardedRecords;
+    say(
+      `${stats.records} lines: ${stats.counted} counted in ${stats.windows} windows, ${stats.bad} bad, ${stats.late} late` +
+        (stats.openWindows ? `, ${stats.openRecords} in ${stats.openWindows} windows still open` : '') +
+        ` (${stats.linesPerSecond} lines/s)`,
+    );
+    if (accounted !== stats.records && !options.dataDir) {
+      say(`warning: ${stats.records} lines in but ${accounted} accounted for`);
+    }
+    return stats;
+  } finally {
+    await pipeline?.stop();
+    await emulators.stop();
+  }
+}
+
+/** Resolves on a second abort only: the first Ctrl-C flushes, the second gives up waiting. */
+function abortedTwice(signal: AbortSignal): Promise<never> {
+  return new Promise((_, reject) => {
+    const second = () => reject(new Error('interrupted again: stopped without waiting for the fold'));
+    signal.addEventListener('abort', () => process.once('SIGINT', second), { once: true });
+    if (signal.aborted) process.once('SIGINT', second);
+  });
+}
+
+interface LineSource {
+  readonly lines: AsyncIterable<string>;
+  close(): Promise<void>;
+}
+
+async function openInput(options: RunOptions, io: RunIo, say: (m: string) => void): Promise<LineSource> {
+  if (options.input !== undefined) {
+    let stream: Readable;
+    if (options.input === '-') stream = io.stdin ?? process.stdin;
+    else {
+      const file = createReadStream(options.input);
+      await new Promise<void>((resolve, reject) => {
+        file.once('open', () => resolve());
+        file.once('error', (error: NodeJS.ErrnoException) =>
+          reject(new Error(error.code === 'ENOENT' ? `no such input file: ${options.input}` : error.message)),
+        );
+      });
+      stream = file;
+    }
+    const reader = createInterface({ input: stream, crlfDelay: Number.POSITIVE_INFINITY });
+    io.signal?.addEventListener('abort', () => reader.close(), { once: true });
+    return { lines: reader, close: async () => reader.close() };
+  }
+  const service = await startLogService({
+    host: options.host,
+    port: options.port,
+    ratePerSecond: options.rate,
+    ips: options.ips,
+    timeZone: options.timeZone,
+    seed: options.seed,
+  });
+  say(`log service on ${options.host}:${service.port} writing ${options.rate} lines/s over ${options.ips.length} IPs; Ctrl-C stops`);
+  const socket = connect(service.port, options.host);
+  const reader = createInterface({ input: socket, crlfDelay: Number.POSITIVE_INFINITY });
+  const stopAt = options.durationSeconds !== undefined ? setTimeout(() => reader.close(), options.durationSeconds * 1000) : undefined;
+  io.signal?.addEventListener('abort', () => reader.close(), { once: true });
+  return {
+    lines: reader,
+    close: async () => {
+      if (stopAt) clearTimeout(stopAt);
+      reader.close();
+      socket.destroy();
+      await service.stop();
+    },
+  };
+}
