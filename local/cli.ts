@@ -23,7 +23,7 @@ run options:
   --stats FILE       write run statistics as JSON when the run ends
   --data-dir DIR     keep the emulators' data in DIR between runs (default: in memory)
   --port N           log service port (default 9999); --host H (default 127.0.0.1)
-  --rate N           log service lines per second (default 80); --ips A,B,... (default the seed's four)
+  --rate N           log service lines per second (default 20); --ips A,B,... (default the seed's four)
   --duration S       stop a live run after S seconds (default: until Ctrl-C)
   --batch-size N     records per fold invocation (default 100); --batching-window MS (default 500)
   --emit-interval MS how often the emitter runs (default 500)
@@ -107,7 +107,7 @@ async function runCommand(args: string[]): Promise<number> {
       prefix: values.prefix ?? 'ipcount',
       host: values.host ?? '127.0.0.1',
       port: integer(values.port, 'port', 9999, 0, 65_535),
-      rate: positive(values.rate, 'rate', 80),
+      rate: positive(values.rate, 'rate', 20),
       ips,
       seed: integer(values.seed, 'seed', 1, 0, 2 ** 32 - 1),
       ...optional('durationSeconds', values.duration === undefined ? undefined : positive(values.duration, 'duration', 1)),

@@ -76,7 +76,7 @@ export function parseLine(raw: string): ParsedLine {
   if (raw.length > MAX_LINE_BYTES) return bad('too-long', `line of ${raw.length} characters exceeds ${MAX_LINE_BYTES}`);
   // Fast path: `HH:mm:ss a.b.c.d`, checked character by character.
   if (
-    end >= 16 &&
+    end >= 10 &&
     raw.charCodeAt(2) === COLON &&
     raw.charCodeAt(5) === COLON &&
     raw.charCodeAt(8) === SPACE &&

@@ -1,0 +1,68 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { allWindowBuckets, formatResultLine, resultOf, windowBucket } from '../../shared/result.js';
+import { RESULT_WINDOW_BUCKETS } from '../../shared/tables.js';
+import { contributionUpdate, countingShardOrdinal, openSortKey, openSortUpperBound, type WindowItem } from '../../shared/window-item.js';
+
+describe('result lines', () => {
+  it('prints the seed form: worker, window start, ip, count', () => {
+    const line = formatResultLine({ worker: 1, windowStart: Date.parse('2026-03-10T18:40:10Z'), ip: '192.168.1.2', count: 23 }, 'UTC');
+    assert.equal(line, '1> 18:40:10 192.168.1.2 23');
+  });
+
+  it('takes the worker from the shard that counted most, lowest id on a tie', () => {
+    assert.equal(countingShardOrdinal({ 'count:shardId-000000000002': 3, 'count:shardId-000000000004': 9 }), 5);
+    assert.equal(countingShardOrdinal({ 'count:shardId-000000000002': 3, 'count:shardId-000000000001': 3 }), 2);
+  });
+
+  it('builds a result from a window item', () => {
+    const item = { pk: 'x', ip: '10.0.0.1', windowStart: 5000, windowEnd: 10000, count: 4, status: 'OPEN', 'count:shardId-000000000000': 4 } as WindowItem;
+    assert.deepEqual(resultOf(item, 123), {
+      ip: '10.0.0.1',
+      windowStart: 5000,
+      windowEnd: 10000,
+      count: 4,
+      worker: 1,
+      windowBucket: windowBucket(5000, '10.0.0.1'),
+      emittedAt: 123,
+    });
+  });
+
+  it('spreads a window over all buckets and lists them all', () => {
+    const buckets = new Set(Array.from({ length: 200 }, (_, i) => windowBucket(0, `10.0.0.${i}`)));
+    assert.equal(buckets.size, RESULT_WINDOW_BUCKETS);
+    assert.deepEqual(new Set(allWindowBuckets(0)), buckets);
+  });
+});
+
+describe('window item keys and updates', () => {
+  it('orders the open index by window end, bounded by the watermark', () => {
+    assert.ok(openSortKey(10_000, '10.0.0.1') < openSortUpperBound(10_000));
+    assert.ok(openSortKey(10_001, '10.0.0.1') >= openSortUpperBound(10_000));
+    assert.ok(openSortKey(9_999, 'ffff::1') < openSortKey(10_000, '0.0.0.0'));
+  });
+
+  it('guards the update on the shard sequence and the open status', () => {
+    const update = contributionUpdate({
+      shardId: 'shardId-000000000001',
+      contribution: { ip: '10.0.0.1', windowStart: 0, windowEnd: 5000, sequenceNumbers: ['a', 'b', 'c'] },
+      expiresAt: 99,
+    });
+    assert.match(update.ConditionExpression, /attribute_not_exists\(#guard\) OR #guard < :first/);
+    assert.equal(update.ExpressionAttributeNames['#guard'], 'seq:shardId-000000000001');
+    assert.equal(update.ExpressionAttributeValues[':first'], 'a');
+    assert.equal(update.ExpressionAttributeValues[':last'], 'c');
+    assert.equal(update.ExpressionAttributeValues[':n'], 3);
+  });
+
+  it('requires the exact guard read back when retrying a remainder', () => {
+    const update = contributionUpdate({
+      shardId: 's-1',
+      contribution: { ip: '10.0.0.1', windowStart: 0, windowEnd: 5000, sequenceNumbers: ['c'] },
+      expectedGuard: 'b',
+      expiresAt: 99,
+    });
+    assert.match(update.ConditionExpression, /#guard = :expected/);
+    assert.equal(update.ExpressionAttributeValues[':expected'], 'b');
+  });
+});
