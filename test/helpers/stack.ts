@@ -1,0 +1,55 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { emitDependencies, foldDependencies } from '../../functions/config.js';
+import type { EmitDependencies } from '../../shared/emit-due-windows.js';
+import type { FoldDependencies } from '../../shared/fold-shard-batch.js';
+import { createDocumentClient, createKinesisClient } from '../../shared/store/clients.js';
+import { type Emulators, startEmulators } from '../../local/emulators.js';
+import { functionEnvironment } from '../../local/pipeline.js';
+import { provision } from '../../local/provision.js';
+import { type ResourceNames, resourceNames } from '../../shared/tables.js';
+
+/**
+ * Real emulators on free ports, with the stream and tables created from the shared definitions under a
+ * fresh prefix, and the dependencies the functions build from their environment.
+ */
+export interface TestStack {
+  readonly emulators: Emulators;
+  readonly doc: DynamoDBDocumentClient;
+  readonly names: ResourceNames;
+  readonly fold: FoldDependencies;
+  readonly emit: EmitDependencies;
+  stop(): Promise<void>;
+}
+
+let counter = 0;
+
+export async function startTestStack(options: { shards?: number; maxDisorderSeconds?: number } = {}): Promise<TestStack> {
+  const emulators = await startEmulators();
+  const prefix = `t${process.pid}x${counter++}`;
+  const names = resourceNames(prefix);
+  const kinesis = createKinesisClient(emulators.kinesis);
+  const dynamo = new DynamoDBClient({ ...emulators.dynamo });
+  await provision(kinesis, dynamo, names, options.shards ?? 2, prefix);
+  kinesis.destroy();
+  dynamo.destroy();
+  const doc = createDocumentClient(emulators.dynamo);
+  const env = functionEnvironment({
+    prefix,
+    shards: options.shards ?? 2,
+    windowSeconds: 5,
+    maxDisorderSeconds: options.maxDisorderSeconds ?? 2,
+    timeZone: 'UTC',
+  });
+  return {
+    emulators,
+    doc,
+    names,
+    fold: foldDependencies(env, doc),
+    emit: emitDependencies(env, doc),
+    stop: async () => {
+      doc.destroy();
+      await emulators.stop();
+    },
+  };
+}
