@@ -74,6 +74,7 @@ export async function query(options: QueryOptions, out: Writable): Promise<numbe
     } else if (options.ip !== undefined) {
       const to = options.to !== undefined ? parseInstant(options.to, options.timeZone) : Date.now();
       const from = options.from !== undefined ? parseInstant(options.from, options.timeZone) : to - 3_600_000;
+      if (from > to) throw new Error(`--from ${options.from} is after --to ${options.to ?? 'now'}`);
       rows = await results.ip(options.ip, windowStartOf(from, size), to);
     } else {
       throw new Error('say what to read: --window TIME [--top N], --ip IP [--from TIME] [--to TIME], or --dead-letters');

@@ -94,6 +94,7 @@ async function tally(pipeline: Pipeline, startedAt: number, emitted: WindowResul
 export async function run(options: RunOptions, io: RunIo): Promise<RunStats> {
   const startedAt = Date.now();
   const say = (message: string) => io.stderr.write(`ipcount: ${message}\n`);
+  const lines = await openInput(options, io, say);
   const emulators = await startEmulators({
     ...(options.dataDir ? { dataDir: options.dataDir } : {}),
     host: options.host,
@@ -102,6 +103,8 @@ export async function run(options: RunOptions, io: RunIo): Promise<RunStats> {
   });
   let discarded = 0;
   let pipeline: Pipeline | undefined;
+  let scheduling = false;
+  let schedule: Promise<void> = Promise.resolve();
   try {
     say(`Kinesis endpoint ${emulators.kinesis.endpoint}, DynamoDB endpoint ${emulators.dynamo.endpoint} (region us-east-1, any credentials)`);
     pipeline = await startPipeline({
@@ -136,8 +139,8 @@ export async function run(options: RunOptions, io: RunIo): Promise<RunStats> {
       if (sorted.length > 0) io.stdout.write(`${sorted.map((r) => formatResultLine(r, options.timeZone)).join('\n')}\n`);
     };
     // The schedule: one emitter run at a time, never overlapping itself.
-    let scheduling = true;
-    const schedule = (async () => {
+    scheduling = true;
+    schedule = (async () => {
       while (scheduling) {
         try {
           print((await live.emit()).emitted);
@@ -149,9 +152,8 @@ export async function run(options: RunOptions, io: RunIo): Promise<RunStats> {
     })();
 
     const producer = new StreamProducer(live.kinesis, names.stream);
-    const lines = await openInput(options, io, say);
     try {
-      for await (const line of lines.lines) {
+      for await (const line of lines.lines()) {
         if (io.signal?.aborted) break;
         await producer.put(line);
       }
@@ -200,6 +202,9 @@ export async function run(options: RunOptions, io: RunIo): Promise<RunStats> {
     }
     return stats;
   } finally {
+    scheduling = false;
+    await schedule;
+    await lines.close();
     await pipeline?.stop();
     await emulators.stop();
   }
@@ -215,8 +220,17 @@ function abortedTwice(signal: AbortSignal): Promise<never> {
 }
 
 interface LineSource {
-  readonly lines: AsyncIterable<string>;
+  /** Made on first use: readline starts reading at once, and lines read before iteration would be lost. */
+  lines(): AsyncIterable<string>;
   close(): Promise<void>;
+}
+
+function once(close: () => Promise<void>): () => Promise<void> {
+  let closing: Promise<void> | undefined;
+  return () => {
+    closing ??= close();
+    return closing;
+  };
 }
 
 async function openInput(options: RunOptions, io: RunIo, say: (m: string) => void): Promise<LineSource> {
@@ -233,9 +247,20 @@ async function openInput(options: RunOptions, io: RunIo, say: (m: string) => voi
       });
       stream = file;
     }
-    const reader = createInterface({ input: stream, crlfDelay: Number.POSITIVE_INFINITY });
-    io.signal?.addEventListener('abort', () => reader.close(), { once: true });
-    return { lines: reader, close: async () => reader.close() };
+    let reader: ReturnType<typeof createInterface> | undefined;
+    const input = stream;
+    return {
+      lines: () => {
+        reader = createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY });
+        const active = reader;
+        io.signal?.addEventListener('abort', () => active.close(), { once: true });
+        return active;
+      },
+      close: once(async () => {
+        reader?.close();
+        input.destroy();
+      }),
+    };
   }
   const service = await startLogService({
     host: options.host,
@@ -247,16 +272,21 @@ async function openInput(options: RunOptions, io: RunIo, say: (m: string) => voi
   });
   say(`log service on ${options.host}:${service.port} writing ${options.rate} lines/s over ${options.ips.length} IPs; Ctrl-C stops`);
   const socket = connect(service.port, options.host);
-  const reader = createInterface({ input: socket, crlfDelay: Number.POSITIVE_INFINITY });
-  const stopAt = options.durationSeconds !== undefined ? setTimeout(() => reader.close(), options.durationSeconds * 1000) : undefined;
-  io.signal?.addEventListener('abort', () => reader.close(), { once: true });
+  let reader: ReturnType<typeof createInterface> | undefined;
+  let stopAt: NodeJS.Timeout | undefined;
   return {
-    lines: reader,
-    close: async () => {
+    lines: () => {
+      const active = createInterface({ input: socket, crlfDelay: Number.POSITIVE_INFINITY });
+      reader = active;
+      if (options.durationSeconds !== undefined) stopAt = setTimeout(() => active.close(), options.durationSeconds * 1000);
+      io.signal?.addEventListener('abort', () => active.close(), { once: true });
+      return active;
+    },
+    close: once(async () => {
       if (stopAt) clearTimeout(stopAt);
-      reader.close();
+      reader?.close();
       socket.destroy();
       await service.stop();
-    },
+    }),
   };
 }
