@@ -5,7 +5,13 @@ import { DeadLetterStore } from '../shared/store/dead-letter-store.js';
 import { ResultStore } from '../shared/store/result-store.js';
 import { ShardStateStore } from '../shared/store/shard-state-store.js';
 import { WindowStore } from '../shared/store/window-store.js';
-import { DEAD_LETTERS_TABLE, RESULTS_TABLE, SHARD_STATE_TABLE, STREAM, WINDOWS_TABLE } from '../shared/tables.js';
+import {
+  DEAD_LETTERS_TABLE,
+  RESULTS_TABLE,
+  SHARD_STATE_TABLE,
+  STREAM,
+  WINDOWS_TABLE,
+} from '../shared/tables.js';
 import { assertTimeZone } from '../shared/time.js';
 import { windowSizeMs } from '../shared/window.js';
 
@@ -25,7 +31,8 @@ function numberEnv(env: Environment, name: string, fallback: number): number {
   const text = env[name];
   if (text === undefined || text === '') return fallback;
   const value = Number(text);
-  if (!Number.isFinite(value) || value < 0) throw new Error(`environment variable ${name} must be a number ≥ 0, got ${text}`);
+  if (!Number.isFinite(value) || value < 0)
+    throw new Error(`environment variable ${name} must be a number ≥ 0, got ${text}`);
   return value;
 }
 
@@ -43,7 +50,11 @@ export const DEFAULTS = {
 export function foldDependencies(env: Environment, doc: DynamoDBDocumentClient): FoldDependencies {
   return {
     windows: new WindowStore(doc, requireEnv(env, WINDOWS_TABLE.envVar)),
-    shardState: new ShardStateStore(doc, requireEnv(env, SHARD_STATE_TABLE.envVar), requireEnv(env, STREAM.envVar)),
+    shardState: new ShardStateStore(
+      doc,
+      requireEnv(env, SHARD_STATE_TABLE.envVar),
+      requireEnv(env, STREAM.envVar),
+    ),
     deadLetters: new DeadLetterStore(doc, requireEnv(env, DEAD_LETTERS_TABLE.envVar)),
     settings: {
       windowMs: windowSizeMs(numberEnv(env, 'WINDOW_SECONDS', DEFAULTS.windowSeconds)),
@@ -58,7 +69,11 @@ export function foldDependencies(env: Environment, doc: DynamoDBDocumentClient):
 export function emitDependencies(env: Environment, doc: DynamoDBDocumentClient): EmitDependencies {
   return {
     windows: new WindowStore(doc, requireEnv(env, WINDOWS_TABLE.envVar)),
-    shardState: new ShardStateStore(doc, requireEnv(env, SHARD_STATE_TABLE.envVar), requireEnv(env, STREAM.envVar)),
+    shardState: new ShardStateStore(
+      doc,
+      requireEnv(env, SHARD_STATE_TABLE.envVar),
+      requireEnv(env, STREAM.envVar),
+    ),
     results: new ResultStore(doc, requireEnv(env, RESULTS_TABLE.envVar)),
     closeConcurrency: numberEnv(env, 'WRITE_CONCURRENCY', DEFAULTS.writeConcurrency),
   };

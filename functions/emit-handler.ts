@@ -10,7 +10,11 @@ export function createEmitHandler(deps: EmitDependencies, logger: Logger, clock:
     .use(injectLambdaContext(logger, { clearState: true }))
     .handler(async () => {
       const report = await emitDueWindows(deps, clock());
-      logger.info('emitted windows', { emitted: report.emitted.length, due: report.due, skipped: report.skipped });
+      logger.info('emitted windows', {
+        emitted: report.emitted.length,
+        due: report.due,
+        skipped: report.skipped,
+      });
       return report;
     });
 }

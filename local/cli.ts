@@ -33,17 +33,25 @@ run options:
 
 class UsageError extends Error {}
 
-function integer(value: string | undefined, name: string, fallback: number, min: number, max: number): number {
+function integer(
+  value: string | undefined,
+  name: string,
+  fallback: number,
+  min: number,
+  max: number,
+): number {
   if (value === undefined) return fallback;
   const n = Number(value);
-  if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`--${name} must be a whole number from ${min} to ${max}, got ${value}`);
+  if (!Number.isInteger(n) || n < min || n > max)
+    throw new UsageError(`--${name} must be a whole number from ${min} to ${max}, got ${value}`);
   return n;
 }
 
 function positive(value: string | undefined, name: string, fallback: number): number {
   if (value === undefined) return fallback;
   const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0) throw new UsageError(`--${name} must be a positive number, got ${value}`);
+  if (!Number.isFinite(n) || n <= 0)
+    throw new UsageError(`--${name} must be a positive number, got ${value}`);
   return n;
 }
 
@@ -100,7 +108,13 @@ async function runCommand(args: string[]): Promise<number> {
       ...optional('input', values.input),
       shards: integer(values.shards, 'shards', STREAM.defaultShards, 1, 64),
       windowSeconds,
-      maxDisorderSeconds: integer(values['max-disorder'], 'max-disorder', DEFAULTS.maxDisorderSeconds, 0, 86_400),
+      maxDisorderSeconds: integer(
+        values['max-disorder'],
+        'max-disorder',
+        DEFAULTS.maxDisorderSeconds,
+        0,
+        86_400,
+      ),
       timeZone: zone(values.tz),
       ...optional('statsFile', values.stats),
       ...optional('dataDir', values['data-dir']),
@@ -110,12 +124,25 @@ async function runCommand(args: string[]): Promise<number> {
       rate: positive(values.rate, 'rate', 20),
       ips,
       seed: integer(values.seed, 'seed', 1, 0, 2 ** 32 - 1),
-      ...optional('durationSeconds', values.duration === undefined ? undefined : positive(values.duration, 'duration', 1)),
+      ...optional(
+        'durationSeconds',
+        values.duration === undefined ? undefined : positive(values.duration, 'duration', 1),
+      ),
       batchSize: integer(values['batch-size'], 'batch-size', 100, 1, 10_000),
       batchingWindowMs: integer(values['batching-window'], 'batching-window', 500, 0, 300_000),
       emitIntervalMs: integer(values['emit-interval'], 'emit-interval', 500, 10, 600_000),
-      ...optional('kinesisPort', values['kinesis-port'] === undefined ? undefined : integer(values['kinesis-port'], 'kinesis-port', 0, 0, 65_535)),
-      ...optional('dynamoPort', values['dynamodb-port'] === undefined ? undefined : integer(values['dynamodb-port'], 'dynamodb-port', 0, 0, 65_535)),
+      ...optional(
+        'kinesisPort',
+        values['kinesis-port'] === undefined
+          ? undefined
+          : integer(values['kinesis-port'], 'kinesis-port', 0, 0, 65_535),
+      ),
+      ...optional(
+        'dynamoPort',
+        values['dynamodb-port'] === undefined
+          ? undefined
+          : integer(values['dynamodb-port'], 'dynamodb-port', 0, 0, 65_535),
+      ),
       ...optional('logLevel', values['log-level']),
     },
     { stdout: process.stdout, stderr: process.stderr, signal: controller.signal },

@@ -27,7 +27,9 @@ export interface Emulators {
 async function listen(server: Server, port: number, host: string, what: string): Promise<number> {
   await new Promise<void>((resolve, reject) => {
     server.once('error', (error: NodeJS.ErrnoException) =>
-      reject(error.code === 'EADDRINUSE' ? new Error(`${what} port ${port} on ${host} is already in use`) : error),
+      reject(
+        error.code === 'EADDRINUSE' ? new Error(`${what} port ${port} on ${host} is already in use`) : error,
+      ),
     );
     server.listen(port, host, () => resolve());
   });
@@ -46,8 +48,18 @@ export async function startEmulators(options: EmulatorOptions = {}): Promise<Emu
     mkdirSync(join(dir, 'kinesis'), { recursive: true });
     mkdirSync(join(dir, 'dynamodb'), { recursive: true });
   }
-  const kinesisServer = kinesalite({ createStreamMs: 0, deleteStreamMs: 0, updateStreamMs: 0, ...(dir ? { path: join(dir, 'kinesis') } : {}) });
-  const dynamoServer = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0, ...(dir ? { path: join(dir, 'dynamodb') } : {}) });
+  const kinesisServer = kinesalite({
+    createStreamMs: 0,
+    deleteStreamMs: 0,
+    updateStreamMs: 0,
+    ...(dir ? { path: join(dir, 'kinesis') } : {}),
+  });
+  const dynamoServer = dynalite({
+    createTableMs: 0,
+    deleteTableMs: 0,
+    updateTableMs: 0,
+    ...(dir ? { path: join(dir, 'dynamodb') } : {}),
+  });
   const started: Server[] = [];
   try {
     const kinesisPort = await listen(kinesisServer, options.kinesisPort ?? 0, host, 'Kinesis emulator');

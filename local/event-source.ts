@@ -2,11 +2,16 @@ import {
   GetRecordsCommand,
   GetShardIteratorCommand,
   type KinesisClient,
-  ListShardsCommand,
   type _Record as KinesisRecord,
+  ListShardsCommand,
   type Shard,
 } from '@aws-sdk/client-kinesis';
-import type { Context, KinesisStreamBatchResponse, KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
+import type {
+  Context,
+  KinesisStreamBatchResponse,
+  KinesisStreamEvent,
+  KinesisStreamRecord,
+} from 'aws-lambda';
 import { compareSequence } from '../shared/sequence.js';
 import { localContext } from './lambda-context.js';
 
@@ -19,7 +24,7 @@ import { localContext } from './lambda-context.js';
 export type KinesisHandler = (
   event: KinesisStreamEvent,
   context: Context,
-) => Promise<KinesisStreamBatchResponse | undefined | void>;
+) => Promise<KinesisStreamBatchResponse | undefined>;
 
 export interface EventSourceOptions {
   readonly batchSize?: number;
@@ -57,7 +62,12 @@ export interface EventSourceStats {
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-function toEventRecord(record: KinesisRecord, shardId: string, streamArn: string, region: string): KinesisStreamRecord {
+function toEventRecord(
+  record: KinesisRecord,
+  shardId: string,
+  streamArn: string,
+  region: string,
+): KinesisStreamRecord {
   const sequenceNumber = record.SequenceNumber ?? '';
   return {
     kinesis: {
@@ -109,7 +119,9 @@ class ShardPoller {
     const from = this.checkpoint
       ? { ShardIteratorType: 'AFTER_SEQUENCE_NUMBER' as const, StartingSequenceNumber: this.checkpoint }
       : { ShardIteratorType: 'TRIM_HORIZON' as const };
-    const out = await kinesis.send(new GetShardIteratorCommand({ StreamName: streamName, ShardId: this.shardId, ...from }));
+    const out = await kinesis.send(
+      new GetShardIteratorCommand({ StreamName: streamName, ShardId: this.shardId, ...from }),
+    );
     this.iterator = out.ShardIterator;
   }
 
@@ -176,7 +188,12 @@ class ShardPoller {
 export class LocalEventSource {
   stopped = false;
   abandonOnStop = false;
-  readonly stats: EventSourceStats = { invocations: 0, failedInvocations: 0, records: 0, discardedRecords: 0 };
+  readonly stats: EventSourceStats = {
+    invocations: 0,
+    failedInvocations: 0,
+    records: 0,
+    discardedRecords: 0,
+  };
   readonly options: Required<EventSourceOptions>;
   private pollers: ShardPoller[] = [];
   private running: Promise<void>[] = [];
@@ -198,7 +215,8 @@ export class LocalEventSource {
       retryBackoffMs: options.retryBackoffMs ?? 100,
       functionName: options.functionName ?? 'ipcount-fold',
     };
-    if (this.options.batchSize < 1 || this.options.batchSize > 10_000) throw new Error('batch size must be 1–10000');
+    if (this.options.batchSize < 1 || this.options.batchSize > 10_000)
+      throw new Error('batch size must be 1–10000');
   }
 
   async start(): Promise<void> {
@@ -216,7 +234,10 @@ export class LocalEventSource {
   }
 
   /** Resolves when every shard's checkpoint has reached the given sequence numbers (a bounded input's end). */
-  async drained(lastSequenceByShard: ReadonlyMap<string, string>, failed?: () => Error | undefined): Promise<void> {
+  async drained(
+    lastSequenceByShard: ReadonlyMap<string, string>,
+    failed?: () => Error | undefined,
+  ): Promise<void> {
     for (;;) {
       const failure = failed?.();
       if (failure) throw failure;

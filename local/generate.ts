@@ -56,7 +56,9 @@ export interface SeedLogOptions {
 /** Lines in the seed's format, in ascending event time, like the seed's log service writes. */
 export function* seedLogLines(options: SeedLogOptions): Generator<string> {
   const random = seededRandom(options.seed);
-  const pick = options.skew ? zipfSampler(options.ips.length, options.skew, random) : () => Math.floor(random() * options.ips.length);
+  const pick = options.skew
+    ? zipfSampler(options.ips.length, options.skew, random)
+    : () => Math.floor(random() * options.ips.length);
   const zone = options.timeZone ?? 'UTC';
   let clock = '';
   let clockSecond = Number.NaN;

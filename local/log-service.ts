@@ -33,7 +33,8 @@ function serve(socket: Socket, options: LogServiceOptions, seed: number): () => 
     if (due <= written || socket.writableNeedDrain) return;
     const clock = formatClock(Date.now(), options.timeZone);
     let chunk = '';
-    for (; written < due; written++) chunk += `${clock} ${options.ips[Math.floor(random() * options.ips.length)]}\n`;
+    for (; written < due; written++)
+      chunk += `${clock} ${options.ips[Math.floor(random() * options.ips.length)]}\n`;
     socket.write(chunk);
   }, TICK_MS);
   return () => clearInterval(timer);
@@ -61,7 +62,9 @@ export async function startLogService(options: LogServiceOptions): Promise<LogSe
     server.once('error', (error: NodeJS.ErrnoException) =>
       reject(
         error.code === 'EADDRINUSE'
-          ? new Error(`log service port ${options.port} on ${options.host} is already in use (choose another with --port)`)
+          ? new Error(
+              `log service port ${options.port} on ${options.host} is already in use (choose another with --port)`,
+            )
           : error,
       ),
     );

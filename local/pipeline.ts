@@ -3,15 +3,23 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { ScheduledEvent } from 'aws-lambda';
-import { createEmitHandler } from '../functions/emit-handler.js';
 import { type Environment, emitDependencies, foldDependencies } from '../functions/config.js';
+import { createEmitHandler } from '../functions/emit-handler.js';
 import { createFoldHandler, type FoldHandlerResult } from '../functions/fold-handler.js';
 import type { EmitReport } from '../shared/emit-due-windows.js';
 import type { FoldReport } from '../shared/fold-shard-batch.js';
 import { type AwsTarget, createDocumentClient, createKinesisClient } from '../shared/store/clients.js';
 import { DeadLetterStore } from '../shared/store/dead-letter-store.js';
 import { ShardStateStore } from '../shared/store/shard-state-store.js';
-import { DEAD_LETTERS_TABLE, RESULTS_TABLE, type ResourceNames, resourceNames, SHARD_STATE_TABLE, STREAM, WINDOWS_TABLE } from '../shared/tables.js';
+import {
+  DEAD_LETTERS_TABLE,
+  RESULTS_TABLE,
+  type ResourceNames,
+  resourceNames,
+  SHARD_STATE_TABLE,
+  STREAM,
+  WINDOWS_TABLE,
+} from '../shared/tables.js';
 import { type EventSourceHooks, type EventSourceOptions, LocalEventSource } from './event-source.js';
 import { localContext } from './lambda-context.js';
 import { provision } from './provision.js';
@@ -89,8 +97,14 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
   const doc = createDocumentClient(options.dynamo);
   const env = functionEnvironment(options);
   const logLevel = (options.logLevel ?? 'WARN').toUpperCase() as 'WARN';
-  const foldHandler = createFoldHandler(foldDependencies(env, doc), new Logger({ serviceName: 'ipcount-fold', logLevel }));
-  const emitHandler = createEmitHandler(emitDependencies(env, doc), new Logger({ serviceName: 'ipcount-emit', logLevel }));
+  const foldHandler = createFoldHandler(
+    foldDependencies(env, doc),
+    new Logger({ serviceName: 'ipcount-fold', logLevel }),
+  );
+  const emitHandler = createEmitHandler(
+    emitDependencies(env, doc),
+    new Logger({ serviceName: 'ipcount-emit', logLevel }),
+  );
   const foldReports: FoldReport[] = [];
   const eventSource = new LocalEventSource(
     kinesis,

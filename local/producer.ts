@@ -57,7 +57,10 @@ export class StreamProducer {
     const text = line.length > MAX_RECORD_CHARS ? line.slice(0, MAX_RECORD_CHARS) : line;
     const data = Buffer.from(text, 'utf8');
     const key = partitionKeyFor(text);
-    if (this.batch.length >= this.maxBatchRecords || this.batchBytes + data.length + key.length > MAX_BATCH_BYTES) {
+    if (
+      this.batch.length >= this.maxBatchRecords ||
+      this.batchBytes + data.length + key.length > MAX_BATCH_BYTES
+    ) {
       await this.send();
     }
     this.batch.push({ Data: data, PartitionKey: key });
@@ -102,13 +105,17 @@ export class StreamProducer {
     let pending = records;
     for (let attempt = 1; pending.length > 0; attempt++) {
       if (attempt > this.maxAttempts) {
-        this.failure = new Error(`${pending.length} records still failing after ${this.maxAttempts} attempts to ${this.streamName}`);
+        this.failure = new Error(
+          `${pending.length} records still failing after ${this.maxAttempts} attempts to ${this.streamName}`,
+        );
         return;
       }
       if (attempt > 1) await pause(Math.min(2_000, 50 * 2 ** (attempt - 2)) * (0.5 + Math.random() / 2));
       try {
         this.requests++;
-        const out = await this.kinesis.send(new PutRecordsCommand({ StreamName: this.streamName, Records: pending }));
+        const out = await this.kinesis.send(
+          new PutRecordsCommand({ StreamName: this.streamName, Records: pending }),
+        );
         const failed: PutRecordsRequestEntry[] = [];
         (out.Records ?? []).forEach((result, i) => {
           const entry = pending[i];

@@ -30,7 +30,10 @@ export function createTableInput(table: TableDefinition, name: string) {
   return {
     TableName: name,
     BillingMode: 'PAY_PER_REQUEST' as const,
-    AttributeDefinitions: attributeDefinitions(table).map((a) => ({ AttributeName: a.name, AttributeType: a.type })),
+    AttributeDefinitions: attributeDefinitions(table).map((a) => ({
+      AttributeName: a.name,
+      AttributeType: a.type,
+    })),
     KeySchema: keySchema(table.partitionKey, table.sortKey),
     ...(table.indexes.length > 0
       ? {

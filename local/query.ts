@@ -32,7 +32,8 @@ export function parseInstant(text: string, timeZone: string, now = Date.now()): 
   if (clock !== undefined) return resolveClockTime(clock, now, timeZone);
   if (/^\d{10,}$/.test(text)) return Number(text);
   const parsed = Date.parse(text);
-  if (Number.isNaN(parsed)) throw new Error(`not a time: ${text} (use HH:mm:ss, an ISO 8601 time, or epoch ms)`);
+  if (Number.isNaN(parsed))
+    throw new Error(`not a time: ${text} (use HH:mm:ss, an ISO 8601 time, or epoch ms)`);
   return parsed;
 }
 
@@ -62,7 +63,11 @@ export async function query(options: QueryOptions, out: Writable): Promise<numbe
       const shards = await new ShardStateStore(doc, names.shardState, names.stream).list();
       const letters = (await Promise.all(shards.map((s) => store.forShard(s.shardId)))).flat();
       if (options.json) out.write(`${JSON.stringify(letters)}\n`);
-      else for (const l of letters) out.write(`${l.shardId} ${l.sequenceNumber.replace(/^0+/, '')} ${l.reason}: ${JSON.stringify(l.raw)}\n`);
+      else
+        for (const l of letters)
+          out.write(
+            `${l.shardId} ${l.sequenceNumber.replace(/^0+/, '')} ${l.reason}: ${JSON.stringify(l.raw)}\n`,
+          );
       return letters.length;
     }
     const results = new ResultStore(doc, options.resultsTable ?? names.results);
@@ -77,7 +82,9 @@ export async function query(options: QueryOptions, out: Writable): Promise<numbe
       if (from > to) throw new Error(`--from ${options.from} is after --to ${options.to ?? 'now'}`);
       rows = await results.ip(options.ip, windowStartOf(from, size), to);
     } else {
-      throw new Error('say what to read: --window TIME [--top N], --ip IP [--from TIME] [--to TIME], or --dead-letters');
+      throw new Error(
+        'say what to read: --window TIME [--top N], --ip IP [--from TIME] [--to TIME], or --dead-letters',
+      );
     }
     render(rows, options, out);
     return rows.length;

@@ -67,7 +67,10 @@ export interface RunIo {
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function tally(pipeline: Pipeline, startedAt: number, emitted: WindowResult[]) {
-  const shardIds = new Set([...pipeline.eventSource.shardIds(), ...(await pipeline.shardState.list()).map((s) => s.shardId)]);
+  const shardIds = new Set([
+    ...pipeline.eventSource.shardIds(),
+    ...(await pipeline.shardState.list()).map((s) => s.shardId),
+  ]);
   let bad = 0;
   let late = 0;
   for (const shardId of shardIds) {
@@ -106,7 +109,9 @@ export async function run(options: RunOptions, io: RunIo): Promise<RunStats> {
   let scheduling = false;
   let schedule: Promise<void> = Promise.resolve();
   try {
-    say(`Kinesis endpoint ${emulators.kinesis.endpoint}, DynamoDB endpoint ${emulators.dynamo.endpoint} (region us-east-1, any credentials)`);
+    say(
+      `Kinesis endpoint ${emulators.kinesis.endpoint}, DynamoDB endpoint ${emulators.dynamo.endpoint} (region us-east-1, any credentials)`,
+    );
     pipeline = await startPipeline({
       kinesis: emulators.kinesis,
       dynamo: emulators.dynamo,
@@ -119,24 +124,31 @@ export async function run(options: RunOptions, io: RunIo): Promise<RunStats> {
       hooks: {
         onBatchDiscarded: (batch: FailedBatch) => {
           discarded += batch.size;
-          say(`gave up on ${batch.size} records of ${batch.shardId} (${batch.firstSequenceNumber}…${batch.lastSequenceNumber}): ${batch.error}`);
+          say(
+            `gave up on ${batch.size} records of ${batch.shardId} (${batch.firstSequenceNumber}…${batch.lastSequenceNumber}): ${batch.error}`,
+          );
         },
         onInvocationError: (shardId, error, attempt) => {
-          if (attempt === 1 || attempt % 10 === 0) say(`fold of ${shardId} failed (attempt ${attempt}), retrying: ${(error as Error).message}`);
+          if (attempt === 1 || attempt % 10 === 0)
+            say(`fold of ${shardId} failed (attempt ${attempt}), retrying: ${(error as Error).message}`);
         },
-        onPollError: (shardId, error) => say(`reading ${shardId} failed, resuming: ${(error as Error).message}`),
+        onPollError: (shardId, error) =>
+          say(`reading ${shardId} failed, resuming: ${(error as Error).message}`),
       },
       ...(options.logLevel ? { logLevel: options.logLevel } : {}),
     });
     const live = pipeline;
     const { names } = live;
-    say(`stream ${names.stream}; tables ${names.windows}, ${names.shardState}, ${names.results}, ${names.deadLetters}`);
+    say(
+      `stream ${names.stream}; tables ${names.windows}, ${names.shardState}, ${names.results}, ${names.deadLetters}`,
+    );
 
     const emitted: WindowResult[] = [];
     const print = (results: WindowResult[]) => {
       const sorted = [...results].sort(compareResults);
       emitted.push(...sorted);
-      if (sorted.length > 0) io.stdout.write(`${sorted.map((r) => formatResultLine(r, options.timeZone)).join('\n')}\n`);
+      if (sorted.length > 0)
+        io.stdout.write(`${sorted.map((r) => formatResultLine(r, options.timeZone)).join('\n')}\n`);
     };
     // The schedule: one emitter run at a time, never overlapping itself.
     scheduling = true;
@@ -270,7 +282,9 @@ async function openInput(options: RunOptions, io: RunIo, say: (m: string) => voi
     timeZone: options.timeZone,
     seed: options.seed,
   });
-  say(`log service on ${options.host}:${service.port} writing ${options.rate} lines/s over ${options.ips.length} IPs; Ctrl-C stops`);
+  say(
+    `log service on ${options.host}:${service.port} writing ${options.rate} lines/s over ${options.ips.length} IPs; Ctrl-C stops`,
+  );
   const socket = connect(service.port, options.host);
   let reader: ReturnType<typeof createInterface> | undefined;
   let stopAt: NodeJS.Timeout | undefined;
@@ -278,7 +292,8 @@ async function openInput(options: RunOptions, io: RunIo, say: (m: string) => voi
     lines: () => {
       const active = createInterface({ input: socket, crlfDelay: Number.POSITIVE_INFINITY });
       reader = active;
-      if (options.durationSeconds !== undefined) stopAt = setTimeout(() => active.close(), options.durationSeconds * 1000);
+      if (options.durationSeconds !== undefined)
+        stopAt = setTimeout(() => active.close(), options.durationSeconds * 1000);
       io.signal?.addEventListener('abort', () => active.close(), { once: true });
       return active;
     },

@@ -46,7 +46,9 @@ export async function foldShardBatch(
   const limit = pLimit(deps.writeConcurrency);
   const retention = deps.windowRetentionSeconds;
   const outcomes = await Promise.all(
-    plan.contributions.map((c) => limit(() => deps.windows.apply(shardId, c, Math.ceil(c.windowEnd / 1000) + retention))),
+    plan.contributions.map((c) =>
+      limit(() => deps.windows.apply(shardId, c, Math.ceil(c.windowEnd / 1000) + retention)),
+    ),
   );
 
   const closedLate: DeadLetter[] = [];

@@ -107,7 +107,13 @@ export class WindowFolder {
       }
       const contribution = ips.get(parsed.ip);
       if (contribution) contribution.sequenceNumbers.push(record.sequenceNumber);
-      else ips.set(parsed.ip, { ip: parsed.ip, windowStart, windowEnd, sequenceNumbers: [record.sequenceNumber] });
+      else
+        ips.set(parsed.ip, {
+          ip: parsed.ip,
+          windowStart,
+          windowEnd,
+          sequenceNumbers: [record.sequenceNumber],
+        });
     }
     if (this.maxEventMs === undefined || eventMs > this.maxEventMs) this.maxEventMs = eventMs;
   }
@@ -135,7 +141,8 @@ export function foldBatch(
     folder.add(record);
     last = record.sequenceNumber;
   }
-  const progress = last === undefined ? undefined : { sequenceNumber: last, maxEventMs: folder.highestEventMs };
+  const progress =
+    last === undefined ? undefined : { sequenceNumber: last, maxEventMs: folder.highestEventMs };
   return { contributions: folder.contributions(), deadLetters: folder.deadLetters, alreadyApplied, progress };
 }
 

@@ -73,7 +73,8 @@ export function parseLine(raw: string): ParsedLine {
     end--;
   }
   if (end === 0) return bad('empty', 'empty line');
-  if (raw.length > MAX_LINE_BYTES) return bad('too-long', `line of ${raw.length} characters exceeds ${MAX_LINE_BYTES}`);
+  if (raw.length > MAX_LINE_BYTES)
+    return bad('too-long', `line of ${raw.length} characters exceeds ${MAX_LINE_BYTES}`);
   // Fast path: `HH:mm:ss a.b.c.d`, checked character by character.
   if (
     end >= 10 &&

@@ -38,7 +38,10 @@ export function resultOf(item: WindowItem, emittedAt: number): WindowResult {
 }
 
 /** The seed's output form: `1> 18:40:10 192.168.1.2 23`, the window shown by its start. */
-export function formatResultLine(result: Pick<WindowResult, 'worker' | 'windowStart' | 'ip' | 'count'>, timeZone: string): string {
+export function formatResultLine(
+  result: Pick<WindowResult, 'worker' | 'windowStart' | 'ip' | 'count'>,
+  timeZone: string,
+): string {
   return `${result.worker}> ${formatClock(result.windowStart, timeZone)} ${result.ip} ${result.count}`;
 }
 

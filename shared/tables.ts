@@ -85,7 +85,12 @@ export const DEAD_LETTERS_TABLE = {
   indexes: [],
 } as const satisfies TableDefinition;
 
-export const TABLES: readonly TableDefinition[] = [WINDOWS_TABLE, SHARD_STATE_TABLE, RESULTS_TABLE, DEAD_LETTERS_TABLE];
+export const TABLES: readonly TableDefinition[] = [
+  WINDOWS_TABLE,
+  SHARD_STATE_TABLE,
+  RESULTS_TABLE,
+  DEAD_LETTERS_TABLE,
+];
 
 export const STREAM = { id: 'Lines', envVar: 'STREAM_NAME', defaultShards: 4 } as const;
 
@@ -119,7 +124,11 @@ export function resourceNames(prefix: string): ResourceNames {
 
 /** Key attribute definitions of a table and its indexes, deduplicated, as CreateTable wants them. */
 export function attributeDefinitions(table: TableDefinition): KeyAttribute[] {
-  const all = [table.partitionKey, table.sortKey, ...table.indexes.flatMap((i) => [i.partitionKey, i.sortKey])];
+  const all = [
+    table.partitionKey,
+    table.sortKey,
+    ...table.indexes.flatMap((i) => [i.partitionKey, i.sortKey]),
+  ];
   const byName = new Map<string, KeyAttribute>();
   for (const a of all) if (a) byName.set(a.name, a);
   return [...byName.values()];

@@ -63,12 +63,18 @@ export interface ContributionWrite {
   readonly expiresAt: number;
 }
 
-export function contributionUpdate({ shardId, contribution, expectedGuard, expiresAt }: ContributionWrite): ConditionalUpdate {
+export function contributionUpdate({
+  shardId,
+  contribution,
+  expectedGuard,
+  expiresAt,
+}: ContributionWrite): ConditionalUpdate {
   const { ip, windowStart, windowEnd, sequenceNumbers } = contribution;
   const first = sequenceNumbers[0];
   const last = sequenceNumbers[sequenceNumbers.length - 1];
   if (first === undefined || last === undefined) throw new Error('empty contribution');
-  const guardCondition = expectedGuard === undefined ? '(attribute_not_exists(#guard) OR #guard < :first)' : '#guard = :expected';
+  const guardCondition =
+    expectedGuard === undefined ? '(attribute_not_exists(#guard) OR #guard < :first)' : '#guard = :expected';
   const values: Record<string, unknown> = {
     ':n': sequenceNumbers.length,
     ':zero': 0,
@@ -112,7 +118,8 @@ export function contributionUpdate({ shardId, contribution, expectedGuard, expir
 export function shardCounts(item: Record<string, unknown>): Map<string, number> {
   const counts = new Map<string, number>();
   for (const [name, value] of Object.entries(item)) {
-    if (name.startsWith('count:') && typeof value === 'number') counts.set(name.slice('count:'.length), value);
+    if (name.startsWith('count:') && typeof value === 'number')
+      counts.set(name.slice('count:'.length), value);
   }
   return counts;
 }

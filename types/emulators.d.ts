@@ -1,6 +1,7 @@
 // kinesalite and dynalite ship no types: both return a plain node:http Server.
 declare module 'kinesalite' {
   import type { Server } from 'node:http';
+
   interface KinesaliteOptions {
     path?: string;
     createStreamMs?: number;
@@ -13,6 +14,7 @@ declare module 'kinesalite' {
 
 declare module 'dynalite' {
   import type { Server } from 'node:http';
+
   interface DynaliteOptions {
     path?: string;
     createTableMs?: number;

@@ -13,11 +13,16 @@ function chunks<T>(items: readonly T[], size: number): T[][] {
 }
 
 /** Puts items 25 at a time, re-sending only what DynamoDB left unprocessed, with backoff. */
-export async function putAll(doc: DynamoDBDocumentClient, table: string, items: readonly Record<string, unknown>[]): Promise<void> {
+export async function putAll(
+  doc: DynamoDBDocumentClient,
+  table: string,
+  items: readonly Record<string, unknown>[],
+): Promise<void> {
   for (const chunk of chunks(items, WRITE_BATCH)) {
     let requests = chunk.map((Item) => ({ PutRequest: { Item } }));
     for (let round = 0; requests.length > 0; round++) {
-      if (round >= MAX_ROUNDS) throw new Error(`${table}: ${requests.length} writes still unprocessed after ${MAX_ROUNDS} rounds`);
+      if (round >= MAX_ROUNDS)
+        throw new Error(`${table}: ${requests.length} writes still unprocessed after ${MAX_ROUNDS} rounds`);
       if (round > 0) await pause(25 * 2 ** round);
       const out = await doc.send(new BatchWriteCommand({ RequestItems: { [table]: requests } }));
       requests = (out.UnprocessedItems?.[table] ?? []) as typeof requests;
@@ -35,9 +40,12 @@ export async function getAll(
   for (const chunk of chunks(keys, GET_BATCH)) {
     let pending: Record<string, unknown>[] = chunk;
     for (let round = 0; pending.length > 0; round++) {
-      if (round >= MAX_ROUNDS) throw new Error(`${table}: ${pending.length} reads still unprocessed after ${MAX_ROUNDS} rounds`);
+      if (round >= MAX_ROUNDS)
+        throw new Error(`${table}: ${pending.length} reads still unprocessed after ${MAX_ROUNDS} rounds`);
       if (round > 0) await pause(25 * 2 ** round);
-      const out = await doc.send(new BatchGetCommand({ RequestItems: { [table]: { Keys: pending, ConsistentRead: true } } }));
+      const out = await doc.send(
+        new BatchGetCommand({ RequestItems: { [table]: { Keys: pending, ConsistentRead: true } } }),
+      );
       found.push(...(out.Responses?.[table] ?? []));
       pending = (out.UnprocessedKeys?.[table]?.Keys ?? []) as Record<string, unknown>[];
     }

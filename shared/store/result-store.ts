@@ -19,13 +19,16 @@ export class ResultStore {
     const [index] = RESULTS_TABLE.indexes;
     const perBucket = await Promise.all(
       allWindowBuckets(windowStart).map((bucket) =>
-        this.queryAll({
-          IndexName: index.name,
-          KeyConditionExpression: 'windowBucket = :bucket',
-          ExpressionAttributeValues: { ':bucket': bucket },
-          ScanIndexForward: false,
-          ...(limit ? { Limit: limit } : {}),
-        }, limit),
+        this.queryAll(
+          {
+            IndexName: index.name,
+            KeyConditionExpression: 'windowBucket = :bucket',
+            ExpressionAttributeValues: { ':bucket': bucket },
+            ScanIndexForward: false,
+            ...(limit ? { Limit: limit } : {}),
+          },
+          limit,
+        ),
       ),
     );
     const merged = perBucket.flat().sort(compareResults);
@@ -40,11 +43,16 @@ export class ResultStore {
     });
   }
 
-  private async queryAll(params: Omit<ConstructorParameters<typeof QueryCommand>[0], 'TableName'>, limit?: number) {
+  private async queryAll(
+    params: Omit<ConstructorParameters<typeof QueryCommand>[0], 'TableName'>,
+    limit?: number,
+  ) {
     const items: WindowResult[] = [];
     let start: Record<string, unknown> | undefined;
     do {
-      const out = await this.doc.send(new QueryCommand({ ...params, TableName: this.table, ExclusiveStartKey: start }));
+      const out = await this.doc.send(
+        new QueryCommand({ ...params, TableName: this.table, ExclusiveStartKey: start }),
+      );
       items.push(...((out.Items ?? []) as WindowResult[]));
       start = limit && items.length >= limit ? undefined : out.LastEvaluatedKey;
     } while (start);

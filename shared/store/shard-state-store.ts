@@ -29,7 +29,10 @@ export class ShardStateStore {
       new GetCommand({ TableName: this.table, Key: { stream: this.stream, shardId }, ConsistentRead: true }),
     );
     if (!out.Item) return undefined;
-    return { sequenceNumber: String(out.Item.sequenceNumber), maxEventMs: out.Item.maxEventMs as number | undefined };
+    return {
+      sequenceNumber: String(out.Item.sequenceNumber),
+      maxEventMs: out.Item.maxEventMs as number | undefined,
+    };
   }
 
   /**

@@ -55,17 +55,25 @@ export class WindowStore {
       const guard = item?.[guardAttribute(shardId)];
       const rest = typeof guard === 'string' ? remainderAfter(pending, guard) : pending;
       if (!rest) return { counted: 0, alreadyCounted: total };
-      if (item?.status === CLOSED) return { counted: 0, alreadyCounted: total - rest.sequenceNumbers.length, closedWindow: rest };
-      if (typeof guard !== 'string') throw new Error(`window ${item?.pk}: condition failed without a guard or a close`);
+      if (item?.status === CLOSED)
+        return { counted: 0, alreadyCounted: total - rest.sequenceNumbers.length, closedWindow: rest };
+      if (typeof guard !== 'string')
+        throw new Error(`window ${item?.pk}: condition failed without a guard or a close`);
       pending = rest;
       expectedGuard = guard;
     }
-    throw new Error(`window ${windowKey(contribution.ip, contribution.windowStart)}: guard kept moving (concurrent writers?)`);
+    throw new Error(
+      `window ${windowKey(contribution.ip, contribution.windowStart)}: guard kept moving (concurrent writers?)`,
+    );
   }
 
   async get(ip: string, windowStart: number): Promise<WindowItem | undefined> {
     const out = await this.doc.send(
-      new GetCommand({ TableName: this.table, Key: { pk: windowKey(ip, windowStart) }, ConsistentRead: true }),
+      new GetCommand({
+        TableName: this.table,
+        Key: { pk: windowKey(ip, windowStart) },
+        ConsistentRead: true,
+      }),
     );
     return out.Item as WindowItem | undefined;
   }
@@ -112,7 +120,12 @@ export class WindowStore {
           UpdateExpression: 'SET #status = :closed, closedAt = :at REMOVE openShard',
           ConditionExpression: '#status = :open AND #count = :count',
           ExpressionAttributeNames: { '#status': 'status', '#count': 'count' },
-          ExpressionAttributeValues: { ':closed': CLOSED, ':open': OPEN, ':count': item.count, ':at': closedAt },
+          ExpressionAttributeValues: {
+            ':closed': CLOSED,
+            ':open': OPEN,
+            ':count': item.count,
+            ':at': closedAt,
+          },
         }),
       );
       return true;

@@ -24,7 +24,10 @@ describe('IpCountStack', () => {
       assert.ok(synthesized, `table ${local.TableName} is in the template`);
       const p = synthesized.Properties;
       assert.deepEqual(p.KeySchema, local.KeySchema);
-      assert.deepEqual([...p.AttributeDefinitions].sort(byName), [...local.AttributeDefinitions].sort(byName));
+      assert.deepEqual(
+        [...p.AttributeDefinitions].sort(byName),
+        [...local.AttributeDefinitions].sort(byName),
+      );
       const localIndexes = (local.GlobalSecondaryIndexes ?? []).map((i) => ({ ...i }));
       assert.deepEqual([...(p.GlobalSecondaryIndexes ?? [])].sort(byName), localIndexes.sort(byName));
     }
@@ -59,7 +62,9 @@ describe('IpCountStack', () => {
 
   it('supports on-demand capacity and a destroy removal policy', () => {
     const onDemand = synth({ removalPolicy: RemovalPolicy.DESTROY });
-    onDemand.hasResourceProperties('AWS::Kinesis::Stream', { StreamModeDetails: { StreamMode: 'ON_DEMAND' } });
+    onDemand.hasResourceProperties('AWS::Kinesis::Stream', {
+      StreamModeDetails: { StreamMode: 'ON_DEMAND' },
+    });
     onDemand.hasResource('AWS::DynamoDB::Table', { DeletionPolicy: 'Delete' });
   });
 

@@ -35,7 +35,12 @@ describe('emit handler against the emulators', () => {
 
   it('emits exactly the windows the watermark has passed, once', async () => {
     // Prepare: 18:40:17 puts shard 0's watermark at 18:40:15, so only the 18:40:10 windows are due.
-    await fold(stack, 'shardId-000000000000', ['18:40:10 10.5.0.1', '18:40:12 10.5.0.1', '18:40:13 10.5.0.2', '18:40:17 10.5.0.1']);
+    await fold(stack, 'shardId-000000000000', [
+      '18:40:10 10.5.0.1',
+      '18:40:12 10.5.0.1',
+      '18:40:13 10.5.0.2',
+      '18:40:17 10.5.0.1',
+    ]);
     const emit = createEmitHandler(stack.emit, logger);
     // Act
     const first = await emit(scheduledEvent(), localContext('emit'));
@@ -45,9 +50,18 @@ describe('emit handler against the emulators', () => {
     assert.equal(first.emitted[0]?.worker, 1);
     assert.deepEqual(second.emitted, []);
     const results = new ResultStore(stack.doc, stack.names.results);
-    assert.deepEqual((await results.window(W10)).map((r) => [r.ip, r.count]), [['10.5.0.1', 2], ['10.5.0.2', 1]]);
+    assert.deepEqual(
+      (await results.window(W10)).map((r) => [r.ip, r.count]),
+      [
+        ['10.5.0.1', 2],
+        ['10.5.0.2', 1],
+      ],
+    );
     assert.deepEqual(await results.window(W15), [], 'the 18:40:15 window is not due yet');
-    assert.equal((await new WindowStore(stack.doc, stack.names.windows).get('10.5.0.1', W15))?.status, 'OPEN');
+    assert.equal(
+      (await new WindowStore(stack.doc, stack.names.windows).get('10.5.0.1', W15))?.status,
+      'OPEN',
+    );
   });
 
   it('emits nothing twice when two emitters run at once', async () => {
@@ -55,7 +69,10 @@ describe('emit handler against the emulators', () => {
     await fold(stack, 'shardId-000000000001', [...lines, '18:40:30 10.6.0.99']);
     const a = createEmitHandler(stack.emit, logger);
     const b = createEmitHandler(stack.emit, logger);
-    const [ra, rb] = await Promise.all([a(scheduledEvent(), localContext('emit')), b(scheduledEvent(), localContext('emit'))]);
+    const [ra, rb] = await Promise.all([
+      a(scheduledEvent(), localContext('emit')),
+      b(scheduledEvent(), localContext('emit')),
+    ]);
     const all = [...keys(ra), ...keys(rb)].filter((k) => k.includes('10.6.0.'));
     assert.equal(new Set(all).size, all.length, 'no result in both reports');
     assert.equal(all.length, 30);
@@ -63,20 +80,37 @@ describe('emit handler against the emulators', () => {
   });
 
   it('loses nothing when the emitter crashes between writing results and closing windows', async () => {
-    await fold(stack, 'shardId-000000000002', ['18:40:10 10.7.0.1', '18:40:11 10.7.0.2', '18:40:11 10.7.0.2', '18:40:30 10.7.0.3']);
+    await fold(stack, 'shardId-000000000002', [
+      '18:40:10 10.7.0.1',
+      '18:40:11 10.7.0.2',
+      '18:40:11 10.7.0.2',
+      '18:40:30 10.7.0.3',
+    ]);
     class CrashOnClose extends WindowStore {
       override async close(_item: WindowItem, _closedAt: number): Promise<boolean> {
         throw new Error('emitter killed after writing results');
       }
     }
-    const crashing = createEmitHandler({ ...stack.emit, windows: new CrashOnClose(stack.doc, stack.names.windows) }, logger);
+    const crashing = createEmitHandler(
+      { ...stack.emit, windows: new CrashOnClose(stack.doc, stack.names.windows) },
+      logger,
+    );
     await assert.rejects(crashing(scheduledEvent(), localContext('emit')), /emitter killed/);
     const healthy = createEmitHandler(stack.emit, logger);
     const report = await healthy(scheduledEvent(), localContext('emit'));
-    assert.deepEqual(keys(report).filter((k) => k.includes('10.7.0.')), [`${W10} 10.7.0.1 1`, `${W10} 10.7.0.2 2`]);
+    assert.deepEqual(
+      keys(report).filter((k) => k.includes('10.7.0.')),
+      [`${W10} 10.7.0.1 1`, `${W10} 10.7.0.2 2`],
+    );
     const results = new ResultStore(stack.doc, stack.names.results);
-    assert.deepEqual((await results.ip('10.7.0.2', W10, W10)).map((r) => r.count), [2]);
-    assert.deepEqual((await healthy(scheduledEvent(), localContext('emit'))).emitted.filter((r) => r.ip.startsWith('10.7.')), []);
+    assert.deepEqual(
+      (await results.ip('10.7.0.2', W10, W10)).map((r) => r.count),
+      [2],
+    );
+    assert.deepEqual(
+      (await healthy(scheduledEvent(), localContext('emit'))).emitted.filter((r) => r.ip.startsWith('10.7.')),
+      [],
+    );
   });
 
   it('serves the top N of a window across all index buckets', async () => {
@@ -85,6 +119,13 @@ describe('emit handler against the emulators', () => {
     await fold(stack, 'shardId-000000000003', [...lines, '18:40:30 10.8.1.1']);
     await createEmitHandler(stack.emit, logger)(scheduledEvent(), localContext('emit'));
     const top = await new ResultStore(stack.doc, stack.names.results).window(W10, 3);
-    assert.deepEqual(top.map((r) => [r.ip, r.count]), [['10.8.0.39', 40], ['10.8.0.38', 39], ['10.8.0.37', 38]]);
+    assert.deepEqual(
+      top.map((r) => [r.ip, r.count]),
+      [
+        ['10.8.0.39', 40],
+        ['10.8.0.38', 39],
+        ['10.8.0.37', 38],
+      ],
+    );
   });
 });

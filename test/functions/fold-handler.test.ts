@@ -2,11 +2,11 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { createFoldHandler } from '../../functions/fold-handler.js';
+import { localContext } from '../../local/lambda-context.js';
 import type { Contribution } from '../../shared/fold.js';
 import { DeadLetterStore } from '../../shared/store/dead-letter-store.js';
 import { ShardStateStore } from '../../shared/store/shard-state-store.js';
 import { WindowStore } from '../../shared/store/window-store.js';
-import { localContext } from '../../local/lambda-context.js';
 import { kinesisEvent } from '../helpers/records.js';
 import { startTestStack, type TestStack } from '../helpers/stack.js';
 
@@ -64,13 +64,19 @@ describe('fold handler against the emulators', () => {
   it('stays exact when an invocation crashes after any number of its writes and the batch is replayed', async () => {
     const ips = ['10.2.0.1', '10.2.0.2', '10.2.0.3', '10.2.0.4'];
     const lines = Array.from({ length: 20 }, (_, i) => `18:40:1${i % 5} ${ips[i % ips.length]}`);
-    const expected = Object.fromEntries(ips.map((ip) => [ip, lines.filter((l) => l.endsWith(` ${ip}`)).length]));
+    const expected = Object.fromEntries(
+      ips.map((ip) => [ip, lines.filter((l) => l.endsWith(` ${ip}`)).length]),
+    );
     // Each position gets its own shard id, so every case starts from a clean shard and clean guards.
     for (let survive = 0; survive <= ips.length; survive++) {
       const shardId = `shardId-00000000010${survive}`;
       const event = kinesisEvent(shardId, lines, arrival, 1);
       const crashing = createFoldHandler(
-        { ...stack.fold, windows: new CrashingWindowStore(stack.doc, stack.names.windows, survive), writeConcurrency: 1 },
+        {
+          ...stack.fold,
+          windows: new CrashingWindowStore(stack.doc, stack.names.windows, survive),
+          writeConcurrency: 1,
+        },
         logger,
       );
       const healthy = createFoldHandler(stack.fold, logger);
@@ -81,7 +87,11 @@ describe('fold handler against the emulators', () => {
       await healthy(event, localContext('fold'));
       const afterCounts = await counts(stack, ips);
       for (const ip of ips) {
-        assert.equal((afterCounts[ip] ?? 0) - (before[ip] ?? 0), expected[ip], `crash after ${survive} writes, ${ip}`);
+        assert.equal(
+          (afterCounts[ip] ?? 0) - (before[ip] ?? 0),
+          expected[ip],
+          `crash after ${survive} writes, ${ip}`,
+        );
       }
     }
   });
@@ -98,7 +108,10 @@ describe('fold handler against the emulators', () => {
       }
     })(stack.doc, stack.names.shardState, stack.names.stream);
     const partial = createFoldHandler({ ...stack.fold, shardState: dying }, logger);
-    await assert.rejects(partial(kinesisEvent(shardId, lines.slice(0, 12), arrival, 1), localContext('fold')), /died/);
+    await assert.rejects(
+      partial(kinesisEvent(shardId, lines.slice(0, 12), arrival, 1), localContext('fold')),
+      /died/,
+    );
     // Lambda redelivers from the checkpoint with a larger batch.
     const result = await handler(kinesisEvent(shardId, lines, arrival, 1), localContext('fold'));
     assert.equal(result.reports[0]?.alreadyCounted, 12);
@@ -113,7 +126,14 @@ describe('fold handler against the emulators', () => {
     const result = await handler(kinesisEvent(shardId, lines, arrival, 1), localContext('fold'));
     assert.equal(result.reports[0]?.bad, 3);
     const letters = await new DeadLetterStore(stack.doc, stack.names.deadLetters).forShard(shardId);
-    assert.deepEqual(letters.map((l) => [l.reason, l.raw]), [['format', 'not a log line'], ['empty', ''], ['invalid-ip', '18:40:11 10.4.0.999']]);
+    assert.deepEqual(
+      letters.map((l) => [l.reason, l.raw]),
+      [
+        ['format', 'not a log line'],
+        ['empty', ''],
+        ['invalid-ip', '18:40:11 10.4.0.999'],
+      ],
+    );
     assert.equal((await counts(stack, ['10.4.0.1']))['10.4.0.1'], 2);
   });
 });

@@ -4,13 +4,16 @@
  */
 export function oracleCounts(lines: Iterable<string>, windowSeconds = 5): Map<string, number> {
   const counts = new Map<string, number>();
-  const seed = /^([01]\d|2[0-3]):([0-5]\d):([0-5]\d) ((?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?:\.(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3})\s*$/;
+  const seed =
+    /^([01]\d|2[0-3]):([0-5]\d):([0-5]\d) ((?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?:\.(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3})\s*$/;
   for (const line of lines) {
     const m = seed.exec(line);
     if (!m) continue;
     const seconds = Number(m[1]) * 3600 + Number(m[2]) * 60 + Number(m[3]);
     const start = seconds - (seconds % windowSeconds);
-    const clock = [Math.floor(start / 3600), Math.floor(start / 60) % 60, start % 60].map((n) => String(n).padStart(2, '0')).join(':');
+    const clock = [Math.floor(start / 3600), Math.floor(start / 60) % 60, start % 60]
+      .map((n) => String(n).padStart(2, '0'))
+      .join(':');
     const key = `${clock} ${m[4]}`;
     counts.set(key, (counts.get(key) ?? 0) + 1);
   }

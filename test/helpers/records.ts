@@ -8,11 +8,20 @@ export function sequenceNumber(n: number): string {
 }
 
 export function shardRecords(lines: readonly string[], arrivalMs: number, firstN = 1): ShardRecord[] {
-  return lines.map((line, i) => ({ sequenceNumber: padSequence(sequenceNumber(firstN + i)), arrivalMs, line }));
+  return lines.map((line, i) => ({
+    sequenceNumber: padSequence(sequenceNumber(firstN + i)),
+    arrivalMs,
+    line,
+  }));
 }
 
 /** A genuine KinesisStreamEvent, as Lambda's event source mapping delivers it. */
-export function kinesisEvent(shardId: string, lines: readonly string[], arrivalMs: number, firstN = 1): KinesisStreamEvent {
+export function kinesisEvent(
+  shardId: string,
+  lines: readonly string[],
+  arrivalMs: number,
+  firstN = 1,
+): KinesisStreamEvent {
   return {
     Records: lines.map((line, i) => {
       const seq = sequenceNumber(firstN + i);

@@ -1,12 +1,12 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { emitDependencies, foldDependencies } from '../../functions/config.js';
-import type { EmitDependencies } from '../../shared/emit-due-windows.js';
-import type { FoldDependencies } from '../../shared/fold-shard-batch.js';
-import { createDocumentClient, createKinesisClient } from '../../shared/store/clients.js';
 import { type Emulators, startEmulators } from '../../local/emulators.js';
 import { functionEnvironment } from '../../local/pipeline.js';
 import { provision } from '../../local/provision.js';
+import type { EmitDependencies } from '../../shared/emit-due-windows.js';
+import type { FoldDependencies } from '../../shared/fold-shard-batch.js';
+import { createDocumentClient, createKinesisClient } from '../../shared/store/clients.js';
 import { type ResourceNames, resourceNames } from '../../shared/tables.js';
 
 /**
@@ -24,7 +24,9 @@ export interface TestStack {
 
 let counter = 0;
 
-export async function startTestStack(options: { shards?: number; maxDisorderSeconds?: number } = {}): Promise<TestStack> {
+export async function startTestStack(
+  options: { shards?: number; maxDisorderSeconds?: number } = {},
+): Promise<TestStack> {
   const emulators = await startEmulators();
   const prefix = `t${process.pid}x${counter++}`;
   const names = resourceNames(prefix);

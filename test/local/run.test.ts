@@ -11,11 +11,26 @@ import { oracleCounts, resultCounts } from '../helpers/oracle.js';
 const dir = mkdtempSync(join(tmpdir(), 'ipcount-e2e-'));
 
 /** Seed-format lines starting an hour ago (near "now", so bare clock times resolve to one day). */
-function generatedFile(name: string, lines: number, seed: number, extra: string[] = []): { path: string; lines: string[] } {
-  const generated = [...seedLogLines({ lines, ips: ipPool(50), startMs: Date.now() - 3_600_000, ratePerSecond: 200, seed, skew: 1.1 })];
+function generatedFile(
+  name: string,
+  lines: number,
+  seed: number,
+  extra: string[] = [],
+): { path: string; lines: string[] } {
+  const generated = [
+    ...seedLogLines({
+      lines,
+      ips: ipPool(50),
+      startMs: Date.now() - 3_600_000,
+      ratePerSecond: 200,
+      seed,
+      skew: 1.1,
+    }),
+  ];
   // Bad lines mixed in at fixed positions: they must be dead-lettered, not counted, and not stop the run.
   const all = [...generated];
-  extra.forEach((line, i) => all.splice(Math.floor(((i + 1) * all.length) / (extra.length + 1)), 0, line));
+  for (const [i, line] of extra.entries())
+    all.splice(Math.floor(((i + 1) * all.length) / (extra.length + 1)), 0, line);
   const path = join(dir, name);
   writeFileSync(path, `${all.join('\n')}\n`);
   return { path, lines: all };
@@ -39,17 +54,26 @@ describe('ipcount run --input (end to end, real binary, embedded emulators)', ()
     assert.equal(stats.bad, BAD.length);
     assert.equal(stats.late, 0);
     assert.equal(stats.windows, oracleCounts(input.lines).size);
-    for (const field of ['records', 'counted', 'bad', 'late', 'windows']) assert.ok(Number.isInteger(stats[field]), field);
-    const workers = new Set(result.stdout.trim().split('\n').map((l) => l.split('>')[0]));
+    for (const field of ['records', 'counted', 'bad', 'late', 'windows'])
+      assert.ok(Number.isInteger(stats[field]), field);
+    const workers = new Set(
+      result.stdout
+        .trim()
+        .split('\n')
+        .map((l) => l.split('>')[0]),
+    );
     for (const w of workers) assert.ok(['1', '2', '3', '4'].includes(w ?? ''), `worker ${w} out of range`);
     assert.ok(workers.size > 1, 'work is spread over shards');
   });
 
   it('reads stdin with "-" and honours --shards, --window and --tz', async () => {
     const input = generatedFile('stdin.log', 1500, 12);
-    const result = await ipcount(['run', '--input', '-', '--shards', '2', '--window', '10', '--tz', 'Asia/Kolkata'], {
-      stdin: readFileSync(input.path, 'utf8'),
-    });
+    const result = await ipcount(
+      ['run', '--input', '-', '--shards', '2', '--window', '10', '--tz', 'Asia/Kolkata'],
+      {
+        stdin: readFileSync(input.path, 'utf8'),
+      },
+    );
     assert.equal(result.code, 0, result.stderr);
     // The lines were read as Kolkata times and are shown as Kolkata times: the clock values round-trip.
     assert.deepEqual(resultCounts(result.stdout), oracleCounts(input.lines, 10));
@@ -76,7 +100,10 @@ describe('ipcount run --input (end to end, real binary, embedded emulators)', ()
     try {
       const result = await ipcount(['run', '--port', String(port), '--duration', '1']);
       assert.equal(result.code, 1);
-      assert.match(result.stderr, new RegExp(`ipcount: log service port ${port} on 127.0.0.1 is already in use`));
+      assert.match(
+        result.stderr,
+        new RegExp(`ipcount: log service port ${port} on 127.0.0.1 is already in use`),
+      );
     } finally {
       blocker.close();
     }
@@ -95,8 +122,15 @@ describe('ipcount run, live from the log service', () => {
     for (const line of lines) assert.match(line, /^[1-4]> \d\d:\d\d:\d\d 192\.168\.1\.[1-4] \d+$/);
     const stats = JSON.parse(readFileSync(statsFile, 'utf8'));
     assert.ok(stats.records > 0);
-    assert.equal(stats.counted + stats.openRecords + stats.bad + stats.late, stats.records, JSON.stringify(stats));
-    assert.equal(stats.counted, [...resultCounts(result.stdout).values()].reduce((a, b) => a + b, 0));
+    assert.equal(
+      stats.counted + stats.openRecords + stats.bad + stats.late,
+      stats.records,
+      JSON.stringify(stats),
+    );
+    assert.equal(
+      stats.counted,
+      [...resultCounts(result.stdout).values()].reduce((a, b) => a + b, 0),
+    );
   });
 });
 
@@ -115,18 +149,50 @@ describe('ipcount query', () => {
     const expectedWindow = [...all].filter(([k]) => k.startsWith(`${clock} `));
     assert.deepEqual([...resultCounts(window.stdout)].sort(), expectedWindow.sort());
 
-    const top = await ipcount(['query', '--data-dir', dataDir, '--window', clock ?? '', '--top', '2', '--json']);
+    const top = await ipcount([
+      'query',
+      '--data-dir',
+      dataDir,
+      '--window',
+      clock ?? '',
+      '--top',
+      '2',
+      '--json',
+    ]);
     const rows = JSON.parse(top.stdout) as { ip: string; count: number }[];
     const best = expectedWindow.map(([, c]) => c).sort((a, b) => b - a);
-    assert.deepEqual(rows.map((r) => r.count), best.slice(0, 2));
+    assert.deepEqual(
+      rows.map((r) => r.count),
+      best.slice(0, 2),
+    );
 
     const from = new Date(Date.now() - 2 * 3_600_000).toISOString();
-    const history = await ipcount(['query', '--data-dir', dataDir, '--ip', ip ?? '', '--from', from, '--to', new Date().toISOString()]);
+    const history = await ipcount([
+      'query',
+      '--data-dir',
+      dataDir,
+      '--ip',
+      ip ?? '',
+      '--from',
+      from,
+      '--to',
+      new Date().toISOString(),
+    ]);
     assert.equal(history.code, 0, history.stderr);
     const expectedIp = [...all].filter(([k]) => k.endsWith(` ${ip}`));
     assert.deepEqual([...resultCounts(history.stdout)].sort(), expectedIp.sort());
 
-    const backwards = await ipcount(['query', '--data-dir', dataDir, '--ip', ip ?? '', '--from', new Date().toISOString(), '--to', from]);
+    const backwards = await ipcount([
+      'query',
+      '--data-dir',
+      dataDir,
+      '--ip',
+      ip ?? '',
+      '--from',
+      new Date().toISOString(),
+      '--to',
+      from,
+    ]);
     assert.equal(backwards.code, 1);
     assert.match(backwards.stderr, /^ipcount: --from .* is after --to/);
   });

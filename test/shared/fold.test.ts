@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { seededRandom } from '../../local/generate.js';
 import { type FoldPlan, foldBatch, remainderAfter } from '../../shared/fold.js';
 import type { ShardProgress } from '../../shared/watermark.js';
-import { seededRandom } from '../../local/generate.js';
 import { shardRecords } from '../helpers/records.js';
 
 const settings = { windowMs: 5000, maxDisorderMs: 2000, timeZone: 'UTC' };
@@ -21,7 +21,13 @@ describe('foldBatch', () => {
   it('folds records into one contribution per (ip, window)', () => {
     // Prepare
     const records = shardRecords(
-      ['18:40:10 10.0.0.1', '18:40:11 10.0.0.2', '18:40:14 10.0.0.1', '18:40:15 10.0.0.1', '18:40:14 10.0.0.1'],
+      [
+        '18:40:10 10.0.0.1',
+        '18:40:11 10.0.0.2',
+        '18:40:14 10.0.0.1',
+        '18:40:15 10.0.0.1',
+        '18:40:14 10.0.0.1',
+      ],
       arrival,
     );
     // Act
@@ -36,7 +42,10 @@ describe('foldBatch', () => {
       ]),
     );
     const first = plan.contributions.find((c) => c.ip === '10.0.0.1' && c.sequenceNumbers.length === 3);
-    assert.deepEqual(first?.sequenceNumbers, [records[0], records[2], records[4]].map((r) => r?.sequenceNumber));
+    assert.deepEqual(
+      first?.sequenceNumbers,
+      [records[0], records[2], records[4]].map((r) => r?.sequenceNumber),
+    );
     assert.equal(plan.progress?.sequenceNumber, records[4]?.sequenceNumber);
     assert.equal(plan.progress?.maxEventMs, Date.parse('2026-03-10T18:40:15Z'));
   });
@@ -48,7 +57,10 @@ describe('foldBatch', () => {
 
   it('skips records at or below the stored progress (a redelivery)', () => {
     const records = shardRecords(['18:40:10 10.0.0.1', '18:40:11 10.0.0.1', '18:40:12 10.0.0.1'], arrival);
-    const stored: ShardProgress = { sequenceNumber: records[1]?.sequenceNumber ?? '', maxEventMs: Date.parse('2026-03-10T18:40:11Z') };
+    const stored: ShardProgress = {
+      sequenceNumber: records[1]?.sequenceNumber ?? '',
+      maxEventMs: Date.parse('2026-03-10T18:40:11Z'),
+    };
     const plan = foldBatch(records, stored, settings);
     assert.equal(plan.alreadyApplied, 2);
     assert.equal(plan.contributions[0]?.sequenceNumbers.length, 1);
@@ -56,7 +68,11 @@ describe('foldBatch', () => {
 
   it('returns no progress when every record was already applied', () => {
     const records = shardRecords(['18:40:10 10.0.0.1'], arrival);
-    const plan = foldBatch(records, { sequenceNumber: records[0]?.sequenceNumber ?? '', maxEventMs: 0 }, settings);
+    const plan = foldBatch(
+      records,
+      { sequenceNumber: records[0]?.sequenceNumber ?? '', maxEventMs: 0 },
+      settings,
+    );
     assert.equal(plan.progress, undefined);
     assert.equal(plan.contributions.length, 0);
   });
@@ -64,23 +80,40 @@ describe('foldBatch', () => {
   it('marks a record late when its window ended at or before the watermark of the records before it', () => {
     // 18:40:17 moves the watermark to 18:40:15 (2 s disorder): window [18:40:10, :15) is then closed.
     const plan = foldBatch(
-      shardRecords(['18:40:14 10.0.0.1', '18:40:17 10.0.0.1', '18:40:13 10.0.0.2', '18:40:16 10.0.0.2'], arrival),
+      shardRecords(
+        ['18:40:14 10.0.0.1', '18:40:17 10.0.0.1', '18:40:13 10.0.0.2', '18:40:16 10.0.0.2'],
+        arrival,
+      ),
       undefined,
       settings,
     );
-    assert.deepEqual(plan.deadLetters.map((d) => [d.reason, d.ip]), [['late', '10.0.0.2']]);
+    assert.deepEqual(
+      plan.deadLetters.map((d) => [d.reason, d.ip]),
+      [['late', '10.0.0.2']],
+    );
     assert.equal(counts(plan).get('18:40:10 10.0.0.1'), 1);
     assert.equal(counts(plan).get('18:40:15 10.0.0.2'), 1);
   });
 
   it('keeps a record within the bounded disorder', () => {
-    const plan = foldBatch(shardRecords(['18:40:16 10.0.0.1', '18:40:14 10.0.0.1'], arrival), undefined, settings);
+    const plan = foldBatch(
+      shardRecords(['18:40:16 10.0.0.1', '18:40:14 10.0.0.1'], arrival),
+      undefined,
+      settings,
+    );
     assert.equal(plan.deadLetters.length, 0);
   });
 
   it('dead-letters bad lines with their reason and keeps going', () => {
-    const plan = foldBatch(shardRecords(['junk', '18:40:10 10.0.0.1', '', '18:40:11 300.1.1.1'], arrival), undefined, settings);
-    assert.deepEqual(plan.deadLetters.map((d) => d.reason), ['format', 'empty', 'invalid-ip']);
+    const plan = foldBatch(
+      shardRecords(['junk', '18:40:10 10.0.0.1', '', '18:40:11 300.1.1.1'], arrival),
+      undefined,
+      settings,
+    );
+    assert.deepEqual(
+      plan.deadLetters.map((d) => d.reason),
+      ['format', 'empty', 'invalid-ip'],
+    );
     assert.equal(plan.contributions.length, 1);
     assert.ok(plan.progress);
   });
@@ -91,7 +124,9 @@ describe('foldBatch', () => {
     for (let i = 0; i < 400; i++) {
       const second = 10 + Math.floor(i / 10) + Math.floor(random() * 6) - 3; // ascending with disorder up to ±3 s
       const s = Math.max(0, second);
-      lines.push(`18:${String(40 + Math.floor(s / 60)).padStart(2, '0')}:${String(s % 60).padStart(2, '0')} 10.0.0.${Math.floor(random() * 5)}`);
+      lines.push(
+        `18:${String(40 + Math.floor(s / 60)).padStart(2, '0')}:${String(s % 60).padStart(2, '0')} 10.0.0.${Math.floor(random() * 5)}`,
+      );
     }
     const records = shardRecords(lines, arrival);
     const whole = foldBatch(records, undefined, settings);
@@ -107,7 +142,10 @@ describe('foldBatch', () => {
       from += size;
     }
     assert.deepEqual(merged, counts(whole));
-    assert.deepEqual(late, whole.deadLetters.map((d) => d.sequenceNumber));
+    assert.deepEqual(
+      late,
+      whole.deadLetters.map((d) => d.sequenceNumber),
+    );
     assert.ok(late.length > 0, 'the data should contain late records for this test to mean anything');
   });
 });

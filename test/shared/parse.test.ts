@@ -1,10 +1,20 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { isCanonicalIPv4, MAX_LINE_BYTES, normaliseIp, parseLine, partitionKeyFor } from '../../shared/parse.js';
+import {
+  isCanonicalIPv4,
+  MAX_LINE_BYTES,
+  normaliseIp,
+  parseLine,
+  partitionKeyFor,
+} from '../../shared/parse.js';
 
 describe('parseLine, seed format', () => {
   it('reads the clock time and the IP', () => {
-    assert.deepEqual(parseLine('14:37:11 192.168.1.3'), { kind: 'clock', ip: '192.168.1.3', clockMs: (14 * 3600 + 37 * 60 + 11) * 1000 });
+    assert.deepEqual(parseLine('14:37:11 192.168.1.3'), {
+      kind: 'clock',
+      ip: '192.168.1.3',
+      clockMs: (14 * 3600 + 37 * 60 + 11) * 1000,
+    });
   });
 
   it('ignores trailing CR and whitespace (CRLF files)', () => {
@@ -43,10 +53,22 @@ describe('parseLine, seed format', () => {
 
 describe('isCanonicalIPv4', () => {
   it('accepts dotted quads within range', () => {
-    for (const ip of ['0.0.0.0', '255.255.255.255', '192.168.1.2', '10.20.30.40']) assert.ok(isCanonicalIPv4(ip), ip);
+    for (const ip of ['0.0.0.0', '255.255.255.255', '192.168.1.2', '10.20.30.40'])
+      assert.ok(isCanonicalIPv4(ip), ip);
   });
   it('rejects everything else', () => {
-    for (const ip of ['', '1.2.3', '1.2.3.4.5', '1..2.3', '1.2.3.', '.1.2.3', '01.2.3.4', '1.2.3.256', '1.2.3.4a', '1234.1.1.1'])
+    for (const ip of [
+      '',
+      '1.2.3',
+      '1.2.3.4.5',
+      '1..2.3',
+      '1.2.3.',
+      '.1.2.3',
+      '01.2.3.4',
+      '1.2.3.256',
+      '1.2.3.4a',
+      '1234.1.1.1',
+    ])
       assert.ok(!isCanonicalIPv4(ip), ip);
   });
 });

@@ -2,21 +2,44 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { allWindowBuckets, formatResultLine, resultOf, windowBucket } from '../../shared/result.js';
 import { RESULT_WINDOW_BUCKETS } from '../../shared/tables.js';
-import { contributionUpdate, countingShardOrdinal, openSortKey, openSortUpperBound, type WindowItem } from '../../shared/window-item.js';
+import {
+  contributionUpdate,
+  countingShardOrdinal,
+  openSortKey,
+  openSortUpperBound,
+  type WindowItem,
+} from '../../shared/window-item.js';
 
 describe('result lines', () => {
   it('prints the seed form: worker, window start, ip, count', () => {
-    const line = formatResultLine({ worker: 1, windowStart: Date.parse('2026-03-10T18:40:10Z'), ip: '192.168.1.2', count: 23 }, 'UTC');
+    const line = formatResultLine(
+      { worker: 1, windowStart: Date.parse('2026-03-10T18:40:10Z'), ip: '192.168.1.2', count: 23 },
+      'UTC',
+    );
     assert.equal(line, '1> 18:40:10 192.168.1.2 23');
   });
 
   it('takes the worker from the shard that counted most, lowest id on a tie', () => {
-    assert.equal(countingShardOrdinal({ 'count:shardId-000000000002': 3, 'count:shardId-000000000004': 9 }), 5);
-    assert.equal(countingShardOrdinal({ 'count:shardId-000000000002': 3, 'count:shardId-000000000001': 3 }), 2);
+    assert.equal(
+      countingShardOrdinal({ 'count:shardId-000000000002': 3, 'count:shardId-000000000004': 9 }),
+      5,
+    );
+    assert.equal(
+      countingShardOrdinal({ 'count:shardId-000000000002': 3, 'count:shardId-000000000001': 3 }),
+      2,
+    );
   });
 
   it('builds a result from a window item', () => {
-    const item = { pk: 'x', ip: '10.0.0.1', windowStart: 5000, windowEnd: 10000, count: 4, status: 'OPEN', 'count:shardId-000000000000': 4 } as WindowItem;
+    const item = {
+      pk: 'x',
+      ip: '10.0.0.1',
+      windowStart: 5000,
+      windowEnd: 10000,
+      count: 4,
+      status: 'OPEN',
+      'count:shardId-000000000000': 4,
+    } as WindowItem;
     assert.deepEqual(resultOf(item, 123), {
       ip: '10.0.0.1',
       windowStart: 5000,

@@ -1,31 +1,53 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { assertTimeZone, formatClock, formatIsoInZone, parseClock, resolveClockTime, zoneOffsetMs } from '../../shared/time.js';
+import {
+  assertTimeZone,
+  formatClock,
+  formatIsoInZone,
+  parseClock,
+  resolveClockTime,
+  zoneOffsetMs,
+} from '../../shared/time.js';
 
 const at = (iso: string) => Date.parse(iso);
 const clock = (h: number, m: number, s: number) => ((h * 60 + m) * 60 + s) * 1000;
 
 describe('resolveClockTime', () => {
   it('puts a clock time on the reference day when that is nearest', () => {
-    assert.equal(resolveClockTime(clock(14, 37, 11), at('2026-03-10T14:40:00Z'), 'UTC'), at('2026-03-10T14:37:11Z'));
+    assert.equal(
+      resolveClockTime(clock(14, 37, 11), at('2026-03-10T14:40:00Z'), 'UTC'),
+      at('2026-03-10T14:37:11Z'),
+    );
   });
 
   it('crosses midnight forward: 00:00:02 after 23:59:58 is the next day', () => {
-    assert.equal(resolveClockTime(clock(0, 0, 2), at('2026-03-10T23:59:58Z'), 'UTC'), at('2026-03-11T00:00:02Z'));
+    assert.equal(
+      resolveClockTime(clock(0, 0, 2), at('2026-03-10T23:59:58Z'), 'UTC'),
+      at('2026-03-11T00:00:02Z'),
+    );
   });
 
   it('crosses midnight backward: 23:59:58 seen just after midnight is the previous day', () => {
-    assert.equal(resolveClockTime(clock(23, 59, 58), at('2026-03-11T00:00:01Z'), 'UTC'), at('2026-03-10T23:59:58Z'));
+    assert.equal(
+      resolveClockTime(clock(23, 59, 58), at('2026-03-11T00:00:01Z'), 'UTC'),
+      at('2026-03-10T23:59:58Z'),
+    );
   });
 
   it('honours the time zone of the lines', () => {
     // 08:00 in Shanghai (UTC+8) is 00:00 UTC.
-    assert.equal(resolveClockTime(clock(8, 0, 0), at('2026-03-10T00:10:00Z'), 'Asia/Shanghai'), at('2026-03-10T00:00:00Z'));
+    assert.equal(
+      resolveClockTime(clock(8, 0, 0), at('2026-03-10T00:10:00Z'), 'Asia/Shanghai'),
+      at('2026-03-10T00:00:00Z'),
+    );
   });
 
   it('handles a DST day (New York, spring forward)', () => {
     // 2026-03-08: 03:30 EDT = 07:30 UTC.
-    assert.equal(resolveClockTime(clock(3, 30, 0), at('2026-03-08T07:00:00Z'), 'America/New_York'), at('2026-03-08T07:30:00Z'));
+    assert.equal(
+      resolveClockTime(clock(3, 30, 0), at('2026-03-08T07:00:00Z'), 'America/New_York'),
+      at('2026-03-08T07:30:00Z'),
+    );
   });
 });
 

@@ -1,6 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { compareSequence, padSequence, SEQUENCE_WIDTH, shardOrdinal, unpadSequence } from '../../shared/sequence.js';
+import {
+  compareSequence,
+  padSequence,
+  SEQUENCE_WIDTH,
+  shardOrdinal,
+  unpadSequence,
+} from '../../shared/sequence.js';
 import { windowOf, windowSizeMs, windowStartOf } from '../../shared/window.js';
 
 describe('windows', () => {
