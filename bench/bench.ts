@@ -1,0 +1,145 @@
+import '../local/quiet-warnings.js';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { foldDependencies } from '../functions/config.js';
+import { createFoldHandler } from '../functions/fold-handler.js';
+import { ipPool, seedLogLines } from '../local/generate.js';
+import { localContext } from '../local/lambda-context.js';
+import { functionEnvironment } from '../local/pipeline.js';
+import { startTestStack } from '../test/helpers/stack.js';
+import { kinesisEvent } from '../test/helpers/records.js';
+import { WindowFolder } from '../shared/fold.js';
+import { padSequence } from '../shared/sequence.js';
+
+/**
+ * `npm run bench`: the figures issue #2 asks for. Prints, never asserts: performance targets are read here,
+ * not enforced in tests.
+ */
+const LINES = Number(process.env.BENCH_LINES ?? 1_000_000);
+const E2E_LINES = Number(process.env.BENCH_E2E_LINES ?? 20_000);
+const dir = mkdtempSync(join(tmpdir(), 'ipcount-bench-'));
+const file = join(dir, 'zipf.log');
+const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
+
+function generate(): string[] {
+  const lines = [
+    ...seedLogLines({ lines: LINES, ips: ipPool(10_000), startMs: Date.now() - 3_600_000, ratePerSecond: 2_000, seed: 1, skew: 1.1 }),
+  ];
+  writeFileSync(file, `${lines.join('\n')}\n`);
+  return lines;
+}
+
+function best<T>(runs: number, measure: () => T & { seconds: number }): T & { seconds: number } {
+  let top: (T & { seconds: number }) | undefined;
+  for (let i = 0; i < runs; i++) {
+    const r = measure();
+    if (!top || r.seconds < top.seconds) top = r;
+  }
+  return top as T & { seconds: number };
+}
+
+/** The baseline: mawk counting (window, ip) pairs of the same file, single-threaded by nature. */
+function mawkSeconds(): { seconds: number; pairs: number } | undefined {
+  const program = '{split($1,t,":"); c[t[1]":"t[2]":"(t[3]-t[3]%5)" "$2]++} END{for(k in c) n++; print n}';
+  if (spawnSync('mawk', ['-W', 'version']).error) return undefined;
+  return best(3, () => {
+    const t0 = process.hrtime.bigint();
+    const out = spawnSync('mawk', [program, file], { encoding: 'utf8' });
+    return { seconds: Number(process.hrtime.bigint() - t0) / 1e9, pairs: Number(out.stdout.trim()) };
+  });
+}
+
+/** The fold core: read the file, split lines, parse + assign windows + fold, in batches of 10,000 records. */
+function foldCoreSeconds(): { seconds: number; pairs: number } {
+  const batch = 10_000;
+  const sequenceNumbers = Array.from({ length: batch }, (_, i) => padSequence(String(1e20 + i)));
+  const arrivalMs = Date.now();
+  return best(3, () => {
+    const t0 = process.hrtime.bigint();
+    const lines = readFileSync(file, 'utf8').split('\n');
+    const pairs = new Set<string>();
+    let folder = new WindowFolder({ windowMs: 5000, maxDisorderMs: 2000, timeZone: 'UTC' }, undefined);
+    for (let i = 0; i < lines.length; i++) {
+      const line = lines[i] as string;
+      if (line === '') continue;
+      folder.add({ sequenceNumber: sequenceNumbers[i % batch] as string, arrivalMs, line });
+      if (i % batch === batch - 1) {
+        const carry = folder.highestEventMs;
+        for (const c of folder.contributions()) pairs.add(`${c.windowStart} ${c.ip}`);
+        folder = new WindowFolder({ windowMs: 5000, maxDisorderMs: 2000, timeZone: 'UTC' }, carry);
+      }
+    }
+    for (const c of folder.contributions()) pairs.add(`${c.windowStart} ${c.ip}`);
+    return { seconds: Number(process.hrtime.bigint() - t0) / 1e9, pairs: pairs.size };
+  });
+}
+
+/** DynamoDB requests the fold handler makes per 1,000 lines at batch size 1,000, against dynalite. */
+async function writeRequests(lines: string[]) {
+  const stack = await startTestStack();
+  const client = new DynamoDBClient({ ...stack.emulators.dynamo });
+  const counts = new Map<string, number>();
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      counts.set(context.commandName ?? '?', (counts.get(context.commandName ?? '?') ?? 0) + 1);
+      return next(args);
+    },
+    { step: 'initialize', name: 'countRequests' },
+  );
+  const doc = DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
+  const env = functionEnvironment({ prefix: stack.names.stream.replace(/-lines$/, ''), shards: 2, windowSeconds: 5, maxDisorderSeconds: 2, timeZone: 'UTC' });
+  const handler = createFoldHandler(foldDependencies(env, doc), new Logger({ logLevel: 'ERROR' }));
+  const batches = 50;
+  let bound = 0;
+  const sample = lines.slice(0, batches * 1000);
+  for (let b = 0; b < batches; b++) {
+    const chunk = sample.slice(b * 1000, (b + 1) * 1000);
+    bound += new Set(chunk.map((l) => { const [t = '', ip] = l.split(' '); return `${t.slice(0, 7)}${Number(t.slice(7)) < 5 ? 0 : 5} ${ip}`; })).size + 1;
+    await handler(kinesisEvent('shardId-000000000000', chunk, Date.now(), b * 1000 + 1), localContext('bench'));
+  }
+  const writes = ['UpdateItemCommand', 'PutItemCommand', 'BatchWriteItemCommand', 'DeleteItemCommand'].reduce((s, c) => s + (counts.get(c) ?? 0), 0);
+  const reads = ['GetItemCommand', 'BatchGetItemCommand', 'QueryCommand'].reduce((s, c) => s + (counts.get(c) ?? 0), 0);
+  client.destroy();
+  await stack.stop();
+  return { lines: sample.length, writes, reads, bound };
+}
+
+function endToEnd(lines: string[]) {
+  const input = join(dir, 'e2e.log');
+  writeFileSync(input, `${lines.slice(0, E2E_LINES).join('\n')}\n`);
+  const stats = join(dir, 'e2e.json');
+  const t0 = process.hrtime.bigint();
+  const out = spawnSync(process.execPath, ['bin/ipcount.mjs', 'run', '--input', input, '--stats', stats, '--batch-size', '1000'], { encoding: 'utf8' });
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  if (out.status !== 0) throw new Error(`ipcount run failed: ${out.stderr}`);
+  return { seconds, stats: JSON.parse(readFileSync(stats, 'utf8')) as { records: number; counted: number } };
+}
+
+const lines = generate();
+console.log(`ipcount bench — ${fmt(LINES)} seed-format lines, 10,000 IPs (Zipf s=1.1), 5 s windows; node ${process.version}\n`);
+const mawk = mawkSeconds();
+const core = foldCoreSeconds();
+const coreRate = LINES / core.seconds;
+if (mawk) {
+  const mawkRate = LINES / mawk.seconds;
+  console.log(`fold core (read+parse+window+fold, 1 core) ${fmt(coreRate)} lines/s   (${core.seconds.toFixed(2)} s, ${fmt(core.pairs)} (ip, window) pairs)`);
+  console.log(`mawk counting the same file               ${fmt(mawkRate)} lines/s   (${mawk.seconds.toFixed(2)} s, ${fmt(mawk.pairs)} pairs)`);
+  console.log(`fold core / mawk                          ${(coreRate / mawkRate).toFixed(2)}× (target ≥ 1)`);
+} else {
+  console.log(`fold core (read+parse+window+fold, 1 core) ${fmt(coreRate)} lines/s; mawk not installed, no baseline`);
+}
+const w = await writeRequests(lines);
+console.log(
+  `\nDynamoDB writes, batch size 1,000         ${(w.writes / (w.lines / 1000)).toFixed(1)} write requests per 1,000 lines` +
+    ` (bound: ${(w.bound / (w.lines / 1000)).toFixed(1)} = distinct pairs + 1 per batch; ${(w.reads / (w.lines / 1000)).toFixed(1)} reads)`,
+);
+const e2e = endToEnd(lines);
+console.log(
+  `\nend to end, ipcount run --input            ${fmt(e2e.stats.records / e2e.seconds)} lines/s   (${fmt(e2e.stats.records)} lines in ${e2e.seconds.toFixed(1)} s incl. start-up, batch size 1,000; counted ${fmt(e2e.stats.counted)})`,
+);
+rmSync(dir, { recursive: true, force: true });
