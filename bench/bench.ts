@@ -11,10 +11,10 @@ import { createFoldHandler } from '../functions/fold-handler.js';
 import { ipPool, seedLogLines } from '../local/generate.js';
 import { localContext } from '../local/lambda-context.js';
 import { functionEnvironment } from '../local/pipeline.js';
-import { startTestStack } from '../test/helpers/stack.js';
-import { kinesisEvent } from '../test/helpers/records.js';
 import { WindowFolder } from '../shared/fold.js';
 import { padSequence } from '../shared/sequence.js';
+import { kinesisEvent } from '../test/helpers/records.js';
+import { startTestStack } from '../test/helpers/stack.js';
 
 /**
  * `npm run bench`: the figures issue #2 asks for. Prints, never asserts: performance targets are read here,
@@ -28,7 +28,14 @@ const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 
 function generate(): string[] {
   const lines = [
-    ...seedLogLines({ lines: LINES, ips: ipPool(10_000), startMs: Date.now() - 3_600_000, ratePerSecond: 2_000, seed: 1, skew: 1.1 }),
+    ...seedLogLines({
+      lines: LINES,
+      ips: ipPool(10_000),
+      startMs: Date.now() - 3_600_000,
+      ratePerSecond: 2_000,
+      seed: 1,
+      skew: 1.1,
+    }),
   ];
   writeFileSync(file, `${lines.join('\n')}\n`);
   return lines;
@@ -92,18 +99,39 @@ async function writeRequests(lines: string[]) {
     { step: 'initialize', name: 'countRequests' },
   );
   const doc = DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
-  const env = functionEnvironment({ prefix: stack.names.stream.replace(/-lines$/, ''), shards: 2, windowSeconds: 5, maxDisorderSeconds: 2, timeZone: 'UTC' });
+  const env = functionEnvironment({
+    prefix: stack.names.stream.replace(/-lines$/, ''),
+    shards: 2,
+    windowSeconds: 5,
+    maxDisorderSeconds: 2,
+    timeZone: 'UTC',
+  });
   const handler = createFoldHandler(foldDependencies(env, doc), new Logger({ logLevel: 'ERROR' }));
   const batches = 50;
   let bound = 0;
   const sample = lines.slice(0, batches * 1000);
   for (let b = 0; b < batches; b++) {
     const chunk = sample.slice(b * 1000, (b + 1) * 1000);
-    bound += new Set(chunk.map((l) => { const [t = '', ip] = l.split(' '); return `${t.slice(0, 7)}${Number(t.slice(7)) < 5 ? 0 : 5} ${ip}`; })).size + 1;
-    await handler(kinesisEvent('shardId-000000000000', chunk, Date.now(), b * 1000 + 1), localContext('bench'));
+    bound +=
+      new Set(
+        chunk.map((l) => {
+          const [t = '', ip] = l.split(' ');
+          return `${t.slice(0, 7)}${Number(t.slice(7)) < 5 ? 0 : 5} ${ip}`;
+        }),
+      ).size + 1;
+    await handler(
+      kinesisEvent('shardId-000000000000', chunk, Date.now(), b * 1000 + 1),
+      localContext('bench'),
+    );
   }
-  const writes = ['UpdateItemCommand', 'PutItemCommand', 'BatchWriteItemCommand', 'DeleteItemCommand'].reduce((s, c) => s + (counts.get(c) ?? 0), 0);
-  const reads = ['GetItemCommand', 'BatchGetItemCommand', 'QueryCommand'].reduce((s, c) => s + (counts.get(c) ?? 0), 0);
+  const writes = ['UpdateItemCommand', 'PutItemCommand', 'BatchWriteItemCommand', 'DeleteItemCommand'].reduce(
+    (s, c) => s + (counts.get(c) ?? 0),
+    0,
+  );
+  const reads = ['GetItemCommand', 'BatchGetItemCommand', 'QueryCommand'].reduce(
+    (s, c) => s + (counts.get(c) ?? 0),
+    0,
+  );
   client.destroy();
   await stack.stop();
   return { lines: sample.length, writes, reads, bound };
@@ -114,24 +142,36 @@ function endToEnd(lines: string[]) {
   writeFileSync(input, `${lines.slice(0, E2E_LINES).join('\n')}\n`);
   const stats = join(dir, 'e2e.json');
   const t0 = process.hrtime.bigint();
-  const out = spawnSync(process.execPath, ['bin/ipcount.mjs', 'run', '--input', input, '--stats', stats, '--batch-size', '1000'], { encoding: 'utf8' });
+  const out = spawnSync(
+    process.execPath,
+    ['bin/ipcount.mjs', 'run', '--input', input, '--stats', stats, '--batch-size', '1000'],
+    { encoding: 'utf8' },
+  );
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   if (out.status !== 0) throw new Error(`ipcount run failed: ${out.stderr}`);
   return { seconds, stats: JSON.parse(readFileSync(stats, 'utf8')) as { records: number; counted: number } };
 }
 
 const lines = generate();
-console.log(`ipcount bench — ${fmt(LINES)} seed-format lines, 10,000 IPs (Zipf s=1.1), 5 s windows; node ${process.version}\n`);
+console.log(
+  `ipcount bench — ${fmt(LINES)} seed-format lines, 10,000 IPs (Zipf s=1.1), 5 s windows; node ${process.version}\n`,
+);
 const mawk = mawkSeconds();
 const core = foldCoreSeconds();
 const coreRate = LINES / core.seconds;
 if (mawk) {
   const mawkRate = LINES / mawk.seconds;
-  console.log(`fold core (read+parse+window+fold, 1 core) ${fmt(coreRate)} lines/s   (${core.seconds.toFixed(2)} s, ${fmt(core.pairs)} (ip, window) pairs)`);
-  console.log(`mawk counting the same file               ${fmt(mawkRate)} lines/s   (${mawk.seconds.toFixed(2)} s, ${fmt(mawk.pairs)} pairs)`);
+  console.log(
+    `fold core (read+parse+window+fold, 1 core) ${fmt(coreRate)} lines/s   (${core.seconds.toFixed(2)} s, ${fmt(core.pairs)} (ip, window) pairs)`,
+  );
+  console.log(
+    `mawk counting the same file               ${fmt(mawkRate)} lines/s   (${mawk.seconds.toFixed(2)} s, ${fmt(mawk.pairs)} pairs)`,
+  );
   console.log(`fold core / mawk                          ${(coreRate / mawkRate).toFixed(2)}× (target ≥ 1)`);
 } else {
-  console.log(`fold core (read+parse+window+fold, 1 core) ${fmt(coreRate)} lines/s; mawk not installed, no baseline`);
+  console.log(
+    `fold core (read+parse+window+fold, 1 core) ${fmt(coreRate)} lines/s; mawk not installed, no baseline`,
+  );
 }
 const w = await writeRequests(lines);
 console.log(

@@ -2,9 +2,8 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { ScheduledEvent } from 'aws-lambda';
 import { type Environment, emitDependencies, foldDependencies } from '../functions/config.js';
-import { createEmitHandler } from '../functions/emit-handler.js';
+import { createEmitHandler, type EmitEvent } from '../functions/emit-handler.js';
 import { createFoldHandler, type FoldHandlerResult } from '../functions/fold-handler.js';
 import type { EmitReport } from '../shared/emit-due-windows.js';
 import type { FoldReport } from '../shared/fold-shard-batch.js';
@@ -50,8 +49,8 @@ export interface Pipeline {
   readonly shardState: ShardStateStore;
   readonly deadLetters: DeadLetterStore;
   readonly foldReports: FoldReport[];
-  /** Invokes the emit handler once, as the schedule would. */
-  emit(): Promise<EmitReport>;
+  /** Invokes the emit handler once, as the schedule would; `endOfInput` emits every open window. */
+  emit(endOfInput?: boolean): Promise<EmitReport>;
   stop(): Promise<void>;
 }
 
@@ -70,7 +69,7 @@ export function functionEnvironment(options: Omit<PipelineOptions, 'kinesis' | '
   };
 }
 
-export function scheduledEvent(): ScheduledEvent {
+export function scheduledEvent(detail: EmitEvent['detail'] = {}): EmitEvent {
   return {
     version: '0',
     id: crypto.randomUUID(),
@@ -80,7 +79,7 @@ export function scheduledEvent(): ScheduledEvent {
     time: new Date().toISOString(),
     region: 'us-east-1',
     resources: ['arn:aws:events:us-east-1:000000000000:rule/ipcount-emit'],
-    detail: {},
+    detail,
   };
 }
 
@@ -128,7 +127,8 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     shardState: new ShardStateStore(doc, names.shardState, names.stream),
     deadLetters: new DeadLetterStore(doc, names.deadLetters),
     foldReports,
-    emit: () => emitHandler(scheduledEvent(), localContext('ipcount-emit')),
+    emit: (endOfInput = false) =>
+      emitHandler(scheduledEvent(endOfInput ? { endOfInput: true } : {}), localContext('ipcount-emit')),
     stop: async () => {
       await eventSource.stop(true);
       kinesis.destroy();

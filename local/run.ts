@@ -180,12 +180,11 @@ export async function run(options: RunOptions, io: RunIo): Promise<RunStats> {
     ]);
     scheduling = false;
     await schedule;
-    if (options.input !== undefined && !io.signal?.aborted) {
-      // End of a bounded input: watermarks to +∞, so every window is emitted.
-      for (const shardId of live.eventSource.shardIds()) await live.shardState.finish(shardId, Date.now());
-    }
+    // End of a bounded input: the watermark goes to +∞ and every window is emitted. A live run stops
+    // mid-stream: its open windows stay open (in --data-dir) for the next run.
+    const endOfInput = options.input !== undefined && !io.signal?.aborted;
     for (let round = 0; round < 10; round++) {
-      const report = await live.emit();
+      const report = await live.emit(endOfInput);
       print(report.emitted);
       if (report.due === report.emitted.length) break;
     }

@@ -3,6 +3,7 @@ import { resultOf, type WindowResult } from './result.js';
 import type { ResultStore } from './store/result-store.js';
 import type { ShardStateStore } from './store/shard-state-store.js';
 import type { WindowStore } from './store/window-store.js';
+import { FINAL_WATERMARK } from './watermark.js';
 import { OPEN } from './window-item.js';
 
 /**
@@ -25,12 +26,25 @@ export interface EmitReport {
   readonly skipped: number;
 }
 
-export async function emitDueWindows(deps: EmitDependencies, now: number): Promise<EmitReport> {
+export interface EmitOptions {
+  /**
+   * The input has ended (a bounded run, a decommissioned stream): every open window is due, as when a bounded
+   * Flink source sends MAX_WATERMARK. Not stored, so later input is judged by the real watermarks.
+   */
+  readonly endOfInput?: boolean;
+}
+
+export async function emitDueWindows(
+  deps: EmitDependencies,
+  now: number,
+  options: EmitOptions = {},
+): Promise<EmitReport> {
   const states = await deps.shardState.list();
   const dueKeys = new Set<string>();
   for (const state of states) {
-    if (state.watermarkMs === undefined) continue;
-    for (const key of await deps.windows.dueWindowKeys(state.shardId, state.watermarkMs)) dueKeys.add(key);
+    const watermark = options.endOfInput ? FINAL_WATERMARK : state.watermarkMs;
+    if (watermark === undefined) continue;
+    for (const key of await deps.windows.dueWindowKeys(state.shardId, watermark)) dueKeys.add(key);
   }
   if (dueKeys.size === 0) return { emitted: [], due: 0, skipped: 0 };
 

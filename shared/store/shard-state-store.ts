@@ -1,6 +1,6 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { FINAL_WATERMARK, type ShardProgress, watermarkOf } from '../watermark.js';
+import { type ShardProgress, watermarkOf } from '../watermark.js';
 
 /** A shard's stored state, as the emitter reads it. */
 export interface ShardState extends ShardProgress {
@@ -28,7 +28,7 @@ export class ShardStateStore {
     const out = await this.doc.send(
       new GetCommand({ TableName: this.table, Key: { stream: this.stream, shardId }, ConsistentRead: true }),
     );
-    if (!out.Item) return undefined;
+    if (typeof out.Item?.sequenceNumber !== 'string') return undefined;
     return {
       sequenceNumber: String(out.Item.sequenceNumber),
       maxEventMs: out.Item.maxEventMs as number | undefined,
@@ -100,20 +100,5 @@ export class ShardStateStore {
       start = out.LastEvaluatedKey;
     } while (start);
     return states;
-  }
-
-  /**
-   * End of a bounded input: the shard will get no more records, so its watermark goes to +∞ and every window
-   * it owns becomes due — Flink's MAX_WATERMARK at the end of a bounded source.
-   */
-  async finish(shardId: string, now: number): Promise<void> {
-    await this.doc.send(
-      new UpdateCommand({
-        TableName: this.table,
-        Key: { stream: this.stream, shardId },
-        UpdateExpression: 'SET watermarkMs = :final, finishedAt = :now, updatedAt = :now',
-        ExpressionAttributeValues: { ':final': FINAL_WATERMARK, ':now': now },
-      }),
-    );
   }
 }

@@ -113,6 +113,24 @@ describe('emit handler against the emulators', () => {
     );
   });
 
+  it('emits every open window at end of input without moving the stored watermark', async () => {
+    await fold(stack, 'shardId-000000000004', ['18:40:10 10.9.0.1', '18:40:16 10.9.0.1']);
+    const emit = createEmitHandler(stack.emit, logger);
+    const normal = await emit(scheduledEvent(), localContext('emit'));
+    assert.deepEqual(
+      normal.emitted.filter((r) => r.ip === '10.9.0.1'),
+      [],
+      'watermark 18:40:14 closes nothing',
+    );
+    const final = await emit(scheduledEvent({ endOfInput: true }), localContext('emit'));
+    assert.deepEqual(
+      keys(final).filter((k) => k.includes('10.9.0.1')),
+      [`${W10} 10.9.0.1 1`, `${W15} 10.9.0.1 1`],
+    );
+    const state = (await stack.emit.shardState.list()).find((s) => s.shardId === 'shardId-000000000004');
+    assert.equal(state?.watermarkMs, Date.parse('2026-03-10T18:40:14Z'));
+  });
+
   it('serves the top N of a window across all index buckets', async () => {
     const lines: string[] = [];
     for (let i = 0; i < 40; i++) for (let n = 0; n <= i; n++) lines.push(`18:40:10 10.8.0.${i}`);

@@ -11,17 +11,20 @@ import { oracleCounts, resultCounts } from '../helpers/oracle.js';
 const dir = mkdtempSync(join(tmpdir(), 'ipcount-e2e-'));
 
 /** Seed-format lines starting an hour ago (near "now", so bare clock times resolve to one day). */
+const HOUR_AGO = Date.now() - 3_600_000;
+
 function generatedFile(
   name: string,
   lines: number,
   seed: number,
   extra: string[] = [],
+  startMs = HOUR_AGO,
 ): { path: string; lines: string[] } {
   const generated = [
     ...seedLogLines({
       lines,
       ips: ipPool(50),
-      startMs: Date.now() - 3_600_000,
+      startMs,
       ratePerSecond: 200,
       seed,
       skew: 1.1,
@@ -181,6 +184,15 @@ describe('ipcount query', () => {
     assert.equal(history.code, 0, history.stderr);
     const expectedIp = [...all].filter(([k]) => k.endsWith(` ${ip}`));
     assert.deepEqual([...resultCounts(history.stdout)].sort(), expectedIp.sort());
+
+    // A later run on the same data dir: its input counts exactly, the earlier records (re-read from the
+    // start of the kept stream) are not counted again, and the earlier results stay.
+    const later = generatedFile('query-later.log', 1000, 14, [], HOUR_AGO + 120_000);
+    const rerun = await ipcount(['run', '--input', later.path, '--data-dir', dataDir]);
+    assert.equal(rerun.code, 0, rerun.stderr);
+    assert.deepEqual(resultCounts(rerun.stdout), oracleCounts(later.lines));
+    const again = await ipcount(['query', '--data-dir', dataDir, '--window', clock ?? '']);
+    assert.deepEqual([...resultCounts(again.stdout)].sort(), expectedWindow.sort());
 
     const backwards = await ipcount([
       'query',
