@@ -101,7 +101,6 @@ async function writeRequests(lines: string[]) {
   const doc = DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
   const env = functionEnvironment({
     prefix: stack.names.stream.replace(/-lines$/, ''),
-    shards: 2,
     windowSeconds: 5,
     maxDisorderSeconds: 2,
     timeZone: 'UTC',

@@ -1,6 +1,6 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { EmitDependencies } from '../shared/emit-due-windows.js';
-import type { FoldDependencies } from '../shared/fold-shard-batch.js';
+import type { Delivery, FoldDependencies } from '../shared/fold-shard-batch.js';
 import { DeadLetterStore } from '../shared/store/dead-letter-store.js';
 import { ResultStore } from '../shared/store/result-store.js';
 import { ShardStateStore } from '../shared/store/shard-state-store.js';
@@ -63,7 +63,15 @@ export function foldDependencies(env: Environment, doc: DynamoDBDocumentClient):
     },
     windowRetentionSeconds: numberEnv(env, 'WINDOW_RETENTION_SECONDS', DEFAULTS.windowRetentionSeconds),
     writeConcurrency: numberEnv(env, 'WRITE_CONCURRENCY', DEFAULTS.writeConcurrency),
+    delivery: delivery(env.DELIVERY),
+    parallelizationFactor: numberEnv(env, 'PARALLELIZATION_FACTOR', 1),
   };
+}
+
+function delivery(value: string | undefined): Delivery {
+  if (value === undefined || value === '' || value === 'exactly-once') return 'exactly-once';
+  if (value === 'at-least-once') return 'at-least-once';
+  throw new Error(`environment variable DELIVERY must be exactly-once or at-least-once, got ${value}`);
 }
 
 export function emitDependencies(env: Environment, doc: DynamoDBDocumentClient): EmitDependencies {

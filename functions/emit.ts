@@ -1,10 +1,24 @@
 import { Logger } from '@aws-lambda-powertools/logger';
-import { createDocumentClient } from '../shared/store/clients.js';
-import { emitDependencies } from './config.js';
+import { formatResultLine, type WindowResult } from '../shared/result.js';
+import { createDocumentClient, createKinesisClient } from '../shared/store/clients.js';
+import { shardParents } from '../shared/store/stream-lineage.js';
+import { STREAM } from '../shared/tables.js';
+import { emitDependencies, requireEnv } from './config.js';
 import { createEmitHandler } from './emit-handler.js';
 
 /** Lambda entry: the emitter, invoked on a schedule. */
 const logger = new Logger({ serviceName: 'ipcount-emit' });
 const doc = createDocumentClient({});
 
-export const handler = createEmitHandler(emitDependencies(process.env, doc), logger);
+/** The live feed on Lambda: one structured log line per result, in the seed's form too. */
+const publish = (results: readonly WindowResult[]) => {
+  for (const r of results) logger.info(formatResultLine(r, 'UTC'), { result: r });
+};
+
+const kinesis = createKinesisClient({});
+const streamName = requireEnv(process.env, STREAM.envVar);
+
+export const handler = createEmitHandler(
+  { ...emitDependencies(process.env, doc), publish, shardParents: () => shardParents(kinesis, streamName) },
+  logger,
+);

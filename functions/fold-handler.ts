@@ -6,8 +6,10 @@ import { type FoldDependencies, type FoldReport, foldShardBatch } from '../share
 import { shardRecordsOf } from '../shared/kinesis-event.js';
 
 /**
- * Kinesis → window items. Wiring only: decode the event, fold each shard's records, log the report. Any
- * error propagates, so the event source retries (or bisects) the batch; the fold makes replays harmless.
+ * Kinesis → window items. Wiring only: decode the event, fold each shard's records, log the report.
+ * Writes that still fail after the SDK's retries (persistent throttling) are reported as batch item failures
+ * from the first record not finished (ReportBatchItemFailures); anything else throws, and the event source
+ * retries or bisects the batch. The fold makes every replay harmless.
  */
 export type FoldHandlerResult = KinesisStreamBatchResponse & { reports: FoldReport[] };
 
@@ -16,11 +18,17 @@ export function createFoldHandler(deps: FoldDependencies, logger: Logger, clock:
     .use(injectLambdaContext(logger, { clearState: true }))
     .handler(async (event) => {
       const reports: FoldReport[] = [];
+      const batchItemFailures: KinesisStreamBatchResponse['batchItemFailures'] = [];
       for (const [shardId, records] of shardRecordsOf(event)) {
         const report = await foldShardBatch(deps, shardId, records, clock());
-        logger.info('folded batch', { ...report });
         reports.push(report);
+        if (report.failedFrom !== undefined) {
+          logger.warn('batch partly folded; resuming from the first record not finished', { ...report });
+          batchItemFailures.push({ itemIdentifier: report.failedFrom });
+        } else {
+          logger.info('folded batch', { ...report });
+        }
       }
-      return { batchItemFailures: [], reports };
+      return { batchItemFailures, reports };
     });
 }

@@ -1,12 +1,14 @@
 import './quiet-warnings.js';
 import { parseArgs } from 'node:util';
 import { DEFAULTS } from '../functions/config.js';
+import type { Delivery } from '../shared/fold-shard-batch.js';
 import { normaliseIp } from '../shared/parse.js';
 import { STREAM } from '../shared/tables.js';
 import { assertTimeZone } from '../shared/time.js';
 import { windowSizeMs } from '../shared/window.js';
 import { SEED_IPS } from './log-service.js';
 import { query } from './query.js';
+import type { ReshardKind } from './reshard.js';
 import { run } from './run.js';
 
 const USAGE = `usage:
@@ -28,7 +30,17 @@ run options:
   --batch-size N     records per fold invocation (default 100); --batching-window MS (default 500)
   --emit-interval MS how often the emitter runs (default 500)
   --kinesis-port N, --dynamodb-port N   fixed emulator ports (default: free ports, printed)
-  --prefix P         resource name prefix (default ipcount); --seed N; --log-level LEVEL (default WARN)
+  --prefix P         resource name prefix (default ipcount); --log-level LEVEL (default WARN)
+
+failure injection (the exactly-once lesson):
+  --faults RATE      probability per handler invocation of a crash between its writes or a DynamoDB
+                     throttling burst (0–1; default 0)
+  --seed N           makes --faults and the log service reproducible (default 1)
+  --delivery MODE    exactly-once (default) or at-least-once: sequence guards off, watch counts inflate
+  --reshard KIND@N   split or merge shards after N input lines (e.g. split@5000)
+  --max-retry-attempts N   give a failing batch up after N retries (default -1: until it expires)
+  --max-record-age S       give up records older than S seconds (default -1: never)
+  --no-bisect        do not split a failing batch in two (BisectBatchOnFunctionError off)
 `;
 
 class UsageError extends Error {}
@@ -53,6 +65,27 @@ function positive(value: string | undefined, name: string, fallback: number): nu
   if (!Number.isFinite(n) || n <= 0)
     throw new UsageError(`--${name} must be a positive number, got ${value}`);
   return n;
+}
+
+function fraction(value: string, name: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0 || n > 1)
+    throw new UsageError(`--${name} must be a probability from 0 to 1, got ${value}`);
+  return n;
+}
+
+function deliveryMode(value: string): Delivery {
+  if (value === 'exactly-once' || value === 'at-least-once') return value;
+  throw new UsageError(`--delivery must be exactly-once or at-least-once, got ${value}`);
+}
+
+function reshardPlan(value: string): { kind: ReshardKind; afterLines: number } {
+  const match = /^(split|merge)@(\d+)$/.exec(value);
+  if (!match) throw new UsageError(`--reshard must be split@LINES or merge@LINES, got ${value}`);
+  return {
+    kind: match[1] as ReshardKind,
+    afterLines: integer(match[2], 'reshard', 1, 1, Number.MAX_SAFE_INTEGER),
+  };
 }
 
 function zone(value: string | undefined): string {
@@ -89,6 +122,12 @@ async function runCommand(args: string[]): Promise<number> {
       'kinesis-port': { type: 'string' },
       'dynamodb-port': { type: 'string' },
       'log-level': { type: 'string' },
+      faults: { type: 'string' },
+      delivery: { type: 'string' },
+      reshard: { type: 'string' },
+      'max-retry-attempts': { type: 'string' },
+      'max-record-age': { type: 'string' },
+      'no-bisect': { type: 'boolean' },
     },
   });
   const windowSeconds = integer(values.window, 'window', DEFAULTS.windowSeconds, 1, 86_400);
@@ -144,6 +183,22 @@ async function runCommand(args: string[]): Promise<number> {
           : integer(values['dynamodb-port'], 'dynamodb-port', 0, 0, 65_535),
       ),
       ...optional('logLevel', values['log-level']),
+      ...optional('faults', values.faults === undefined ? undefined : fraction(values.faults, 'faults')),
+      ...optional('delivery', values.delivery === undefined ? undefined : deliveryMode(values.delivery)),
+      ...optional('reshard', values.reshard === undefined ? undefined : reshardPlan(values.reshard)),
+      ...optional(
+        'maxRetryAttempts',
+        values['max-retry-attempts'] === undefined
+          ? undefined
+          : integer(values['max-retry-attempts'], 'max-retry-attempts', -1, -1, 10_000),
+      ),
+      ...optional(
+        'maxRecordAgeSeconds',
+        values['max-record-age'] === undefined
+          ? undefined
+          : integer(values['max-record-age'], 'max-record-age', -1, -1, 604_800),
+      ),
+      ...optional('bisectOnError', values['no-bisect'] ? false : undefined),
     },
     { stdout: process.stdout, stderr: process.stderr, signal: controller.signal },
   );

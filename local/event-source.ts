@@ -16,10 +16,17 @@ import { compareSequence } from '../shared/sequence.js';
 import { localContext } from './lambda-context.js';
 
 /**
- * A stand-in for Lambda's Kinesis event source mapping, for running the real fold handler locally: one poller
- * per shard, batches of up to `batchSize` records gathered for up to `batchingWindowMs`, strictly in order per
- * shard; a failed batch is retried (the shard waits) and the checkpoint moves only after success. Local only:
- * on AWS, Lambda itself does this.
+ * A stand-in for Lambda's Kinesis event source mapping, to run the real fold handler locally. Local only: on
+ * AWS, Lambda does this. What it reproduces:
+ * - one poller per shard, batches of up to `batchSize` records gathered for up to `batchingWindowMs`, strictly
+ *   in order; the checkpoint moves only after success;
+ * - a failed invocation retries the same batch (the shard waits); with `bisectOnError` a failed batch is split
+ *   in two and each half retried on its own;
+ * - with ReportBatchItemFailures, the checkpoint goes to just before the first failed record and every record
+ *   from there is delivered again, including ones the handler had already applied;
+ * - past `maxRetryAttempts` or `maxRecordAgeSeconds`, the batch's metadata (shard, first and last sequence
+ *   number) goes to the on-failure destination and the shard moves on — counted, never silent;
+ * - resharding: a child shard is read only after its parents have been read to their end.
  */
 export type KinesisHandler = (
   event: KinesisStreamEvent,
@@ -31,24 +38,31 @@ export interface EventSourceOptions {
   readonly batchingWindowMs?: number;
   /** Pause between polls of a caught-up shard (Lambda polls about once a second). */
   readonly idlePollMs?: number;
-  /** Retries of a failed batch before it is given up to the on-failure hook; -1 = until it succeeds. */
+  /** Retries of a failed batch before it is given up; -1 = until the records expire (Lambda's default). */
   readonly maxRetryAttempts?: number;
+  /** Records older than this (by arrival) are given up instead of retried; -1 = never. */
+  readonly maxRecordAgeSeconds?: number;
+  readonly bisectOnError?: boolean;
   readonly retryBackoffMs?: number;
+  /** How often the shard list is re-read to find the children of a reshard. */
+  readonly shardDiscoveryMs?: number;
   readonly functionName?: string;
 }
 
-export interface FailedBatch {
+/** What Lambda sends to the on-failure destination: metadata only, not the records. */
+export interface DiscardedBatch {
   readonly shardId: string;
-  readonly firstSequenceNumber: string;
-  readonly lastSequenceNumber: string;
-  readonly size: number;
+  readonly startSequenceNumber: string;
+  readonly endSequenceNumber: string;
+  readonly batchSize: number;
   readonly attempts: number;
+  readonly condition: 'RetryAttemptsExhausted' | 'RecordAgeExceeded';
   readonly error: string;
 }
 
 export interface EventSourceHooks {
-  /** Metadata of a batch given up after its retries (Lambda's on-failure destination). */
-  onBatchDiscarded?(batch: FailedBatch): void;
+  /** The on-failure destination. */
+  onBatchDiscarded?(batch: DiscardedBatch): void;
   onInvocationError?(shardId: string, error: unknown, attempt: number): void;
   onPollError?(shardId: string, error: unknown): void;
 }
@@ -56,7 +70,14 @@ export interface EventSourceHooks {
 export interface EventSourceStats {
   invocations: number;
   failedInvocations: number;
-  records: number;
+  /** Invocations answered with batch item failures. */
+  partialFailures: number;
+  bisections: number;
+  /** Records delivered (counting every redelivery). */
+  deliveredRecords: number;
+  /** Records past the checkpoint: each counted once. */
+  checkpointedRecords: number;
+  discardedBatches: number;
   discardedRecords: number;
 }
 
@@ -87,14 +108,20 @@ function toEventRecord(
   };
 }
 
+type Delivery = { readonly kind: 'done' } | { readonly kind: 'resume'; readonly from: string };
+
 class ShardPoller {
-  /** Sequence number of the last record whose batch succeeded. */
+  /** Sequence number of the last record checkpointed (delivered successfully or given up). */
   checkpoint: string | undefined;
+  finished = false;
   private iterator: string | undefined;
+  /** Failed attempts at the batch starting at the current checkpoint (kept across partial redeliveries). */
+  private attempts = 0;
 
   constructor(
     private readonly source: LocalEventSource,
     readonly shardId: string,
+    readonly parents: readonly string[],
   ) {}
 
   async run(): Promise<void> {
@@ -103,9 +130,12 @@ class ShardPoller {
         await this.openIterator();
         while (!this.source.stopped && this.iterator) {
           const batch = await this.gather();
-          if (batch.length > 0) await this.deliver(batch);
+          if (batch.length === 0) continue;
+          const outcome = await this.deliver(batch);
+          if (outcome.kind === 'resume') await this.openIterator(outcome.from);
         }
-        return; // a closed shard (after a reshard) has no next iterator
+        if (!this.source.stopped) this.finished = true; // a closed shard read to its end
+        return;
       } catch (error) {
         // Reading failed (emulator restarting, network): resume from the checkpoint, as Lambda does.
         this.source.hooks.onPollError?.(this.shardId, error);
@@ -114,11 +144,13 @@ class ShardPoller {
     }
   }
 
-  private async openIterator(): Promise<void> {
+  private async openIterator(atSequenceNumber?: string): Promise<void> {
     const { kinesis, streamName } = this.source;
-    const from = this.checkpoint
-      ? { ShardIteratorType: 'AFTER_SEQUENCE_NUMBER' as const, StartingSequenceNumber: this.checkpoint }
-      : { ShardIteratorType: 'TRIM_HORIZON' as const };
+    const from = atSequenceNumber
+      ? { ShardIteratorType: 'AT_SEQUENCE_NUMBER' as const, StartingSequenceNumber: atSequenceNumber }
+      : this.checkpoint
+        ? { ShardIteratorType: 'AFTER_SEQUENCE_NUMBER' as const, StartingSequenceNumber: this.checkpoint }
+        : { ShardIteratorType: 'TRIM_HORIZON' as const };
     const out = await kinesis.send(
       new GetShardIteratorCommand({ StreamName: streamName, ShardId: this.shardId, ...from }),
     );
@@ -139,6 +171,7 @@ class ShardPoller {
       if (records.length > 0 && batch.length === 0) firstAt = Date.now();
       batch.push(...records);
       if (records.length > 0 && out.MillisBehindLatest !== 0) continue;
+      if (!this.iterator) break; // end of a closed shard
       // Caught up with the shard.
       if (batch.length > 0 && Date.now() - firstAt >= batchingWindowMs) break;
       await pause(batch.length > 0 ? Math.min(idlePollMs, batchingWindowMs) : idlePollMs);
@@ -146,41 +179,88 @@ class ShardPoller {
     return batch;
   }
 
-  private async deliver(batch: KinesisRecord[]): Promise<void> {
+  private expired(batch: readonly KinesisRecord[]): boolean {
+    const { maxRecordAgeSeconds } = this.source.options;
+    const arrival = batch[0]?.ApproximateArrivalTimestamp?.getTime();
+    return (
+      maxRecordAgeSeconds >= 0 && arrival !== undefined && Date.now() - arrival > maxRecordAgeSeconds * 1000
+    );
+  }
+
+  private discard(
+    batch: readonly KinesisRecord[],
+    condition: DiscardedBatch['condition'],
+    error: string,
+  ): Delivery {
+    const { stats, hooks } = this.source;
+    const last = batch[batch.length - 1]?.SequenceNumber ?? '';
+    hooks.onBatchDiscarded?.({
+      shardId: this.shardId,
+      startSequenceNumber: batch[0]?.SequenceNumber ?? '',
+      endSequenceNumber: last,
+      batchSize: batch.length,
+      attempts: this.attempts,
+      condition,
+      error,
+    });
+    stats.discardedBatches++;
+    stats.discardedRecords += batch.length;
+    this.advance(batch);
+    return { kind: 'done' };
+  }
+
+  private advance(batch: readonly KinesisRecord[]): void {
+    this.checkpoint = batch[batch.length - 1]?.SequenceNumber;
+    this.source.stats.checkpointedRecords += batch.length;
+    this.attempts = 0;
+  }
+
+  private async deliver(batch: KinesisRecord[]): Promise<Delivery> {
     const { options, hooks, stats, handler } = this.source;
     const event: KinesisStreamEvent = {
       Records: batch.map((r) => toEventRecord(r, this.shardId, this.source.streamArn, this.source.region)),
     };
-    for (let attempt = 1; ; attempt++) {
+    for (;;) {
+      if (this.expired(batch))
+        return this.discard(batch, 'RecordAgeExceeded', 'records older than the maximum record age');
       stats.invocations++;
+      stats.deliveredRecords += batch.length;
+      let failure: unknown;
       try {
         const response = await handler(event, localContext(options.functionName));
-        const failures = response?.batchItemFailures ?? [];
-        if (failures.length > 0) throw new Error(`handler reported ${failures.length} failed records`);
-        this.checkpoint = batch[batch.length - 1]?.SequenceNumber;
-        stats.records += batch.length;
-        return;
+        const failed = (response?.batchItemFailures ?? []).map((f) => f.itemIdentifier ?? '');
+        if (failed.length === 0) {
+          this.advance(batch);
+          return { kind: 'done' };
+        }
+        // ReportBatchItemFailures: checkpoint just before the lowest failed record, redeliver from it.
+        stats.partialFailures++;
+        const lowest = failed.reduce((a, b) => (compareSequence(a, b) <= 0 ? a : b));
+        const done = batch.filter((r) => compareSequence(r.SequenceNumber ?? '', lowest) < 0);
+        if (done.length > 0) {
+          this.advance(done);
+          this.attempts = 1;
+          return { kind: 'resume', from: lowest };
+        }
+        failure = new Error(`every record reported failed, from ${lowest}`);
       } catch (error) {
         stats.failedInvocations++;
-        hooks.onInvocationError?.(this.shardId, error, attempt);
-        if (options.maxRetryAttempts >= 0 && attempt > options.maxRetryAttempts) {
-          const first = batch[0]?.SequenceNumber ?? '';
-          const last = batch[batch.length - 1]?.SequenceNumber ?? '';
-          hooks.onBatchDiscarded?.({
-            shardId: this.shardId,
-            firstSequenceNumber: first,
-            lastSequenceNumber: last,
-            size: batch.length,
-            attempts: attempt,
-            error: (error as Error).message,
-          });
-          stats.discardedRecords += batch.length;
-          this.checkpoint = last;
-          return;
-        }
-        if (this.source.stopped && this.source.abandonOnStop) return;
-        await pause(Math.min(options.retryBackoffMs * 2 ** (attempt - 1), 5_000));
+        failure = error;
       }
+      this.attempts++;
+      hooks.onInvocationError?.(this.shardId, failure, this.attempts);
+      if (options.maxRetryAttempts >= 0 && this.attempts > options.maxRetryAttempts) {
+        return this.discard(batch, 'RetryAttemptsExhausted', (failure as Error).message ?? String(failure));
+      }
+      if (this.source.stopped && this.source.abandonOnStop) return { kind: 'done' };
+      if (options.bisectOnError && batch.length > 1) {
+        stats.bisections++;
+        const half = Math.ceil(batch.length / 2);
+        const first = await this.deliver(batch.slice(0, half));
+        if (first.kind === 'resume') return first;
+        return this.deliver(batch.slice(half));
+      }
+      await pause(Math.min(options.retryBackoffMs * 2 ** (this.attempts - 1), 5_000));
     }
   }
 }
@@ -191,12 +271,17 @@ export class LocalEventSource {
   readonly stats: EventSourceStats = {
     invocations: 0,
     failedInvocations: 0,
-    records: 0,
+    partialFailures: 0,
+    bisections: 0,
+    deliveredRecords: 0,
+    checkpointedRecords: 0,
+    discardedBatches: 0,
     discardedRecords: 0,
   };
   readonly options: Required<EventSourceOptions>;
-  private pollers: ShardPoller[] = [];
-  private running: Promise<void>[] = [];
+  private readonly pollers = new Map<string, ShardPoller>();
+  private readonly running: Promise<void>[] = [];
+  private discovery: Promise<void> | undefined;
 
   constructor(
     readonly kinesis: KinesisClient,
@@ -212,7 +297,10 @@ export class LocalEventSource {
       batchingWindowMs: options.batchingWindowMs ?? 0,
       idlePollMs: options.idlePollMs ?? 100,
       maxRetryAttempts: options.maxRetryAttempts ?? -1,
+      maxRecordAgeSeconds: options.maxRecordAgeSeconds ?? -1,
+      bisectOnError: options.bisectOnError ?? true,
       retryBackoffMs: options.retryBackoffMs ?? 100,
+      shardDiscoveryMs: options.shardDiscoveryMs ?? 250,
       functionName: options.functionName ?? 'ipcount-fold',
     };
     if (this.options.batchSize < 1 || this.options.batchSize > 10_000)
@@ -220,6 +308,21 @@ export class LocalEventSource {
   }
 
   async start(): Promise<void> {
+    await this.discover();
+    this.discovery = (async () => {
+      while (!this.stopped) {
+        await pause(this.options.shardDiscoveryMs);
+        try {
+          await this.discover();
+        } catch (error) {
+          this.hooks.onPollError?.('(shard list)', error);
+        }
+      }
+    })();
+  }
+
+  /** Lists the shards, and starts a poller for each whose parents have all been read to their end. */
+  private async discover(): Promise<void> {
     const shards: Shard[] = [];
     let token: string | undefined;
     do {
@@ -229,20 +332,26 @@ export class LocalEventSource {
       shards.push(...(out.Shards ?? []));
       token = out.NextToken;
     } while (token);
-    this.pollers = shards.map((s) => new ShardPoller(this, s.ShardId ?? ''));
-    this.running = this.pollers.map((p) => p.run());
+    const known = new Set(shards.map((s) => s.ShardId));
+    for (const shard of shards) {
+      const shardId = shard.ShardId ?? '';
+      if (this.pollers.has(shardId) || this.stopped) continue;
+      // Parents no longer listed have expired with the retention period: nothing left to wait for.
+      const parents = [shard.ParentShardId, shard.AdjacentParentShardId].filter(
+        (p): p is string => p !== undefined && known.has(p),
+      );
+      if (!parents.every((p) => this.pollers.get(p)?.finished)) continue;
+      const poller = new ShardPoller(this, shardId, parents);
+      this.pollers.set(shardId, poller);
+      this.running.push(poller.run());
+    }
   }
 
   /** Resolves when every shard's checkpoint has reached the given sequence numbers (a bounded input's end). */
-  async drained(
-    lastSequenceByShard: ReadonlyMap<string, string>,
-    failed?: () => Error | undefined,
-  ): Promise<void> {
+  async drained(lastSequenceByShard: ReadonlyMap<string, string>): Promise<void> {
     for (;;) {
-      const failure = failed?.();
-      if (failure) throw failure;
       const behind = [...lastSequenceByShard].filter(([shardId, target]) => {
-        const checkpoint = this.pollers.find((p) => p.shardId === shardId)?.checkpoint;
+        const checkpoint = this.pollers.get(shardId)?.checkpoint;
         return checkpoint === undefined || compareSequence(checkpoint, target) < 0;
       });
       if (behind.length === 0) return;
@@ -251,13 +360,14 @@ export class LocalEventSource {
   }
 
   shardIds(): string[] {
-    return this.pollers.map((p) => p.shardId);
+    return [...this.pollers.keys()];
   }
 
   /** Stops polling; an in-flight invocation finishes (or, with abandon, its retries stop). */
   async stop(abandon = false): Promise<void> {
     this.stopped = true;
     this.abandonOnStop = abandon;
+    await this.discovery;
     await Promise.allSettled(this.running);
   }
 }

@@ -1,15 +1,21 @@
 import { Logger } from '@aws-lambda-powertools/logger';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { type Environment, emitDependencies, foldDependencies } from '../functions/config.js';
 import { createEmitHandler, type EmitEvent } from '../functions/emit-handler.js';
 import { createFoldHandler, type FoldHandlerResult } from '../functions/fold-handler.js';
 import type { EmitReport } from '../shared/emit-due-windows.js';
-import type { FoldReport } from '../shared/fold-shard-batch.js';
-import { type AwsTarget, createDocumentClient, createKinesisClient } from '../shared/store/clients.js';
+import type { Delivery, FoldReport } from '../shared/fold-shard-batch.js';
+import type { WindowResult } from '../shared/result.js';
+import {
+  type AwsTarget,
+  createDynamoClient,
+  createKinesisClient,
+  documentClient,
+} from '../shared/store/clients.js';
 import { DeadLetterStore } from '../shared/store/dead-letter-store.js';
 import { ShardStateStore } from '../shared/store/shard-state-store.js';
+import { shardParents } from '../shared/store/stream-lineage.js';
 import {
   DEAD_LETTERS_TABLE,
   RESULTS_TABLE,
@@ -20,6 +26,7 @@ import {
   WINDOWS_TABLE,
 } from '../shared/tables.js';
 import { type EventSourceHooks, type EventSourceOptions, LocalEventSource } from './event-source.js';
+import type { FaultInjector } from './faults.js';
 import { localContext } from './lambda-context.js';
 import { provision } from './provision.js';
 
@@ -39,6 +46,12 @@ export interface PipelineOptions {
   readonly eventSource?: EventSourceOptions;
   readonly hooks?: EventSourceHooks;
   readonly logLevel?: string;
+  /** Faults injected into every handler invocation (`--faults`). */
+  readonly faults?: FaultInjector;
+  /** @default 'exactly-once' */
+  readonly delivery?: Delivery;
+  /** Receives every result the emitter publishes (at least once each). */
+  readonly onResults?: (results: readonly WindowResult[]) => void;
 }
 
 export interface Pipeline {
@@ -55,7 +68,9 @@ export interface Pipeline {
 }
 
 /** The environment the stack gives both functions; built here from the same definitions. */
-export function functionEnvironment(options: Omit<PipelineOptions, 'kinesis' | 'dynamo'>): Environment {
+export function functionEnvironment(
+  options: Pick<PipelineOptions, 'prefix' | 'windowSeconds' | 'maxDisorderSeconds' | 'timeZone' | 'delivery'>,
+): Environment {
   const names = resourceNames(options.prefix);
   return {
     [STREAM.envVar]: names.stream,
@@ -66,6 +81,7 @@ export function functionEnvironment(options: Omit<PipelineOptions, 'kinesis' | '
     WINDOW_SECONDS: String(options.windowSeconds),
     MAX_DISORDER_SECONDS: String(options.maxDisorderSeconds),
     TIME_ZONE: options.timeZone,
+    DELIVERY: options.delivery ?? 'exactly-once',
   };
 }
 
@@ -86,14 +102,12 @@ export function scheduledEvent(detail: EmitEvent['detail'] = {}): EmitEvent {
 export async function startPipeline(options: PipelineOptions): Promise<Pipeline> {
   const names = resourceNames(options.prefix);
   const kinesis = createKinesisClient(options.kinesis);
-  const dynamo = new DynamoDBClient({
-    region: options.dynamo.region ?? 'us-east-1',
-    ...(options.dynamo.endpoint ? { endpoint: options.dynamo.endpoint } : {}),
-    ...(options.dynamo.credentials ? { credentials: options.dynamo.credentials } : {}),
-  });
+  const dynamo = createDynamoClient(options.dynamo);
   const { streamArn } = await provision(kinesis, dynamo, names, options.shards, options.prefix);
-  dynamo.destroy();
-  const doc = createDocumentClient(options.dynamo);
+  options.faults?.attach(dynamo);
+  const doc = documentClient(dynamo);
+  const faults = options.faults;
+  const underFaults = <T>(invoke: () => Promise<T>) => (faults ? faults.around(invoke) : invoke());
   const env = functionEnvironment(options);
   const logLevel = (options.logLevel ?? 'WARN').toUpperCase() as 'WARN';
   const foldHandler = createFoldHandler(
@@ -101,7 +115,11 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     new Logger({ serviceName: 'ipcount-fold', logLevel }),
   );
   const emitHandler = createEmitHandler(
-    emitDependencies(env, doc),
+    {
+      ...emitDependencies(env, doc),
+      shardParents: () => shardParents(kinesis, names.stream),
+      ...(options.onResults ? { publish: options.onResults } : {}),
+    },
     new Logger({ serviceName: 'ipcount-emit', logLevel }),
   );
   const foldReports: FoldReport[] = [];
@@ -111,7 +129,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     streamArn,
     options.kinesis.region ?? 'us-east-1',
     async (event, context) => {
-      const result: FoldHandlerResult = await foldHandler(event, context);
+      const result: FoldHandlerResult = await underFaults(() => foldHandler(event, context));
       foldReports.push(...result.reports);
       return result;
     },
@@ -128,11 +146,13 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     deadLetters: new DeadLetterStore(doc, names.deadLetters),
     foldReports,
     emit: (endOfInput = false) =>
-      emitHandler(scheduledEvent(endOfInput ? { endOfInput: true } : {}), localContext('ipcount-emit')),
+      underFaults(() =>
+        emitHandler(scheduledEvent(endOfInput ? { endOfInput: true } : {}), localContext('ipcount-emit')),
+      ),
     stop: async () => {
       await eventSource.stop(true);
       kinesis.destroy();
-      doc.destroy();
+      dynamo.destroy();
     },
   };
 }

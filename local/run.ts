@@ -2,14 +2,21 @@ import { createReadStream, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
+import type { Delivery } from '../shared/fold-shard-batch.js';
 import { compareResults, formatResultLine, type WindowResult } from '../shared/result.js';
 import { WindowStore } from '../shared/store/window-store.js';
 import { FINAL_WATERMARK } from '../shared/watermark.js';
 import { startEmulators } from './emulators.js';
-import type { FailedBatch } from './event-source.js';
+import type { DiscardedBatch } from './event-source.js';
+import { FaultInjector, InjectedCrash } from './faults.js';
+import { seededRandom } from './generate.js';
 import { startLogService } from './log-service.js';
 import { type Pipeline, startPipeline } from './pipeline.js';
 import { StreamProducer } from './producer.js';
+import { type ReshardKind, reshard } from './reshard.js';
+
+const defined = <K extends string, V>(key: K, value: V | undefined) =>
+  (value === undefined ? {} : { [key]: value }) as Partial<Record<K, V>>;
 
 /** `ipcount run`: the seed's job, live from the log service or bounded from a file, on embedded emulators. */
 export interface RunOptions {
@@ -34,6 +41,17 @@ export interface RunOptions {
   readonly kinesisPort?: number;
   readonly dynamoPort?: number;
   readonly logLevel?: string;
+  /** Probability per handler invocation of an injected fault (`--faults`); seeded by `seed`. */
+  readonly faults?: number;
+  /** `at-least-once` turns the sequence guards off, to watch counts inflate under the same faults. */
+  readonly delivery?: Delivery;
+  /** Split or merge shards once this many lines have been put (`--reshard split@N`). */
+  readonly reshard?: { readonly kind: ReshardKind; readonly afterLines: number };
+  /** Event source settings, as on the Lambda event source mapping. */
+  readonly maxRetryAttempts?: number;
+  readonly maxRecordAgeSeconds?: number;
+  readonly bisectOnError?: boolean;
+  readonly retryBackoffMs?: number;
 }
 
 export interface RunStats {
@@ -50,6 +68,17 @@ export interface RunStats {
   openRecords: number;
   invocations: number;
   failedInvocations: number;
+  /** Faults injected by --faults (crashes and throttling bursts), and what they were. */
+  faultsInjected: number;
+  crashes: number;
+  throttleErrors: number;
+  /** Batches delivered again after a failed or partly failed invocation. */
+  retries: number;
+  bisections: number;
+  /** Extra deliveries of records (each record delivered twice counts once). */
+  redeliveredRecords: number;
+  /** Batches given up after their retries or age, sent to the on-failure destination: lost, and said so. */
+  discardedBatches: number;
   discardedRecords: number;
   producerRetries: number;
   durationMs: number;
@@ -101,10 +130,21 @@ export async function run(options: RunOptions, io: RunIo): Promise<RunStats> {
   const emulators = await startEmulators({
     ...(options.dataDir ? { dataDir: options.dataDir } : {}),
     host: options.host,
-    ...(options.kinesisPort !== undefined ? { kinesisPort: options.kinesisPort } : {}),
-    ...(options.dynamoPort !== undefined ? { dynamoPort: options.dynamoPort } : {}),
+    ...defined('kinesisPort', options.kinesisPort),
+    ...defined('dynamoPort', options.dynamoPort),
   });
-  let discarded = 0;
+  const faults = options.faults ? new FaultInjector(options.faults, seededRandom(options.seed)) : undefined;
+  // What has been printed, by (ip, window): the emitter publishes at least once, stdout shows each result once
+  // (and again only if its count changed, as a correction).
+  const printed = new Map<string, WindowResult>();
+  const print = (results: readonly WindowResult[]) => {
+    const fresh = [...results]
+      .filter((r) => printed.get(`${r.ip} ${r.windowStart}`)?.count !== r.count)
+      .sort(compareResults);
+    for (const r of fresh) printed.set(`${r.ip} ${r.windowStart}`, r);
+    if (fresh.length > 0)
+      io.stdout.write(`${fresh.map((r) => formatResultLine(r, options.timeZone)).join('\n')}\n`);
+  };
   let pipeline: Pipeline | undefined;
   let scheduling = false;
   let schedule: Promise<void> = Promise.resolve();
@@ -120,22 +160,33 @@ export async function run(options: RunOptions, io: RunIo): Promise<RunStats> {
       windowSeconds: options.windowSeconds,
       maxDisorderSeconds: options.maxDisorderSeconds,
       timeZone: options.timeZone,
-      eventSource: { batchSize: options.batchSize, batchingWindowMs: options.batchingWindowMs },
+      eventSource: {
+        batchSize: options.batchSize,
+        batchingWindowMs: options.batchingWindowMs,
+        ...defined('maxRetryAttempts', options.maxRetryAttempts),
+        ...defined('maxRecordAgeSeconds', options.maxRecordAgeSeconds),
+        ...defined('bisectOnError', options.bisectOnError),
+        ...defined('retryBackoffMs', options.retryBackoffMs),
+      },
+      ...defined('faults', faults),
+      ...defined('delivery', options.delivery),
       hooks: {
-        onBatchDiscarded: (batch: FailedBatch) => {
-          discarded += batch.size;
+        onBatchDiscarded: (batch: DiscardedBatch) =>
           say(
-            `gave up on ${batch.size} records of ${batch.shardId} (${batch.firstSequenceNumber}…${batch.lastSequenceNumber}): ${batch.error}`,
-          );
-        },
+            `on-failure destination: gave up on ${batch.batchSize} records of ${batch.shardId} ` +
+              `(${batch.startSequenceNumber}…${batch.endSequenceNumber}, ${batch.condition}): ${batch.error}`,
+          ),
         onInvocationError: (shardId, error, attempt) => {
-          if (attempt === 1 || attempt % 10 === 0)
+          if (faults) return; // expected by the hundred under --faults; the stats count them
+          if (attempt === 1 || attempt % 10 === 0) {
             say(`fold of ${shardId} failed (attempt ${attempt}), retrying: ${(error as Error).message}`);
+          }
         },
         onPollError: (shardId, error) =>
           say(`reading ${shardId} failed, resuming: ${(error as Error).message}`),
       },
-      ...(options.logLevel ? { logLevel: options.logLevel } : {}),
+      ...defined('logLevel', options.logLevel),
+      onResults: print,
     });
     const live = pipeline;
     const { names } = live;
@@ -143,31 +194,38 @@ export async function run(options: RunOptions, io: RunIo): Promise<RunStats> {
       `stream ${names.stream}; tables ${names.windows}, ${names.shardState}, ${names.results}, ${names.deadLetters}`,
     );
 
-    const emitted: WindowResult[] = [];
-    const print = (results: WindowResult[]) => {
-      const sorted = [...results].sort(compareResults);
-      emitted.push(...sorted);
-      if (sorted.length > 0)
-        io.stdout.write(`${sorted.map((r) => formatResultLine(r, options.timeZone)).join('\n')}\n`);
+    const emitOnce = async (endOfInput: boolean) => {
+      try {
+        const report = await live.emit(endOfInput);
+        return report.due === report.emitted.length;
+      } catch (error) {
+        // A crashed emitter run is simply followed by the next one, as on the schedule.
+        if (!(error instanceof InjectedCrash))
+          say(`emitter failed, will run again: ${(error as Error).message}`);
+        return false;
+      }
     };
     // The schedule: one emitter run at a time, never overlapping itself.
     scheduling = true;
     schedule = (async () => {
       while (scheduling) {
-        try {
-          print((await live.emit()).emitted);
-        } catch (error) {
-          say(`emitter failed, will run again: ${(error as Error).message}`);
-        }
+        await emitOnce(false);
         await pause(options.emitIntervalMs);
       }
     })();
 
     const producer = new StreamProducer(live.kinesis, names.stream);
+    let put = 0;
     try {
       for await (const line of lines.lines()) {
         if (io.signal?.aborted) break;
         await producer.put(line);
+        if (options.reshard && ++put === options.reshard.afterLines) {
+          await producer.flush();
+          say(
+            `resharding after ${put} lines: ${await reshard(live.kinesis, names.stream, options.reshard.kind)}`,
+          );
+        }
       }
     } finally {
       await lines.close();
@@ -183,20 +241,24 @@ export async function run(options: RunOptions, io: RunIo): Promise<RunStats> {
     // End of a bounded input: the watermark goes to +∞ and every window is emitted. A live run stops
     // mid-stream: its open windows stay open (in --data-dir) for the next run.
     const endOfInput = options.input !== undefined && !io.signal?.aborted;
-    for (let round = 0; round < 10; round++) {
-      const report = await live.emit(endOfInput);
-      print(report.emitted);
-      if (report.due === report.emitted.length) break;
-    }
+    for (let round = 0; round < 100 && !(await emitOnce(endOfInput)); round++);
 
     const durationMs = Date.now() - startedAt;
-    const counts = await tally(live, startedAt, emitted);
+    const counts = await tally(live, startedAt, [...printed.values()]);
+    const source = live.eventSource.stats;
     const stats: RunStats = {
       records: produced.sent,
       ...counts,
-      invocations: live.eventSource.stats.invocations,
-      failedInvocations: live.eventSource.stats.failedInvocations,
-      discardedRecords: discarded,
+      invocations: source.invocations,
+      failedInvocations: source.failedInvocations,
+      faultsInjected: faults?.stats.faults ?? 0,
+      crashes: faults?.stats.crashes ?? 0,
+      throttleErrors: faults?.stats.throttleErrors ?? 0,
+      retries: source.failedInvocations + source.partialFailures,
+      bisections: source.bisections,
+      redeliveredRecords: source.deliveredRecords - source.checkpointedRecords,
+      discardedBatches: source.discardedBatches,
+      discardedRecords: source.discardedRecords,
       producerRetries: produced.retried,
       durationMs,
       linesPerSecond: Math.round((produced.sent / durationMs) * 1000),
@@ -206,10 +268,21 @@ export async function run(options: RunOptions, io: RunIo): Promise<RunStats> {
     say(
       `${stats.records} lines: ${stats.counted} counted in ${stats.windows} windows, ${stats.bad} bad, ${stats.late} late` +
         (stats.openWindows ? `, ${stats.openRecords} in ${stats.openWindows} windows still open` : '') +
+        (stats.discardedRecords ? `, ${stats.discardedRecords} LOST (given up after retries)` : '') +
         ` (${stats.linesPerSecond} lines/s)`,
     );
+    if (faults) {
+      say(
+        `faults: ${stats.faultsInjected} injected (${stats.crashes} crashes, ${stats.throttleErrors} throttling errors); ` +
+          `${stats.retries} retries, ${stats.bisections} bisections, ${stats.redeliveredRecords} records redelivered`,
+      );
+    }
     if (accounted !== stats.records && !options.dataDir) {
-      say(`warning: ${stats.records} lines in but ${accounted} accounted for`);
+      say(
+        options.delivery === 'at-least-once'
+          ? `at-least-once: ${stats.records} lines in, ${accounted} counted or set aside (replays counted again)`
+          : `warning: ${stats.records} lines in but ${accounted} accounted for`,
+      );
     }
     return stats;
   } finally {

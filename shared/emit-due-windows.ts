@@ -3,7 +3,7 @@ import { resultOf, type WindowResult } from './result.js';
 import type { ResultStore } from './store/result-store.js';
 import type { ShardStateStore } from './store/shard-state-store.js';
 import type { WindowStore } from './store/window-store.js';
-import { FINAL_WATERMARK } from './watermark.js';
+import { effectiveWatermarks, FINAL_WATERMARK } from './watermark.js';
 import { OPEN } from './window-item.js';
 
 /**
@@ -16,6 +16,13 @@ export interface EmitDependencies {
   readonly shardState: ShardStateStore;
   readonly results: ResultStore;
   readonly closeConcurrency: number;
+  /**
+   * The live feed (stdout locally, the log on Lambda): called after the results are stored and before the
+   * windows are closed, so a crash can repeat a publication but never lose one (at-least-once).
+   */
+  readonly publish?: (results: readonly WindowResult[]) => void | Promise<void>;
+  /** Parents of each shard after a reshard; without it, each shard's own watermark is used. */
+  readonly shardParents?: () => Promise<ReadonlyMap<string, readonly string[]>>;
 }
 
 export interface EmitReport {
@@ -40,17 +47,20 @@ export async function emitDueWindows(
   options: EmitOptions = {},
 ): Promise<EmitReport> {
   const states = await deps.shardState.list();
+  const own = new Map(states.map((s) => [s.shardId, s.watermarkMs]));
+  const watermarks = deps.shardParents ? effectiveWatermarks(own, await deps.shardParents()) : own;
   const dueKeys = new Set<string>();
-  for (const state of states) {
-    const watermark = options.endOfInput ? FINAL_WATERMARK : state.watermarkMs;
+  for (const [shardId, shardWatermark] of watermarks) {
+    const watermark = options.endOfInput ? FINAL_WATERMARK : shardWatermark;
     if (watermark === undefined) continue;
-    for (const key of await deps.windows.dueWindowKeys(state.shardId, watermark)) dueKeys.add(key);
+    for (const key of await deps.windows.dueWindowKeys(shardId, watermark)) dueKeys.add(key);
   }
   if (dueKeys.size === 0) return { emitted: [], due: 0, skipped: 0 };
 
   const open = (await deps.windows.getMany([...dueKeys])).filter((item) => item.status === OPEN);
   const results = open.map((item) => resultOf(item, now));
   await deps.results.putMany(results);
+  await deps.publish?.(results);
 
   const limit = pLimit(deps.closeConcurrency);
   const closed = await Promise.all(open.map((item) => limit(() => deps.windows.close(item, now))));

@@ -3,11 +3,15 @@ import { type DeadLetter, type FoldSettings, foldBatch, type ShardRecord } from 
 import type { DeadLetterStore } from './store/dead-letter-store.js';
 import type { ShardStateStore } from './store/shard-state-store.js';
 import type { WindowStore } from './store/window-store.js';
+import type { ShardProgress } from './watermark.js';
+import { guardAttribute } from './window-item.js';
 
 /**
  * One invocation's work for one shard, in the order that makes a crash anywhere safe to replay:
- * read progress → fold → conditional window writes → dead letters → advance progress (last).
+ * read progress → fold → conditional window writes and dead letters → advance progress (last).
  */
+export type Delivery = 'exactly-once' | 'at-least-once';
+
 export interface FoldDependencies {
   readonly windows: WindowStore;
   readonly shardState: ShardStateStore;
@@ -17,6 +21,17 @@ export interface FoldDependencies {
   readonly windowRetentionSeconds: number;
   /** Conditional writes in flight at once. */
   readonly writeConcurrency: number;
+  /**
+   * `at-least-once` turns the sequence guards off (a demonstration of what they prevent: counts inflate on
+   * every replay). @default 'exactly-once'
+   */
+  readonly delivery: Delivery;
+  /**
+   * The event source's ParallelizationFactor. Above 1, batches of one shard run concurrently (ordered per
+   * partition key only), so the shard position cannot mark records as applied: the per-window guards, which
+   * are per key, do all the deduplication, and the watermark only ever moves up.
+   */
+  readonly parallelizationFactor: number;
 }
 
 export interface FoldReport {
@@ -30,6 +45,12 @@ export interface FoldReport {
   readonly bad: number;
   readonly late: number;
   readonly windowsTouched: number;
+  /**
+   * Set when some writes failed after their retries: the (unpadded) sequence number of the first record not
+   * finished. Everything before it is written and recorded, so the event source can resume from it.
+   */
+  readonly failedFrom?: string;
+  readonly failure?: string;
 }
 
 export async function foldShardBatch(
@@ -38,50 +59,71 @@ export async function foldShardBatch(
   records: readonly ShardRecord[],
   now: number,
 ): Promise<FoldReport> {
+  const sequential = deps.parallelizationFactor <= 1;
+  const guarded = deps.delivery === 'exactly-once';
   const stored = await deps.shardState.read(shardId);
-  const plan = foldBatch(records, stored, deps.settings);
+  // Without guards (or with concurrent batches) the stored position must not skip records; its event-time
+  // maximum still seeds the watermark.
+  const skipFrom =
+    sequential && guarded ? stored : stored && { sequenceNumber: '', maxEventMs: stored.maxEventMs };
+  const plan = foldBatch(records, skipFrom, deps.settings);
   const empty = { shardId, records: records.length, redelivered: plan.alreadyApplied, windowsTouched: 0 };
   if (!plan.progress) return { ...empty, counted: 0, alreadyCounted: 0, bad: 0, late: 0 };
 
   const limit = pLimit(deps.writeConcurrency);
   const retention = deps.windowRetentionSeconds;
-  const outcomes = await Promise.all(
+  const outcomes = await Promise.allSettled(
     plan.contributions.map((c) =>
-      limit(() => deps.windows.apply(shardId, c, Math.ceil(c.windowEnd / 1000) + retention)),
+      limit(() => deps.windows.apply(shardId, c, Math.ceil(c.windowEnd / 1000) + retention, guarded)),
     ),
   );
 
+  const failedSequences: string[] = [];
+  let failure: unknown;
   const closedLate: DeadLetter[] = [];
   const lineOf = new Map<string, ShardRecord>();
-  for (const outcome of outcomes) {
-    if (!outcome.closedWindow) continue;
+  let counted = 0;
+  let alreadyCounted = 0;
+  outcomes.forEach((outcome, i) => {
+    const contribution = plan.contributions[i];
+    if (!contribution) return;
+    if (outcome.status === 'rejected') {
+      failure ??= outcome.reason;
+      failedSequences.push(contribution.sequenceNumbers[0] ?? '');
+      return;
+    }
+    counted += outcome.value.counted;
+    alreadyCounted += outcome.value.alreadyCounted;
+    const late = outcome.value.closedWindow;
+    if (!late) return;
     if (lineOf.size === 0) for (const r of records) lineOf.set(r.sequenceNumber, r);
-    const { ip, windowStart, windowEnd } = outcome.closedWindow;
-    for (const sequenceNumber of outcome.closedWindow.sequenceNumbers) {
+    for (const sequenceNumber of late.sequenceNumbers) {
       const record = lineOf.get(sequenceNumber);
       closedLate.push({
         sequenceNumber,
         arrivalMs: record?.arrivalMs ?? now,
         reason: 'late',
-        detail: `window ending ${new Date(windowEnd).toISOString()} was already closed`,
+        detail: `window ending ${new Date(late.windowEnd).toISOString()} was already closed`,
         line: record?.line ?? '',
-        ip,
-        windowStart,
+        ip: late.ip,
+        windowStart: late.windowStart,
       });
     }
-  }
-  const deadLetters = [...plan.deadLetters, ...closedLate];
-  if (deadLetters.length > 0) await deps.deadLetters.putMany(shardId, deadLetters);
-  await deps.shardState.advance(shardId, stored, plan.progress, deps.settings.maxDisorderMs, now);
+  });
 
-  let counted = 0;
-  let alreadyCounted = 0;
-  for (const o of outcomes) {
-    counted += o.counted;
-    alreadyCounted += o.alreadyCounted;
+  let deadLetters = [...plan.deadLetters, ...closedLate];
+  if (!sequential) deadLetters = await withoutCountedRecords(deps, shardId, deadLetters);
+  if (deadLetters.length > 0) {
+    try {
+      await deps.deadLetters.putMany(shardId, deadLetters);
+    } catch (error) {
+      failure ??= error;
+      failedSequences.push(...deadLetters.map((d) => d.sequenceNumber));
+    }
   }
+
   const late = deadLetters.filter((d) => d.reason === 'late').length;
-  return {
+  const report = {
     ...empty,
     counted,
     alreadyCounted,
@@ -89,4 +131,48 @@ export async function foldShardBatch(
     late,
     windowsTouched: plan.contributions.length,
   };
+  if (failedSequences.length === 0) {
+    await recordProgress(deps, shardId, stored, plan.progress, now, sequential && guarded);
+    return report;
+  }
+  // Some writes failed after the SDK's retries (persistent throttling, say): record what is complete and
+  // tell the event source to resume from the first record not finished.
+  const firstFailed = failedSequences.reduce((a, b) => (a < b ? a : b));
+  const complete = plan.progressBefore(firstFailed);
+  if (complete) await recordProgress(deps, shardId, stored, complete, now, sequential && guarded);
+  return {
+    ...report,
+    failedFrom: firstFailed.replace(/^0+(?=\d)/, ''),
+    failure: failure instanceof Error ? `${failure.name}: ${failure.message}` : String(failure),
+  };
+}
+
+async function recordProgress(
+  deps: FoldDependencies,
+  shardId: string,
+  stored: ShardProgress | undefined,
+  next: ShardProgress,
+  now: number,
+  exact: boolean,
+): Promise<void> {
+  if (exact) await deps.shardState.advance(shardId, stored, next, deps.settings.maxDisorderMs, now);
+  else await deps.shardState.raise(shardId, next, deps.settings.maxDisorderMs, now);
+}
+
+/**
+ * With concurrent batches a replay can judge late a record its first delivery counted (the watermark moved
+ * in between); the window's guard tells, and such a record is not dead-lettered.
+ */
+async function withoutCountedRecords(deps: FoldDependencies, shardId: string, letters: DeadLetter[]) {
+  const late = letters.filter(
+    (l) => l.reason === 'late' && l.ip !== undefined && l.windowStart !== undefined,
+  );
+  if (late.length === 0) return letters;
+  const items = await deps.windows.getMany([...new Set(late.map((l) => `${l.ip}#${l.windowStart}`))]);
+  const guards = new Map(items.map((item) => [item.pk, item[guardAttribute(shardId)]]));
+  return letters.filter((l) => {
+    if (l.reason !== 'late') return true;
+    const guard = guards.get(`${l.ip}#${l.windowStart}`);
+    return !(typeof guard === 'string' && guard >= l.sequenceNumber);
+  });
 }

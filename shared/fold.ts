@@ -51,6 +51,11 @@ export interface FoldPlan {
   readonly alreadyApplied: number;
   /** Progress after this batch, or undefined when the batch held nothing new. */
   readonly progress: ShardProgress | undefined;
+  /**
+   * Progress through the last new record below `sequenceNumber`: what may be recorded when the writes of the
+   * records from `sequenceNumber` on failed, so a redelivery from there decides exactly as this one did.
+   */
+  progressBefore(sequenceNumber: string): ShardProgress | undefined;
 }
 
 /** Accumulates parsed records into per-(ip, window) contributions; the hot loop, kept free of I/O. */
@@ -132,18 +137,30 @@ export function foldBatch(
 ): FoldPlan {
   const folder = new WindowFolder(settings, stored?.maxEventMs);
   let alreadyApplied = 0;
-  let last: string | undefined;
+  // Position and event-time maximum after each new record, for progressBefore().
+  const applied: ShardProgress[] = [];
   for (const record of records) {
     if (stored && record.sequenceNumber <= stored.sequenceNumber) {
       alreadyApplied++;
       continue;
     }
     folder.add(record);
-    last = record.sequenceNumber;
+    applied.push({ sequenceNumber: record.sequenceNumber, maxEventMs: folder.highestEventMs });
   }
-  const progress =
-    last === undefined ? undefined : { sequenceNumber: last, maxEventMs: folder.highestEventMs };
-  return { contributions: folder.contributions(), deadLetters: folder.deadLetters, alreadyApplied, progress };
+  return {
+    contributions: folder.contributions(),
+    deadLetters: folder.deadLetters,
+    alreadyApplied,
+    progress: applied[applied.length - 1],
+    progressBefore: (sequenceNumber) => {
+      let found: ShardProgress | undefined;
+      for (const p of applied) {
+        if (p.sequenceNumber >= sequenceNumber) break;
+        found = p;
+      }
+      return found;
+    },
+  };
 }
 
 /**

@@ -24,3 +24,39 @@ export function watermarkOf(maxEventMs: number | undefined, maxDisorderMs: numbe
 export function isLate(windowEndMs: number, watermarkMs: number): boolean {
   return windowEndMs <= watermarkMs;
 }
+
+/**
+ * Watermarks as the emitter uses them, with reshard lineage. A parent shard stops at its last record, but
+ * its keys carry on in its children; once every child has progress (children are read only after their
+ * parents are read to the end), the parent's windows are due by the slowest child, so the last windows of a
+ * split or merged shard still close.
+ */
+export function effectiveWatermarks(
+  watermarks: ReadonlyMap<string, number | undefined>,
+  parentsOf: ReadonlyMap<string, readonly string[]>,
+): Map<string, number | undefined> {
+  const childrenOf = new Map<string, string[]>();
+  for (const [child, parents] of parentsOf) {
+    for (const parent of parents) childrenOf.set(parent, [...(childrenOf.get(parent) ?? []), child]);
+  }
+  const memo = new Map<string, number | undefined>();
+  const effective = (shardId: string, seen: Set<string>): number | undefined => {
+    if (memo.has(shardId)) return memo.get(shardId);
+    const own = watermarks.get(shardId);
+    const children = (childrenOf.get(shardId) ?? []).filter((c) => !seen.has(c));
+    let result = own;
+    if (children.length > 0) {
+      const next = new Set(seen).add(shardId);
+      const childMarks = children.map((c) => effective(c, next));
+      if (childMarks.every((m) => m !== undefined)) {
+        const slowest = Math.min(...(childMarks as number[]));
+        result = own === undefined ? slowest : Math.max(own, slowest);
+      }
+    }
+    memo.set(shardId, result);
+    return result;
+  };
+  const out = new Map<string, number | undefined>();
+  for (const shardId of watermarks.keys()) out.set(shardId, effective(shardId, new Set()));
+  return out;
+}

@@ -61,6 +61,8 @@ export interface ContributionWrite {
   readonly expectedGuard?: string;
   /** Seconds since the epoch after which DynamoDB TTL may delete the item. */
   readonly expiresAt: number;
+  /** False only in the at-least-once demonstration: no sequence condition, every delivery adds. */
+  readonly guarded?: boolean;
 }
 
 export function contributionUpdate({
@@ -68,13 +70,17 @@ export function contributionUpdate({
   contribution,
   expectedGuard,
   expiresAt,
+  guarded = true,
 }: ContributionWrite): ConditionalUpdate {
   const { ip, windowStart, windowEnd, sequenceNumbers } = contribution;
   const first = sequenceNumbers[0];
   const last = sequenceNumbers[sequenceNumbers.length - 1];
   if (first === undefined || last === undefined) throw new Error('empty contribution');
-  const guardCondition =
-    expectedGuard === undefined ? '(attribute_not_exists(#guard) OR #guard < :first)' : '#guard = :expected';
+  const guardCondition = !guarded
+    ? ''
+    : expectedGuard === undefined
+      ? '(attribute_not_exists(#guard) OR #guard < :first) AND '
+      : '#guard = :expected AND ';
   const values: Record<string, unknown> = {
     ':n': sequenceNumbers.length,
     ':zero': 0,
@@ -87,8 +93,8 @@ export function contributionUpdate({
     ':openSort': openSortKey(windowEnd, ip),
     ':expiresAt': expiresAt,
   };
-  if (expectedGuard === undefined) values[':first'] = first;
-  else values[':expected'] = expectedGuard;
+  if (guarded && expectedGuard === undefined) values[':first'] = first;
+  else if (guarded) values[':expected'] = expectedGuard;
   return {
     Key: { pk: windowKey(ip, windowStart) },
     UpdateExpression: [
@@ -99,11 +105,12 @@ export function contributionUpdate({
       'windowStart = :start',
       'windowEnd = :end',
       '#status = if_not_exists(#status, :open)',
-      'openShard = if_not_exists(openShard, :shard)',
+      // The last shard to write owns the window: after a reshard the child, whose watermark then matters.
+      'openShard = :shard',
       'openSort = :openSort',
       'expiresAt = :expiresAt',
     ].join(', '),
-    ConditionExpression: `${guardCondition} AND (attribute_not_exists(#status) OR #status = :open)`,
+    ConditionExpression: `${guardCondition}(attribute_not_exists(#status) OR #status = :open)`,
     ExpressionAttributeNames: {
       '#guard': guardAttribute(shardId),
       '#count': 'count',

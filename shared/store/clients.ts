@@ -26,10 +26,22 @@ function clientConfig(target: AwsTarget) {
   };
 }
 
+/**
+ * Throttling (ProvisionedThroughputExceeded, ThrottlingException) is retried by the SDK with exponential
+ * backoff and jitter; five attempts ride out a burst, and a longer one fails the write to the handler.
+ */
+export const DYNAMODB_MAX_ATTEMPTS = 5;
+
+export function createDynamoClient(target: AwsTarget): DynamoDBClient {
+  return new DynamoDBClient({ ...clientConfig(target), maxAttempts: DYNAMODB_MAX_ATTEMPTS });
+}
+
+export function documentClient(client: DynamoDBClient): DynamoDBDocumentClient {
+  return DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
+}
+
 export function createDocumentClient(target: AwsTarget): DynamoDBDocumentClient {
-  return DynamoDBDocumentClient.from(new DynamoDBClient(clientConfig(target)), {
-    marshallOptions: { removeUndefinedValues: true },
-  });
+  return documentClient(createDynamoClient(target));
 }
 
 export function createKinesisClient(target: AwsTarget): KinesisClient {

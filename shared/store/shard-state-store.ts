@@ -74,6 +74,33 @@ export class ShardStateStore {
     }
   }
 
+  /**
+   * For concurrent batches of one shard (ParallelizationFactor > 1): only ever raises the event-time maximum
+   * and position; a lower value than stored is simply not written.
+   */
+  async raise(shardId: string, next: ShardProgress, maxDisorderMs: number, now: number): Promise<void> {
+    if (next.maxEventMs === undefined) return;
+    try {
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: { stream: this.stream, shardId },
+          UpdateExpression:
+            'SET sequenceNumber = :seq, maxEventMs = :max, watermarkMs = :wm, updatedAt = :now',
+          ConditionExpression: 'attribute_not_exists(maxEventMs) OR maxEventMs < :max',
+          ExpressionAttributeValues: {
+            ':seq': next.sequenceNumber,
+            ':max': next.maxEventMs,
+            ':wm': watermarkOf(next.maxEventMs, maxDisorderMs),
+            ':now': now,
+          },
+        }),
+      );
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+    }
+  }
+
   async list(): Promise<ShardState[]> {
     const states: ShardState[] = [];
     let start: Record<string, unknown> | undefined;

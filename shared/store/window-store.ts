@@ -34,7 +34,12 @@ export class WindowStore {
    * Folds one contribution in with a conditional write on the shard's guard. When the condition fails
    * (a replay), re-reads the item and writes only the records above the stored guard.
    */
-  async apply(shardId: string, contribution: Contribution, expiresAt: number): Promise<ContributionOutcome> {
+  async apply(
+    shardId: string,
+    contribution: Contribution,
+    expiresAt: number,
+    guarded = true,
+  ): Promise<ContributionOutcome> {
     const total = contribution.sequenceNumbers.length;
     let pending = contribution;
     let expectedGuard: string | undefined;
@@ -43,7 +48,7 @@ export class WindowStore {
         await this.doc.send(
           new UpdateCommand({
             TableName: this.table,
-            ...contributionUpdate({ shardId, contribution: pending, expectedGuard, expiresAt }),
+            ...contributionUpdate({ shardId, contribution: pending, expectedGuard, expiresAt, guarded }),
           }),
         );
         const counted = pending.sequenceNumbers.length;
@@ -52,6 +57,7 @@ export class WindowStore {
         if (!(error instanceof ConditionalCheckFailedException)) throw error;
       }
       const item = await this.get(contribution.ip, contribution.windowStart);
+      if (!guarded) return { counted: 0, alreadyCounted: 0, closedWindow: pending };
       const guard = item?.[guardAttribute(shardId)];
       const rest = typeof guard === 'string' ? remainderAfter(pending, guard) : pending;
       if (!rest) return { counted: 0, alreadyCounted: total };

@@ -38,7 +38,6 @@ export async function startTestStack(
   const doc = createDocumentClient(emulators.dynamo);
   const env = functionEnvironment({
     prefix,
-    shards: options.shards ?? 2,
     windowSeconds: 5,
     maxDisorderSeconds: options.maxDisorderSeconds ?? 2,
     timeZone: 'UTC',

@@ -1,0 +1,211 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import {
+  CreateStreamCommand,
+  DescribeStreamSummaryCommand,
+  type KinesisClient,
+} from '@aws-sdk/client-kinesis';
+import type { KinesisStreamEvent } from 'aws-lambda';
+import { type Emulators, startEmulators } from '../../local/emulators.js';
+import {
+  type DiscardedBatch,
+  type EventSourceOptions,
+  type KinesisHandler,
+  LocalEventSource,
+} from '../../local/event-source.js';
+import { StreamProducer } from '../../local/producer.js';
+import { reshard } from '../../local/reshard.js';
+import { createKinesisClient } from '../../shared/store/clients.js';
+
+/** The event-source stand-in against real kinesalite, with scripted handlers standing in for the function. */
+let emulators: Emulators;
+let kinesis: KinesisClient;
+let streams = 0;
+
+async function stream(shards: number): Promise<{ name: string; arn: string }> {
+  const name = `es-${streams++}`;
+  await kinesis.send(new CreateStreamCommand({ StreamName: name, ShardCount: shards }));
+  for (;;) {
+    const out = await kinesis.send(new DescribeStreamSummaryCommand({ StreamName: name }));
+    if (out.StreamDescriptionSummary?.StreamStatus === 'ACTIVE')
+      return { name, arn: out.StreamDescriptionSummary.StreamARN ?? '' };
+  }
+}
+
+async function put(name: string, lines: string[]) {
+  const producer = new StreamProducer(kinesis, name);
+  for (const line of lines) await producer.put(line);
+  return producer.flush();
+}
+
+const text = (event: KinesisStreamEvent) =>
+  event.Records.map((r) => Buffer.from(r.kinesis.data, 'base64').toString());
+
+async function consume(
+  name: string,
+  arn: string,
+  handler: KinesisHandler,
+  options: EventSourceOptions,
+  lastSequenceByShard: ReadonlyMap<string, string>,
+) {
+  const discarded: DiscardedBatch[] = [];
+  const source = new LocalEventSource(
+    kinesis,
+    name,
+    arn,
+    'us-east-1',
+    handler,
+    { retryBackoffMs: 1, idlePollMs: 10, shardDiscoveryMs: 20, ...options },
+    {
+      onBatchDiscarded: (b) => discarded.push(b),
+    },
+  );
+  await source.start();
+  await source.drained(lastSequenceByShard);
+  await source.stop();
+  return { source, discarded };
+}
+
+describe('local event source (Lambda event source mapping semantics)', () => {
+  before(async () => {
+    emulators = await startEmulators();
+    kinesis = createKinesisClient(emulators.kinesis);
+  });
+  after(async () => {
+    kinesis.destroy();
+    await emulators.stop();
+  });
+
+  it('retries a failed batch whole, in order, and moves on only after success', async () => {
+    const { name, arn } = await stream(1);
+    const lines = Array.from({ length: 30 }, (_, i) => `12:00:00 10.0.0.${i}`);
+    const produced = await put(name, lines);
+    const seen: string[] = [];
+    let failures = 2;
+    const { source } = await consume(
+      name,
+      arn,
+      async (event) => {
+        if (failures-- > 0) throw new Error('transient');
+        seen.push(...text(event));
+        return { batchItemFailures: [] };
+      },
+      { batchSize: 10, bisectOnError: false },
+      produced.lastSequenceByShard,
+    );
+    assert.deepEqual(seen, lines);
+    assert.equal(source.stats.failedInvocations, 2);
+    assert.equal(
+      source.stats.deliveredRecords - source.stats.checkpointedRecords,
+      20,
+      'the failed batch came twice more',
+    );
+  });
+
+  it('bisects a failing batch down to the poison record and sends its metadata on-failure after the retries', async () => {
+    const { name, arn } = await stream(1);
+    const lines = Array.from({ length: 16 }, (_, i) => (i === 11 ? 'POISON' : `12:00:00 10.0.1.${i}`));
+    const produced = await put(name, lines);
+    const delivered = new Set<string>();
+    const { source, discarded } = await consume(
+      name,
+      arn,
+      async (event) => {
+        if (text(event).includes('POISON')) throw new Error('cannot process');
+        for (const l of text(event)) delivered.add(l);
+        return { batchItemFailures: [] };
+      },
+      { batchSize: 16, bisectOnError: true, maxRetryAttempts: 2 },
+      produced.lastSequenceByShard,
+    );
+    assert.deepEqual([...delivered].sort(), lines.filter((l) => l !== 'POISON').sort());
+    assert.equal(discarded.length, 1);
+    assert.equal(discarded[0]?.batchSize, 1, 'bisected down to the one bad record');
+    assert.equal(discarded[0]?.condition, 'RetryAttemptsExhausted');
+    assert.equal(discarded[0]?.startSequenceNumber, discarded[0]?.endSequenceNumber);
+    assert.ok(source.stats.bisections >= 4);
+    assert.equal(source.stats.discardedRecords, 1);
+  });
+
+  it('redelivers from the first reported item failure, including records after it already applied', async () => {
+    const { name, arn } = await stream(1);
+    const lines = Array.from({ length: 10 }, (_, i) => `12:00:00 10.0.2.${i}`);
+    const produced = await put(name, lines);
+    const deliveries: string[][] = [];
+    let failOnce = true;
+    const { source } = await consume(
+      name,
+      arn,
+      async (event) => {
+        deliveries.push(text(event));
+        if (failOnce) {
+          failOnce = false;
+          return { batchItemFailures: [{ itemIdentifier: event.Records[6]?.kinesis.sequenceNumber ?? '' }] };
+        }
+        return { batchItemFailures: [] };
+      },
+      { batchSize: 10 },
+      produced.lastSequenceByShard,
+    );
+    assert.deepEqual(deliveries[0], lines);
+    assert.deepEqual(
+      deliveries[1],
+      lines.slice(6),
+      'resumes at the failed record, with every record after it',
+    );
+    assert.equal(source.stats.partialFailures, 1);
+  });
+
+  it('gives up records older than the maximum record age, with their metadata', async () => {
+    const { name, arn } = await stream(1);
+    const produced = await put(name, ['12:00:00 10.0.3.1', '12:00:00 10.0.3.2']);
+    await new Promise((r) => setTimeout(r, 1100));
+    const { discarded } = await consume(
+      name,
+      arn,
+      async () => {
+        throw new Error('down');
+      },
+      { maxRecordAgeSeconds: 1 },
+      produced.lastSequenceByShard,
+    );
+    assert.equal(discarded[0]?.condition, 'RecordAgeExceeded');
+    assert.equal(discarded[0]?.batchSize, 2);
+  });
+
+  it('reads a parent shard to its end before its children, after a split', async () => {
+    const { name, arn } = await stream(1);
+    const before = Array.from({ length: 40 }, (_, i) => `12:00:00 10.0.4.${i}`);
+    const parentPut = await put(name, before);
+    await reshard(kinesis, name, 'split');
+    const produced = await put(
+      name,
+      Array.from({ length: 40 }, (_, i) => `12:00:01 10.0.4.${i}`),
+    );
+    const order: { shard: string; at: number }[] = [];
+    let tick = 0;
+    const { source } = await consume(
+      name,
+      arn,
+      async (event) => {
+        const shard = event.Records[0]?.eventID.split(':')[0] ?? '';
+        order.push({ shard, at: tick++ });
+        return { batchItemFailures: [] };
+      },
+      { batchSize: 5 },
+      new Map([...parentPut.lastSequenceByShard, ...produced.lastSequenceByShard]),
+    );
+    const parentLast = Math.max(...order.filter((o) => o.shard === 'shardId-000000000000').map((o) => o.at));
+    const childFirst = Math.min(...order.filter((o) => o.shard !== 'shardId-000000000000').map((o) => o.at));
+    assert.ok(
+      parentLast < childFirst,
+      `parent's last batch (${parentLast}) before the children's first (${childFirst})`,
+    );
+    assert.equal(source.stats.checkpointedRecords, 80);
+    assert.deepEqual(source.shardIds().sort(), [
+      'shardId-000000000000',
+      'shardId-000000000001',
+      'shardId-000000000002',
+    ]);
+  });
+});
