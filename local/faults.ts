@@ -96,8 +96,17 @@ export class FaultInjector {
       crashed: false,
       throttlesLeft: plan.kind === 'throttle' ? plan.failures : 0,
     };
-    const result = await this.invocation.run(state, invoke);
-    if (plan.kind === 'crash' && !state.crashed) {
+    let result: T;
+    try {
+      result = await this.invocation.run(state, invoke);
+    } catch (error) {
+      if (state.crashed && !(error instanceof InjectedCrash))
+        throw new InjectedCrash(`invocation crashed (${error})`);
+      throw error;
+    }
+    // A crashed process answers nothing, whatever the handler would have returned.
+    if (state.crashed) throw new InjectedCrash(`invocation crashed after ${state.writes} writes`);
+    if (plan.kind === 'crash') {
       this.stats.crashes++;
       throw new InjectedCrash(`invocation crashed after all ${state.writes} writes, before responding`);
     }

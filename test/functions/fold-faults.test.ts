@@ -1,0 +1,178 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { createFoldHandler } from '../../functions/fold-handler.js';
+import { InjectedCrash } from '../../local/faults.js';
+import { localContext } from '../../local/lambda-context.js';
+import { DeadLetterStore } from '../../shared/store/dead-letter-store.js';
+import { WindowStore } from '../../shared/store/window-store.js';
+import { faultyHandlers } from '../helpers/faulty-stack.js';
+import { kinesisEvent } from '../helpers/records.js';
+import { startTestStack, type TestStack } from '../helpers/stack.js';
+
+const arrival = Date.parse('2026-03-10T18:41:00Z');
+const T0 = Date.parse('2026-03-10T18:40:10Z');
+const logger = new Logger({ serviceName: 'test', logLevel: 'ERROR' });
+
+/** One batch: 4 IPs × 5 records in one window, 2 bad lines → 4 window writes, 1 dead-letter write, 1 progress. */
+function batchLines(ipPrefix: string): string[] {
+  const lines = Array.from({ length: 20 }, (_, i) => `18:40:1${i % 5} ${ipPrefix}.${i % 4}`);
+  lines.splice(7, 0, 'broken line');
+  lines.splice(15, 0, '18:40:12 999.0.0.1');
+  return lines;
+}
+
+async function windowCounts(stack: TestStack, ipPrefix: string, n = 4): Promise<number[]> {
+  const store = new WindowStore(stack.doc, stack.names.windows);
+  return Promise.all(
+    Array.from({ length: n }, async (_, i) => (await store.get(`${ipPrefix}.${i}`, T0))?.count ?? 0),
+  );
+}
+
+describe('fold handler under injected faults (real handler, real emulators)', () => {
+  let stack: TestStack;
+  let handlers: ReturnType<typeof faultyHandlers>;
+  before(async () => {
+    stack = await startTestStack();
+    handlers = faultyHandlers(stack);
+  });
+  after(async () => {
+    handlers.stop();
+    await stack.stop();
+  });
+
+  it('stays exact when the invocation crashes after any number of its writes, then is replayed', async () => {
+    const writesInCleanRun = 6; // 4 window updates + 1 dead-letter batch + 1 progress update
+    for (let afterWrites = 0; afterWrites <= writesInCleanRun; afterWrites++) {
+      // Prepare: a fresh shard and IP range per position, so every case starts clean.
+      const shardId = `shardId-00000000010${afterWrites}`;
+      const prefix = `10.20.${afterWrites}`;
+      const event = kinesisEvent(shardId, batchLines(prefix), arrival, 1);
+      // Act: crash at this position (position 6 = after every write, before responding), then replay twice.
+      await assert.rejects(
+        handlers.injector.around(() => handlers.fold(event, localContext('fold')), {
+          kind: 'crash',
+          afterWrites,
+        }),
+        InjectedCrash,
+      );
+      const replay = await handlers.fold(event, localContext('fold'));
+      await handlers.fold(event, localContext('fold'));
+      // Assess
+      assert.deepEqual(await windowCounts(stack, prefix), [5, 5, 5, 5], `crash after ${afterWrites} writes`);
+      assert.deepEqual(replay.batchItemFailures, []);
+      const letters = await new DeadLetterStore(stack.doc, stack.names.deadLetters).forShard(shardId);
+      assert.deepEqual(
+        letters.map((l) => l.reason).sort(),
+        ['format', 'invalid-ip'],
+        `crash after ${afterWrites}`,
+      );
+    }
+  });
+
+  it('rides out a short throttling burst inside the invocation (SDK retries with backoff)', async () => {
+    for (const [n, errorName] of (
+      ['ProvisionedThroughputExceededException', 'ThrottlingException'] as const
+    ).entries()) {
+      const event = kinesisEvent(`shardId-00000000020${n}`, batchLines(`10.21.${n}`), arrival, 1);
+      const throttledBefore = handlers.injector.stats.throttleErrors;
+      const result = await handlers.injector.around(() => handlers.fold(event, localContext('fold')), {
+        kind: 'throttle',
+        atWrite: 1,
+        failures: 3,
+        errorName,
+      });
+      assert.deepEqual(result.batchItemFailures, []);
+      assert.equal(handlers.injector.stats.throttleErrors - throttledBefore, 3);
+      assert.deepEqual(await windowCounts(stack, `10.21.${n}`), [5, 5, 5, 5]);
+    }
+  });
+
+  it('hands a persisting throttle back to the event source from the first record not finished', async () => {
+    const shardId = 'shardId-000000000300';
+    const lines = batchLines('10.22.0');
+    const event = kinesisEvent(shardId, lines, arrival, 1);
+    // The second window write keeps failing past the SDK's 5 attempts.
+    const result = await handlers.injector.around(() => handlers.fold(event, localContext('fold')), {
+      kind: 'throttle',
+      atWrite: 1,
+      failures: 50,
+      errorName: 'ProvisionedThroughputExceededException',
+    });
+    assert.equal(result.batchItemFailures.length, 1);
+    const failedFrom = result.batchItemFailures[0]?.itemIdentifier ?? '';
+    const index = event.Records.findIndex((r) => r.kinesis.sequenceNumber === failedFrom);
+    assert.ok(index > 0, 'some records were finished before the failure');
+    // The event source redelivers from that record on, including records already applied after it.
+    const redelivery = kinesisEvent(shardId, lines.slice(index), arrival, 1 + index);
+    assert.equal(redelivery.Records[0]?.kinesis.sequenceNumber, failedFrom);
+    const again = await handlers.fold(redelivery, localContext('fold'));
+    assert.deepEqual(again.batchItemFailures, []);
+    assert.deepEqual(await windowCounts(stack, '10.22.0'), [5, 5, 5, 5]);
+  });
+
+  it('keeps two concurrent batches of one shard exact (ParallelizationFactor 2), with crashes and replays', async () => {
+    const concurrent = faultyHandlers(stack, { parallelizationFactor: 2 });
+    try {
+      const shardId = 'shardId-000000000400';
+      // Lambda splits a shard's records by partition key: keys A go to one batch, keys B to the other,
+      // sequence numbers interleaved.
+      const all = Array.from({ length: 40 }, (_, i) => `18:40:1${i % 5} 10.23.${i % 2}.${i % 4}`);
+      const event = kinesisEvent(shardId, all, arrival, 1);
+      const laneA = { Records: event.Records.filter((r) => r.kinesis.partitionKey.startsWith('10.23.0.')) };
+      const laneB = { Records: event.Records.filter((r) => r.kinesis.partitionKey.startsWith('10.23.1.')) };
+      const [a, b] = await Promise.allSettled([
+        concurrent.injector.around(() => concurrent.fold(laneA, localContext('fold')), {
+          kind: 'crash',
+          afterWrites: 1,
+        }),
+        concurrent.fold(laneB, localContext('fold')),
+      ]);
+      assert.equal(a.status, 'rejected');
+      assert.equal(b.status, 'fulfilled');
+      // Lane A is retried after lane B has moved the shard's progress past A's records.
+      await concurrent.fold(laneA, localContext('fold'));
+      await Promise.all([
+        concurrent.fold(laneA, localContext('fold')),
+        concurrent.fold(laneB, localContext('fold')),
+      ]);
+      const store = new WindowStore(stack.doc, stack.names.windows);
+      const counts = await Promise.all(
+        ['10.23.0.0', '10.23.0.2', '10.23.1.1', '10.23.1.3'].map(
+          async (ip) => (await store.get(ip, T0))?.count,
+        ),
+      );
+      assert.deepEqual(counts, [10, 10, 10, 10]);
+    } finally {
+      concurrent.stop();
+    }
+  });
+
+  it('would lose lane A under ParallelizationFactor 2 if it trusted the shard position (why the mode exists)', async () => {
+    const shardId = 'shardId-000000000500';
+    const all = Array.from({ length: 40 }, (_, i) => `18:40:1${i % 5} 10.24.${i % 2}.${i % 4}`);
+    const event = kinesisEvent(shardId, all, arrival, 1);
+    const laneA = { Records: event.Records.filter((r) => r.kinesis.partitionKey.startsWith('10.24.0.')) };
+    const laneB = { Records: event.Records.filter((r) => r.kinesis.partitionKey.startsWith('10.24.1.')) };
+    const sequentialOnly = createFoldHandler(
+      {
+        ...(await import('../../functions/config.js')).foldDependencies(
+          {
+            ...(await import('../../local/pipeline.js')).functionEnvironment({
+              prefix: stack.names.stream.replace(/-lines$/, ''),
+              windowSeconds: 5,
+              maxDisorderSeconds: 2,
+              timeZone: 'UTC',
+            }),
+          },
+          stack.doc,
+        ),
+      },
+      logger,
+    );
+    await sequentialOnly(laneB, localContext('fold'));
+    await sequentialOnly(laneA, localContext('fold'));
+    const store = new WindowStore(stack.doc, stack.names.windows);
+    assert.equal((await store.get('10.24.0.0', T0))?.count ?? 0, 0, 'lane A skipped as "already applied"');
+  });
+});

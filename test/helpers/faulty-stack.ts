@@ -1,0 +1,37 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { emitDependencies, foldDependencies } from '../../functions/config.js';
+import { createEmitHandler } from '../../functions/emit-handler.js';
+import { createFoldHandler } from '../../functions/fold-handler.js';
+import { FaultInjector } from '../../local/faults.js';
+import { seededRandom } from '../../local/generate.js';
+import { functionEnvironment } from '../../local/pipeline.js';
+import { createDynamoClient, documentClient } from '../../shared/store/clients.js';
+import type { TestStack } from './stack.js';
+
+/**
+ * The real fold and emit handlers over a DynamoDB client carrying a fault injector, so a test can run any
+ * invocation under an explicit fault plan (`injector.around(invoke, plan)`).
+ */
+export function faultyHandlers(stack: TestStack, options: { parallelizationFactor?: number } = {}) {
+  const injector = new FaultInjector(0, seededRandom(1));
+  const client = createDynamoClient(stack.emulators.dynamo);
+  injector.attach(client);
+  const doc = documentClient(client);
+  const env = {
+    ...functionEnvironment({
+      prefix: stack.names.stream.replace(/-lines$/, ''),
+      windowSeconds: 5,
+      maxDisorderSeconds: 2,
+      timeZone: 'UTC',
+    }),
+    PARALLELIZATION_FACTOR: String(options.parallelizationFactor ?? 1),
+    WRITE_CONCURRENCY: '1',
+  };
+  const logger = new Logger({ serviceName: 'test', logLevel: 'SILENT' as 'ERROR' });
+  return {
+    injector,
+    fold: createFoldHandler(foldDependencies(env, doc), logger),
+    emit: createEmitHandler(emitDependencies(env, doc), logger),
+    stop: () => client.destroy(),
+  };
+}
