@@ -2,6 +2,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { KinesisClient } from '@aws-sdk/client-kinesis';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { ConfiguredRetryStrategy } from '@smithy/util-retry';
 
 /**
  * Where the AWS services are: AWS itself (no endpoint), LocalStack, or the embedded emulators. The same code
@@ -12,6 +13,11 @@ export interface AwsTarget {
   readonly region?: string;
   /** Static credentials for emulators, which accept any; AWS uses the default provider chain. */
   readonly credentials?: { readonly accessKeyId: string; readonly secretAccessKey: string };
+  /**
+   * First retry delay of DynamoDB throttling backoff, doubling per attempt with full jitter; the SDK's own
+   * (100 ms base) when absent. Local fault runs shorten it: the schedule of retries matters, not its scale.
+   */
+  readonly retryBaseDelayMs?: number;
 }
 
 export const EMULATOR_CREDENTIALS = { accessKeyId: 'ipcount', secretAccessKey: 'ipcount' } as const;
@@ -33,7 +39,17 @@ function clientConfig(target: AwsTarget) {
 export const DYNAMODB_MAX_ATTEMPTS = 5;
 
 export function createDynamoClient(target: AwsTarget): DynamoDBClient {
-  return new DynamoDBClient({ ...clientConfig(target), maxAttempts: DYNAMODB_MAX_ATTEMPTS });
+  const base = target.retryBaseDelayMs;
+  return new DynamoDBClient({
+    ...clientConfig(target),
+    ...(base === undefined
+      ? { maxAttempts: DYNAMODB_MAX_ATTEMPTS }
+      : {
+          retryStrategy: new ConfiguredRetryStrategy(DYNAMODB_MAX_ATTEMPTS, (attempt) =>
+            Math.floor(Math.random() * base * 2 ** attempt),
+          ),
+        }),
+  });
 }
 
 export function documentClient(client: DynamoDBClient): DynamoDBDocumentClient {

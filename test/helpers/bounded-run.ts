@@ -26,7 +26,10 @@ export interface BoundedRun {
 }
 
 /** `ipcount run --input` in this process (the real pipeline, faster than spawning), keeping its data dir. */
-export async function boundedRun(lines: readonly string[], overrides: Partial<RunOptions> = {}): Promise<BoundedRun> {
+export async function boundedRun(
+  lines: readonly string[],
+  overrides: Partial<RunOptions> = {},
+): Promise<BoundedRun> {
   const dir = mkdtempSync(join(tmpdir(), 'ipcount-run-'));
   const input = join(dir, 'input.log');
   writeFileSync(input, `${lines.join('\n')}\n`);
@@ -61,8 +64,11 @@ export async function boundedRun(lines: readonly string[], overrides: Partial<Ru
   try {
     let start: Record<string, unknown> | undefined;
     do {
-      const out = await doc.send(new ScanCommand({ TableName: resourceNames('ipcount').results, ExclusiveStartKey: start }));
-      for (const item of out.Items ?? []) table.set(`${formatClock(Number(item.windowStart), 'UTC')} ${item.ip}`, Number(item.count));
+      const out = await doc.send(
+        new ScanCommand({ TableName: resourceNames('ipcount').results, ExclusiveStartKey: start }),
+      );
+      for (const item of out.Items ?? [])
+        table.set(`${formatClock(Number(item.windowStart), 'UTC')} ${item.ip}`, Number(item.count));
       start = out.LastEvaluatedKey;
     } while (start);
   } finally {

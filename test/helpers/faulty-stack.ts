@@ -5,6 +5,7 @@ import { createFoldHandler } from '../../functions/fold-handler.js';
 import { FaultInjector } from '../../local/faults.js';
 import { seededRandom } from '../../local/generate.js';
 import { functionEnvironment } from '../../local/pipeline.js';
+import type { WindowResult } from '../../shared/result.js';
 import { createDynamoClient, documentClient } from '../../shared/store/clients.js';
 import type { TestStack } from './stack.js';
 
@@ -12,7 +13,10 @@ import type { TestStack } from './stack.js';
  * The real fold and emit handlers over a DynamoDB client carrying a fault injector, so a test can run any
  * invocation under an explicit fault plan (`injector.around(invoke, plan)`).
  */
-export function faultyHandlers(stack: TestStack, options: { parallelizationFactor?: number } = {}) {
+export function faultyHandlers(
+  stack: TestStack,
+  options: { parallelizationFactor?: number; publish?: (results: readonly WindowResult[]) => void } = {},
+) {
   const injector = new FaultInjector(0, seededRandom(1));
   const client = createDynamoClient(stack.emulators.dynamo);
   injector.attach(client);
@@ -30,8 +34,13 @@ export function faultyHandlers(stack: TestStack, options: { parallelizationFacto
   const logger = new Logger({ serviceName: 'test', logLevel: 'SILENT' as 'ERROR' });
   return {
     injector,
+    doc,
+    logger,
     fold: createFoldHandler(foldDependencies(env, doc), logger),
-    emit: createEmitHandler(emitDependencies(env, doc), logger),
+    emit: createEmitHandler(
+      { ...emitDependencies(env, doc), ...(options.publish ? { publish: options.publish } : {}) },
+      logger,
+    ),
     stop: () => client.destroy(),
   };
 }

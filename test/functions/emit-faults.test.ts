@@ -1,0 +1,72 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { InjectedCrash } from '../../local/faults.js';
+import { localContext } from '../../local/lambda-context.js';
+import { scheduledEvent } from '../../local/pipeline.js';
+import type { WindowResult } from '../../shared/result.js';
+import { ResultStore } from '../../shared/store/result-store.js';
+import { faultyHandlers } from '../helpers/faulty-stack.js';
+import { kinesisEvent } from '../helpers/records.js';
+import { startTestStack, type TestStack } from '../helpers/stack.js';
+
+const arrival = Date.parse('2026-03-10T18:41:00Z');
+const W10 = Date.parse('2026-03-10T18:40:10Z');
+
+describe('emit handler under injected crashes', () => {
+  let stack: TestStack;
+  before(async () => {
+    stack = await startTestStack();
+  });
+  after(async () => stack.stop());
+
+  it('loses and duplicates no result when it crashes after any number of its writes', async () => {
+    // Three due windows → one result batch write and three closes: positions 0..4 (4 = before responding).
+    for (let afterWrites = 0; afterWrites <= 4; afterWrites++) {
+      // Prepare: a fresh shard and IPs per position.
+      const shardId = `shardId-00000000060${afterWrites}`;
+      const ips = [0, 1, 2].map((n) => `10.30.${afterWrites}.${n}`);
+      const lines = [
+        ...ips.flatMap((ip, n) => Array(n + 1).fill(`18:40:11 ${ip}`)),
+        `18:40:30 10.31.${afterWrites}.0`,
+      ];
+      const published: WindowResult[] = [];
+      const handlers = faultyHandlers(stack, {
+        publish: (rs) => published.push(...rs.filter((r) => r.ip.startsWith(`10.30.${afterWrites}.`))),
+      });
+      const emit = handlers.emit;
+      try {
+        await handlers.fold(kinesisEvent(shardId, lines, arrival, 1), localContext('fold'));
+        // Act: crash at this position, then the schedule runs the emitter twice more.
+        await assert.rejects(
+          handlers.injector.around(() => emit(scheduledEvent(), localContext('emit')), {
+            kind: 'crash',
+            afterWrites,
+          }),
+          InjectedCrash,
+        );
+        const closedBy = [
+          await emit(scheduledEvent(), localContext('emit')),
+          await emit(scheduledEvent(), localContext('emit')),
+        ]
+          .flatMap((r) => r.emitted)
+          .filter((r) => r.ip.startsWith(`10.30.${afterWrites}.`));
+        // Assess: the table holds each result once with its exact count; each was published at least once.
+        const results = new ResultStore(stack.doc, stack.names.results);
+        for (const [n, ip] of ips.entries()) {
+          assert.deepEqual(
+            (await results.ip(ip, W10, W10)).map((r) => r.count),
+            [n + 1],
+            `${ip}, crash after ${afterWrites}`,
+          );
+          assert.ok(
+            published.some((r) => r.ip === ip && r.count === n + 1),
+            `${ip} published, crash after ${afterWrites}`,
+          );
+        }
+        assert.equal(new Set(closedBy.map((r) => r.ip)).size, closedBy.length, 'no window closed twice');
+      } finally {
+        handlers.stop();
+      }
+    }
+  });
+});
