@@ -62,6 +62,8 @@ export interface Pipeline {
   readonly shardState: ShardStateStore;
   readonly deadLetters: DeadLetterStore;
   readonly foldReports: FoldReport[];
+  /** DynamoDB requests made by the handlers, by command (what the bench charges to recovery). */
+  readonly dynamoRequests: Map<string, number>;
   /** Invokes the emit handler once, as the schedule would; `endOfInput` emits every open window. */
   emit(endOfInput?: boolean): Promise<EmitReport>;
   stop(): Promise<void>;
@@ -105,6 +107,15 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
   const dynamo = createDynamoClient(options.dynamo);
   const { streamArn } = await provision(kinesis, dynamo, names, options.shards, options.prefix);
   options.faults?.attach(dynamo);
+  const dynamoRequests = new Map<string, number>();
+  dynamo.middlewareStack.add(
+    (next, context) => (args) => {
+      const name = context.commandName ?? '?';
+      dynamoRequests.set(name, (dynamoRequests.get(name) ?? 0) + 1);
+      return next(args);
+    },
+    { step: 'initialize', name: 'ipcountCountRequests', priority: 'high' },
+  );
   const doc = documentClient(dynamo);
   const faults = options.faults;
   const underFaults = <T>(invoke: () => Promise<T>) => (faults ? faults.around(invoke) : invoke());
@@ -145,6 +156,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     shardState: new ShardStateStore(doc, names.shardState, names.stream),
     deadLetters: new DeadLetterStore(doc, names.deadLetters),
     foldReports,
+    dynamoRequests,
     emit: (endOfInput = false) =>
       underFaults(() =>
         emitHandler(scheduledEvent(endOfInput ? { endOfInput: true } : {}), localContext('ipcount-emit')),

@@ -81,6 +81,8 @@ export interface RunStats {
   discardedBatches: number;
   discardedRecords: number;
   producerRetries: number;
+  /** DynamoDB requests made by the fold and emit handlers (counted at the client, retries included). */
+  dynamoRequests: number;
   durationMs: number;
   linesPerSecond: number;
 }
@@ -261,6 +263,7 @@ export async function run(options: RunOptions, io: RunIo): Promise<RunStats> {
       discardedBatches: source.discardedBatches,
       discardedRecords: source.discardedRecords,
       producerRetries: produced.retried,
+      dynamoRequests: [...live.dynamoRequests.values()].reduce((a, b) => a + b, 0),
       durationMs,
       linesPerSecond: Math.round((produced.sent / durationMs) * 1000),
     };

@@ -209,3 +209,65 @@ describe('ipcount query', () => {
     assert.match(backwards.stderr, /^ipcount: --from .* is after --to/);
   });
 });
+
+describe('ipcount run --faults (the lesson in one command)', () => {
+  it('counts exactly under faults and a split, and reports what it injected and redelivered', async () => {
+    const input = generatedFile('faults.log', 3000, 21);
+    const statsFile = join(dir, 'faults.stats.json');
+    const result = await ipcount([
+      'run',
+      '--input',
+      input.path,
+      '--faults',
+      '0.4',
+      '--seed',
+      '3',
+      '--reshard',
+      'split@1500',
+      '--batch-size',
+      '50',
+      '--stats',
+      statsFile,
+    ]);
+    assert.equal(result.code, 0, result.stderr);
+    assert.deepEqual(resultCounts(result.stdout), oracleCounts(input.lines));
+    const stats = JSON.parse(readFileSync(statsFile, 'utf8'));
+    for (const field of ['faultsInjected', 'retries', 'bisections', 'redeliveredRecords', 'dynamoRequests']) {
+      assert.ok(Number.isInteger(stats[field]), field);
+    }
+    assert.ok(stats.faultsInjected > 0 && stats.redeliveredRecords > 0);
+    assert.match(result.stderr, /faults: \d+ injected \(\d+ crashes, \d+ throttling errors\); \d+ retries/);
+  });
+
+  it('inflates counts with --delivery at-least-once under the same faults', async () => {
+    const input = generatedFile('faults-alo.log', 3000, 22);
+    const result = await ipcount([
+      'run',
+      '--input',
+      input.path,
+      '--faults',
+      '0.5',
+      '--seed',
+      '3',
+      '--batch-size',
+      '50',
+      '--delivery',
+      'at-least-once',
+    ]);
+    assert.equal(result.code, 0, result.stderr);
+    const total = [...resultCounts(result.stdout).values()].reduce((a, b) => a + b, 0);
+    assert.ok(total > 3000, `at-least-once counted ${total} for 3000 lines`);
+  });
+
+  it('rejects malformed fault flags in one line', async () => {
+    for (const [flag, value, message] of [
+      ['--faults', '1.5', /--faults must be a probability from 0 to 1/],
+      ['--delivery', 'maybe-once', /--delivery must be exactly-once or at-least-once/],
+      ['--reshard', 'split', /--reshard must be split@LINES or merge@LINES/],
+    ] as const) {
+      const result = await ipcount(['run', flag, value]);
+      assert.equal(result.code, 2);
+      assert.match(result.stderr, message);
+    }
+  });
+});
