@@ -22,6 +22,7 @@ import { startTestStack } from '../test/helpers/stack.js';
  */
 const LINES = Number(process.env.BENCH_LINES ?? 1_000_000);
 const E2E_LINES = Number(process.env.BENCH_E2E_LINES ?? 20_000);
+const FAULT_LINES = Number(process.env.BENCH_FAULT_LINES ?? 10_000);
 const dir = mkdtempSync(join(tmpdir(), 'ipcount-bench-'));
 const file = join(dir, 'zipf.log');
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
@@ -136,19 +137,30 @@ async function writeRequests(lines: string[]) {
   return { lines: sample.length, writes, reads, bound };
 }
 
-function endToEnd(lines: string[]) {
-  const input = join(dir, 'e2e.log');
-  writeFileSync(input, `${lines.slice(0, E2E_LINES).join('\n')}\n`);
-  const stats = join(dir, 'e2e.json');
+interface RunFigures {
+  readonly seconds: number;
+  readonly stats: {
+    records: number;
+    counted: number;
+    redeliveredRecords: number;
+    dynamoRequests: number;
+    faultsInjected: number;
+  };
+}
+
+function endToEnd(lines: readonly string[], name: string, extra: string[] = []): RunFigures {
+  const input = join(dir, `${name}.log`);
+  writeFileSync(input, `${lines.join('\n')}\n`);
+  const stats = join(dir, `${name}.json`);
   const t0 = process.hrtime.bigint();
   const out = spawnSync(
     process.execPath,
-    ['bin/ipcount.mjs', 'run', '--input', input, '--stats', stats, '--batch-size', '1000'],
+    ['bin/ipcount.mjs', 'run', '--input', input, '--stats', stats, '--batch-size', '1000', ...extra],
     { encoding: 'utf8' },
   );
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   if (out.status !== 0) throw new Error(`ipcount run failed: ${out.stderr}`);
-  return { seconds, stats: JSON.parse(readFileSync(stats, 'utf8')) as { records: number; counted: number } };
+  return { seconds, stats: JSON.parse(readFileSync(stats, 'utf8')) };
 }
 
 const lines = generate();
@@ -177,8 +189,30 @@ console.log(
   `\nDynamoDB writes, batch size 1,000         ${(w.writes / (w.lines / 1000)).toFixed(1)} write requests per 1,000 lines` +
     ` (bound: ${(w.bound / (w.lines / 1000)).toFixed(1)} = distinct pairs + 1 per batch; ${(w.reads / (w.lines / 1000)).toFixed(1)} reads)`,
 );
-const e2e = endToEnd(lines);
+const e2e = endToEnd(lines.slice(0, E2E_LINES), 'e2e');
 console.log(
   `\nend to end, ipcount run --input            ${fmt(e2e.stats.records / e2e.seconds)} lines/s   (${fmt(e2e.stats.records)} lines in ${e2e.seconds.toFixed(1)} s incl. start-up, batch size 1,000; counted ${fmt(e2e.stats.counted)})`,
+);
+
+// The cost of recovery: the same input and settings, clean and with --faults 0.2.
+const seedLike = [
+  ...seedLogLines({
+    lines: FAULT_LINES,
+    ips: ipPool(200),
+    startMs: Date.now() - 3_600_000,
+    ratePerSecond: 500,
+    seed: 3,
+    skew: 1.1,
+  }),
+];
+const clean = endToEnd(seedLike, 'clean', ['--batch-size', '100']);
+const faulty = endToEnd(seedLike, 'faulty', ['--batch-size', '100', '--faults', '0.2', '--seed', '7']);
+const rate = (r: RunFigures) => r.stats.records / r.seconds;
+console.log(
+  `\nrecovery, ${fmt(FAULT_LINES)} lines (200 IPs), batch size 100:` +
+    `\n  clean run                               ${fmt(rate(clean))} lines/s   (${fmt(clean.stats.dynamoRequests)} DynamoDB requests)` +
+    `\n  --faults 0.2                            ${fmt(rate(faulty))} lines/s   (${fmt(faulty.stats.dynamoRequests)} requests, ${fmt(faulty.stats.faultsInjected)} faults, ${fmt(faulty.stats.redeliveredRecords)} records redelivered)` +
+    `\n  fault run / clean run                   ${(rate(faulty) / rate(clean)).toFixed(2)}×; counts ${faulty.stats.counted === clean.stats.counted ? 'identical' : 'DIFFER'}` +
+    `\n  extra DynamoDB requests per redelivered record ${((faulty.stats.dynamoRequests - clean.stats.dynamoRequests) / Math.max(1, faulty.stats.redeliveredRecords)).toFixed(2)}`,
 );
 rmSync(dir, { recursive: true, force: true });
