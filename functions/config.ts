@@ -39,8 +39,18 @@ function numberEnv(env: Environment, name: string, fallback: number): number {
 /** Defaults shared by the CLI and the stack. */
 export const DEFAULTS = {
   windowSeconds: 5,
-  /** Bounded out-of-orderness: NGINX workers write lines a little out of order, and producers batch. */
+  /**
+   * Bounded out-of-orderness. NGINX stamps $time_local when a request ends, so a slow request's line follows
+   * faster later ones, and several workers (and shippers' batches) interleave: a couple of seconds covers
+   * that while adding only that much to every window's latency.
+   */
   maxDisorderSeconds: 2,
+  /** A shard silent this long closes its windows on processing time. */
+  idleTimeoutSeconds: 10,
+  /** How far a line's time may run ahead of its arrival (clock skew between hosts) before it is rejected. */
+  maxClockSkewSeconds: 300,
+  /** Late records within this still update their window (0 = late records are only tallied). */
+  allowedLatenessSeconds: 0,
   timeZone: 'UTC',
   /** Window items stay a day past their window (for late updates and audits) before TTL removes them. */
   windowRetentionSeconds: 86_400,
@@ -60,6 +70,8 @@ export function foldDependencies(env: Environment, doc: DynamoDBDocumentClient):
       windowMs: windowSizeMs(numberEnv(env, 'WINDOW_SECONDS', DEFAULTS.windowSeconds)),
       maxDisorderMs: numberEnv(env, 'MAX_DISORDER_SECONDS', DEFAULTS.maxDisorderSeconds) * 1000,
       timeZone: assertTimeZone(env.TIME_ZONE || DEFAULTS.timeZone),
+      maxClockSkewMs: numberEnv(env, 'MAX_CLOCK_SKEW_SECONDS', DEFAULTS.maxClockSkewSeconds) * 1000,
+      allowedLatenessMs: numberEnv(env, 'ALLOWED_LATENESS_SECONDS', DEFAULTS.allowedLatenessSeconds) * 1000,
     },
     windowRetentionSeconds: numberEnv(env, 'WINDOW_RETENTION_SECONDS', DEFAULTS.windowRetentionSeconds),
     writeConcurrency: numberEnv(env, 'WRITE_CONCURRENCY', DEFAULTS.writeConcurrency),
@@ -84,5 +96,10 @@ export function emitDependencies(env: Environment, doc: DynamoDBDocumentClient):
     ),
     results: new ResultStore(doc, requireEnv(env, RESULTS_TABLE.envVar)),
     closeConcurrency: numberEnv(env, 'WRITE_CONCURRENCY', DEFAULTS.writeConcurrency),
+    // "off" disables the idle rule (bounded inputs end with their own signal).
+    ...(env.IDLE_TIMEOUT_SECONDS === 'off'
+      ? {}
+      : { idleTimeoutMs: numberEnv(env, 'IDLE_TIMEOUT_SECONDS', DEFAULTS.idleTimeoutSeconds) * 1000 }),
+    maxDisorderMs: numberEnv(env, 'MAX_DISORDER_SECONDS', DEFAULTS.maxDisorderSeconds) * 1000,
   };
 }

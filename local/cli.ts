@@ -22,6 +22,11 @@ run options:
   --window SECONDS   tumbling window size (default 5)
   --max-disorder S   bounded out-of-orderness of event time, seconds (default ${DEFAULTS.maxDisorderSeconds})
   --tz ZONE          time zone of HH:mm:ss lines and of printed windows (default UTC)
+  --idle-timeout S   a shard silent for S seconds closes its windows on processing time (live default 10;
+                     off for --input, whose end closes every window)
+  --allowed-lateness S  late records within S seconds of their window still update it, re-emitted as
+                     "(update)" (default 0: late records are tallied and dead-lettered)
+  --clock-skew S     lines dated more than S seconds after their arrival are rejected (default 300)
   --stats FILE       write run statistics as JSON when the run ends
   --data-dir DIR     keep the emulators' data in DIR between runs (default: in memory)
   --port N           log service port (default 9999); --host H (default 127.0.0.1)
@@ -65,6 +70,10 @@ function positive(value: string | undefined, name: string, fallback: number): nu
   if (!Number.isFinite(n) || n <= 0)
     throw new UsageError(`--${name} must be a positive number, got ${value}`);
   return n;
+}
+
+function seconds(value: string | undefined, name: string): number | undefined {
+  return value === undefined ? undefined : integer(value, name, 0, 0, 604_800);
 }
 
 function fraction(value: string, name: string): number {
@@ -123,6 +132,9 @@ async function runCommand(args: string[]): Promise<number> {
       'dynamodb-port': { type: 'string' },
       'log-level': { type: 'string' },
       faults: { type: 'string' },
+      'idle-timeout': { type: 'string' },
+      'allowed-lateness': { type: 'string' },
+      'clock-skew': { type: 'string' },
       delivery: { type: 'string' },
       reshard: { type: 'string' },
       'max-retry-attempts': { type: 'string' },
@@ -184,6 +196,9 @@ async function runCommand(args: string[]): Promise<number> {
       ),
       ...optional('logLevel', values['log-level']),
       ...optional('faults', values.faults === undefined ? undefined : fraction(values.faults, 'faults')),
+      ...optional('idleTimeoutSeconds', seconds(values['idle-timeout'], 'idle-timeout')),
+      ...optional('allowedLatenessSeconds', seconds(values['allowed-lateness'], 'allowed-lateness')),
+      ...optional('maxClockSkewSeconds', seconds(values['clock-skew'], 'clock-skew')),
       ...optional('delivery', values.delivery === undefined ? undefined : deliveryMode(values.delivery)),
       ...optional('reshard', values.reshard === undefined ? undefined : reshardPlan(values.reshard)),
       ...optional(

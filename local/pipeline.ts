@@ -50,6 +50,10 @@ export interface PipelineOptions {
   readonly faults?: FaultInjector;
   /** @default 'exactly-once' */
   readonly delivery?: Delivery;
+  /** Seconds of silence after which a shard's windows close on processing time; 'off' for bounded input. */
+  readonly idleTimeoutSeconds?: number | 'off';
+  readonly allowedLatenessSeconds?: number;
+  readonly maxClockSkewSeconds?: number;
   /** Receives every result the emitter publishes (at least once each). */
   readonly onResults?: (results: readonly WindowResult[]) => void;
 }
@@ -71,7 +75,17 @@ export interface Pipeline {
 
 /** The environment the stack gives both functions; built here from the same definitions. */
 export function functionEnvironment(
-  options: Pick<PipelineOptions, 'prefix' | 'windowSeconds' | 'maxDisorderSeconds' | 'timeZone' | 'delivery'>,
+  options: Pick<
+    PipelineOptions,
+    | 'prefix'
+    | 'windowSeconds'
+    | 'maxDisorderSeconds'
+    | 'timeZone'
+    | 'delivery'
+    | 'idleTimeoutSeconds'
+    | 'allowedLatenessSeconds'
+    | 'maxClockSkewSeconds'
+  >,
 ): Environment {
   const names = resourceNames(options.prefix);
   return {
@@ -84,6 +98,15 @@ export function functionEnvironment(
     MAX_DISORDER_SECONDS: String(options.maxDisorderSeconds),
     TIME_ZONE: options.timeZone,
     DELIVERY: options.delivery ?? 'exactly-once',
+    ...(options.idleTimeoutSeconds !== undefined
+      ? { IDLE_TIMEOUT_SECONDS: String(options.idleTimeoutSeconds) }
+      : {}),
+    ...(options.allowedLatenessSeconds !== undefined
+      ? { ALLOWED_LATENESS_SECONDS: String(options.allowedLatenessSeconds) }
+      : {}),
+    ...(options.maxClockSkewSeconds !== undefined
+      ? { MAX_CLOCK_SKEW_SECONDS: String(options.maxClockSkewSeconds) }
+      : {}),
   };
 }
 

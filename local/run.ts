@@ -47,6 +47,11 @@ export interface RunOptions {
   readonly delivery?: Delivery;
   /** Split or merge shards once this many lines have been put (`--reshard split@N`). */
   readonly reshard?: { readonly kind: ReshardKind; readonly afterLines: number };
+  /** Live runs: a shard silent this long closes its windows on processing time (default 10 s). */
+  readonly idleTimeoutSeconds?: number;
+  /** Late records within this still update their window, re-emitted as an update (default 0). */
+  readonly allowedLatenessSeconds?: number;
+  readonly maxClockSkewSeconds?: number;
   /** Event source settings, as on the Lambda event source mapping. */
   readonly maxRetryAttempts?: number;
   readonly maxRecordAgeSeconds?: number;
@@ -140,8 +145,9 @@ export async function run(options: RunOptions, io: RunIo): Promise<RunStats> {
   // (and again only if its count changed, as a correction).
   const printed = new Map<string, WindowResult>();
   const print = (results: readonly WindowResult[]) => {
+    // Late-only tallies (count 0) are in the table, not in the feed.
     const fresh = [...results]
-      .filter((r) => printed.get(`${r.ip} ${r.windowStart}`)?.count !== r.count)
+      .filter((r) => r.count > 0 && printed.get(`${r.ip} ${r.windowStart}`)?.count !== r.count)
       .sort(compareResults);
     for (const r of fresh) printed.set(`${r.ip} ${r.windowStart}`, r);
     if (fresh.length > 0)
@@ -173,6 +179,11 @@ export async function run(options: RunOptions, io: RunIo): Promise<RunStats> {
       },
       ...defined('faults', faults),
       ...defined('delivery', options.delivery),
+      // A bounded input ends with its own signal (the watermark to +∞); idleness there would only mean a
+      // stalled shard, so the idle rule is off unless asked for.
+      idleTimeoutSeconds: options.idleTimeoutSeconds ?? (options.input !== undefined ? 'off' : undefined),
+      ...defined('allowedLatenessSeconds', options.allowedLatenessSeconds),
+      ...defined('maxClockSkewSeconds', options.maxClockSkewSeconds),
       hooks: {
         onBatchDiscarded: (batch: DiscardedBatch) =>
           say(

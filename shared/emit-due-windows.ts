@@ -21,6 +21,12 @@ export interface EmitDependencies {
    * windows are closed, so a crash can repeat a publication but never lose one (at-least-once).
    */
   readonly publish?: (results: readonly WindowResult[]) => void | Promise<void>;
+  /**
+   * A shard with no new records for this long is idle: its windows close on processing time, when
+   * window end + max disorder + idle timeout has passed, so the last window fires when traffic stops.
+   */
+  readonly idleTimeoutMs?: number;
+  readonly maxDisorderMs?: number;
   /** Parents of each shard after a reshard; without it, each shard's own watermark is used. */
   readonly shardParents?: () => Promise<ReadonlyMap<string, readonly string[]>>;
 }
@@ -47,7 +53,13 @@ export async function emitDueWindows(
   options: EmitOptions = {},
 ): Promise<EmitReport> {
   const states = await deps.shardState.list();
-  const own = new Map(states.map((s) => [s.shardId, s.watermarkMs]));
+  const idleWatermark = now - (deps.maxDisorderMs ?? 0) - (deps.idleTimeoutMs ?? Number.POSITIVE_INFINITY);
+  const own = new Map(
+    states.map((s) => {
+      const idle = deps.idleTimeoutMs !== undefined && now - s.updatedAt >= deps.idleTimeoutMs;
+      return [s.shardId, idle ? Math.max(s.watermarkMs ?? idleWatermark, idleWatermark) : s.watermarkMs];
+    }),
+  );
   const watermarks = deps.shardParents ? effectiveWatermarks(own, await deps.shardParents()) : own;
   const dueKeys = new Set<string>();
   for (const [shardId, shardWatermark] of watermarks) {

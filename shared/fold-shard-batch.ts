@@ -1,5 +1,11 @@
 import pLimit from 'p-limit';
-import { type DeadLetter, type FoldSettings, foldBatch, type ShardRecord } from './fold.js';
+import {
+  type Contribution,
+  type DeadLetter,
+  type FoldSettings,
+  foldBatch,
+  type ShardRecord,
+} from './fold.js';
 import type { DeadLetterStore } from './store/dead-letter-store.js';
 import type { ShardStateStore } from './store/shard-state-store.js';
 import type { WindowStore } from './store/window-store.js';
@@ -72,9 +78,22 @@ export async function foldShardBatch(
 
   const limit = pLimit(deps.writeConcurrency);
   const retention = deps.windowRetentionSeconds;
+  const write = (c: Contribution) =>
+    deps.windows.apply(shardId, c, Math.ceil(c.windowEnd / 1000) + retention, guarded);
+  const reopenAllowed = (deps.settings.allowedLatenessMs ?? 0) > 0;
   const outcomes = await Promise.allSettled(
     plan.contributions.map((c) =>
-      limit(() => deps.windows.apply(shardId, c, Math.ceil(c.windowEnd / 1000) + retention, guarded)),
+      limit(async () => {
+        const outcome = await write(c);
+        const closed = outcome.closedWindow;
+        if (!closed) return outcome;
+        // The window was closed first (by the idle rule): these records are late. Within the allowed
+        // lateness they reopen it; otherwise they join its late tally (and the dead letters).
+        const again = await write(reopenAllowed ? { ...closed, reopens: true } : { ...closed, kind: 'late' });
+        return reopenAllowed
+          ? { ...again, alreadyCounted: outcome.alreadyCounted + again.alreadyCounted }
+          : outcome;
+      }),
     ),
   );
 
@@ -92,10 +111,12 @@ export async function foldShardBatch(
       failedSequences.push(contribution.sequenceNumbers[0] ?? '');
       return;
     }
-    counted += outcome.value.counted;
-    alreadyCounted += outcome.value.alreadyCounted;
+    if (contribution.kind !== 'late') {
+      counted += outcome.value.counted;
+      alreadyCounted += outcome.value.alreadyCounted;
+    }
     const late = outcome.value.closedWindow;
-    if (!late) return;
+    if (!late || reopenAllowed) return;
     if (lineOf.size === 0) for (const r of records) lineOf.set(r.sequenceNumber, r);
     for (const sequenceNumber of late.sequenceNumbers) {
       const record = lineOf.get(sequenceNumber);

@@ -1,5 +1,5 @@
 import { type BadReason, parseLine } from './parse.js';
-import { resolveClockTime } from './time.js';
+import { CONTINUITY_MS, latestClockTimeAtOrBefore, resolveClockTime } from './time.js';
 import { isLate, type ShardProgress, watermarkOf } from './watermark.js';
 import { windowStartOf } from './window.js';
 
@@ -20,7 +20,13 @@ export interface FoldSettings {
   readonly maxDisorderMs: number;
   /** Zone of clock-only (`HH:mm:ss`) lines. */
   readonly timeZone: string;
+  /** How far past its arrival a line's time may be before it is rejected as from the future. @default 5 min */
+  readonly maxClockSkewMs?: number;
+  /** A late record within this of its window's end still updates the (closed) window. @default 0 */
+  readonly allowedLatenessMs?: number;
 }
+
+export const DEFAULT_MAX_CLOCK_SKEW_MS = 300_000;
 
 /** The records of one batch that fall into one (ip, window): written to DynamoDB as one conditional update. */
 export interface Contribution {
@@ -29,6 +35,13 @@ export interface Contribution {
   readonly windowEnd: number;
   /** Padded sequence numbers, ascending (records arrive in shard order). */
   readonly sequenceNumbers: string[];
+  /**
+   * `count`: counted into the window. `late`: past the allowed lateness, tallied in the window's late counter
+   * (and dead-lettered). @default 'count'
+   */
+  readonly kind?: 'count' | 'late';
+  /** Some records are late but within the allowed lateness: the write may reopen a closed window. */
+  reopens?: boolean;
 }
 
 export type DeadLetterReason = BadReason | 'late';
@@ -61,6 +74,7 @@ export interface FoldPlan {
 /** Accumulates parsed records into per-(ip, window) contributions; the hot loop, kept free of I/O. */
 export class WindowFolder {
   private readonly byWindow = new Map<number, Map<string, Contribution>>();
+  private readonly lateByWindow = new Map<number, Map<string, Contribution>>();
   private maxEventMs: number | undefined;
   readonly deadLetters: DeadLetter[] = [];
 
@@ -78,22 +92,36 @@ export class WindowFolder {
   add(record: ShardRecord): void {
     const parsed = parseLine(record.line);
     if (parsed.kind === 'bad') {
-      this.deadLetters.push({
-        sequenceNumber: record.sequenceNumber,
-        arrivalMs: record.arrivalMs,
-        reason: parsed.reason,
-        detail: parsed.detail,
-        line: record.line,
-      });
+      this.reject(record, parsed.reason, parsed.detail);
       return;
     }
     const { windowMs, maxDisorderMs, timeZone } = this.settings;
-    const reference = this.maxEventMs ?? record.arrivalMs;
-    const eventMs = resolveClockTime(parsed.clockMs, reference, timeZone);
+    const skewLimit = record.arrivalMs + (this.settings.maxClockSkewMs ?? DEFAULT_MAX_CLOCK_SKEW_MS);
+    let eventMs: number;
+    if (parsed.kind === 'instant') eventMs = parsed.epochMs;
+    else if (this.maxEventMs !== undefined && Math.abs(this.maxEventMs - record.arrivalMs) < CONTINUITY_MS) {
+      // Continue the shard's timeline: across midnight either way, and through a replayed file.
+      eventMs = resolveClockTime(parsed.clockMs, this.maxEventMs, timeZone);
+    } else {
+      eventMs = latestClockTimeAtOrBefore(parsed.clockMs, skewLimit, timeZone);
+    }
+    if (eventMs > skewLimit) {
+      this.reject(
+        record,
+        'future-time',
+        `${new Date(eventMs).toISOString()} is after arrival plus the allowed clock skew`,
+      );
+      return;
+    }
     const windowStart = windowStartOf(eventMs, windowMs);
     const windowEnd = windowStart + windowMs;
     const watermark = watermarkOf(this.maxEventMs, maxDisorderMs);
-    if (isLate(windowEnd, watermark)) {
+    if (!isLate(windowEnd, watermark)) {
+      this.contribute(this.byWindow, parsed.ip, windowStart, windowEnd, record.sequenceNumber, false);
+    } else if (windowEnd + (this.settings.allowedLatenessMs ?? 0) > watermark) {
+      this.contribute(this.byWindow, parsed.ip, windowStart, windowEnd, record.sequenceNumber, true);
+    } else {
+      this.contribute(this.lateByWindow, parsed.ip, windowStart, windowEnd, record.sequenceNumber, false);
       this.deadLetters.push({
         sequenceNumber: record.sequenceNumber,
         arrivalMs: record.arrivalMs,
@@ -104,28 +132,48 @@ export class WindowFolder {
         eventMs,
         windowStart,
       });
-    } else {
-      let ips = this.byWindow.get(windowStart);
-      if (!ips) {
-        ips = new Map();
-        this.byWindow.set(windowStart, ips);
-      }
-      const contribution = ips.get(parsed.ip);
-      if (contribution) contribution.sequenceNumbers.push(record.sequenceNumber);
-      else
-        ips.set(parsed.ip, {
-          ip: parsed.ip,
-          windowStart,
-          windowEnd,
-          sequenceNumbers: [record.sequenceNumber],
-        });
     }
     if (this.maxEventMs === undefined || eventMs > this.maxEventMs) this.maxEventMs = eventMs;
   }
 
+  private reject(record: ShardRecord, reason: DeadLetterReason, detail: string): void {
+    this.deadLetters.push({
+      sequenceNumber: record.sequenceNumber,
+      arrivalMs: record.arrivalMs,
+      reason,
+      detail,
+      line: record.line,
+    });
+  }
+
+  private contribute(
+    into: Map<number, Map<string, Contribution>>,
+    ip: string,
+    windowStart: number,
+    windowEnd: number,
+    sequenceNumber: string,
+    reopens: boolean,
+  ): void {
+    let ips = into.get(windowStart);
+    if (!ips) {
+      ips = new Map();
+      into.set(windowStart, ips);
+    }
+    const contribution = ips.get(ip);
+    if (contribution) {
+      contribution.sequenceNumbers.push(sequenceNumber);
+      if (reopens) contribution.reopens = true;
+    } else {
+      const kind = into === this.lateByWindow ? 'late' : 'count';
+      ips.set(ip, { ip, windowStart, windowEnd, sequenceNumbers: [sequenceNumber], kind, reopens });
+    }
+  }
+
+  /** Counted contributions first, then late tallies: one conditional write each. */
   contributions(): Contribution[] {
     const all: Contribution[] = [];
     for (const ips of this.byWindow.values()) for (const c of ips.values()) all.push(c);
+    for (const ips of this.lateByWindow.values()) for (const c of ips.values()) all.push(c);
     return all;
   }
 }

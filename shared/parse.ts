@@ -1,13 +1,25 @@
 import { isIPv6 } from 'node:net';
 
 /**
- * Parses one access-log line into (ip, time). Pure and allocation-light: this is the hot loop of the fold.
- * Seed format: `HH:mm:ss IP`. The clock time has no date; {@link resolveClockTime} supplies it.
+ * Parses one access-log line into (ip, time), detecting the format per line. Pure and allocation-light: this
+ * is the hot loop of the fold.
+ * - the seed's `HH:mm:ss IP`: a clock time without a date ({@link resolveClockTime} supplies the date);
+ * - NGINX `common` / `combined`: `$remote_addr - $remote_user [$time_local] "$request" ...`, zone included;
+ * - JSON lines from log shippers: `ip` or `remote_addr`, and `time`, `timestamp`, `time_local` or
+ *   `time_iso8601` (ISO 8601, NGINX time, epoch seconds or milliseconds).
  */
-export type BadReason = 'empty' | 'too-long' | 'binary' | 'format' | 'invalid-ip' | 'invalid-time';
+export type BadReason =
+  | 'empty'
+  | 'too-long'
+  | 'binary'
+  | 'format'
+  | 'invalid-ip'
+  | 'invalid-time'
+  | 'future-time';
 
 export type ParsedLine =
   | { readonly kind: 'clock'; readonly ip: string; readonly clockMs: number }
+  | { readonly kind: 'instant'; readonly ip: string; readonly epochMs: number }
   | { readonly kind: 'bad'; readonly reason: BadReason; readonly detail: string };
 
 /** Lines longer than this are rejected whole: no access-log line is legitimately this long. */
@@ -58,11 +70,23 @@ function hasControlCharacters(line: string): boolean {
   return false;
 }
 
-/** Normalises an address to the key it is counted under, or returns undefined when it is no IP address. */
+const MAPPED_IPV4 = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/;
+
+/**
+ * Normalises an address to the key it is counted under, or returns undefined when it is no IP address.
+ * IPv6 takes its canonical text form (RFC 5952: lower case, no leading zeros, longest zero run as `::`), and
+ * an IPv4-mapped address (`::ffff:1.2.3.4`) counts as its IPv4 address, so one client is one key.
+ */
 export function normaliseIp(text: string): string | undefined {
   if (isCanonicalIPv4(text)) return text;
-  if (isIPv6(text)) return text.toLowerCase();
-  return undefined;
+  if (!isIPv6(text)) return undefined;
+  // WHATWG URL serialises IPv6 hosts canonically; net.isIPv6 has already vouched for the syntax.
+  const canonical = new URL(`http://[${text}]/`).hostname.slice(1, -1);
+  const mapped = MAPPED_IPV4.exec(canonical);
+  if (!mapped) return canonical;
+  const high = Number.parseInt(mapped[1] ?? '0', 16);
+  const low = Number.parseInt(mapped[2] ?? '0', 16);
+  return `${high >> 8}.${high & 255}.${low >> 8}.${low & 255}`;
 }
 
 export function parseLine(raw: string): ParsedLine {
@@ -101,7 +125,128 @@ export function parseLine(raw: string): ParsedLine {
     return bad('invalid-ip', `not an IP address: ${JSON.stringify(address.slice(0, 64))}`);
   }
   if (hasControlCharacters(raw)) return bad('binary', 'control or non-UTF-8 bytes in line');
-  return bad('format', 'expected "HH:mm:ss IP"');
+  const line = raw.slice(0, end).trimStart();
+  if (line.charCodeAt(0) === 123 /* { */) return parseJsonLine(line);
+  const nginx = NGINX.exec(line);
+  if (nginx) return withIp(nginx[1] ?? '', parseNginxTime(nginx[2] ?? ''));
+  return bad('format', 'expected "HH:mm:ss IP", an NGINX common/combined line, or a JSON object');
+}
+
+/** `$remote_addr - $remote_user [$time_local] "` — the part of common and combined that IpCount needs. */
+const NGINX = /^(\S+) \S+ \S+ \[([^\]]+)\] "/;
+const NGINX_TIME = /^(\d{2})\/([A-Z][a-z]{2})\/(\d{4}):(\d{2}):(\d{2}):(\d{2}) ([+-])(\d{2})(\d{2})$/;
+const ISO_TIME =
+  /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:[.,](\d{1,9}))?(Z|[+-]\d{2}:?\d{2})?$/;
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+
+type TimeOf = { readonly epochMs: number } | { readonly clockMs: number } | { readonly error: string };
+
+function withIp(address: string, time: TimeOf): ParsedLine {
+  const ip = normaliseIp(address);
+  if (!ip) return bad('invalid-ip', `not an IP address: ${JSON.stringify(address.slice(0, 64))}`);
+  if ('error' in time) return bad('invalid-time', time.error);
+  return 'clockMs' in time
+    ? { kind: 'clock', ip, clockMs: time.clockMs }
+    : { kind: 'instant', ip, epochMs: time.epochMs };
+}
+
+/** Builds an instant from calendar fields, rejecting impossible dates (31 February) instead of rolling over. */
+function calendar(
+  y: number,
+  mo: number,
+  d: number,
+  h: number,
+  mi: number,
+  s: number,
+  ms: number,
+  offsetMs: number,
+): TimeOf {
+  const utc = Date.UTC(y, mo - 1, d, h, mi, s, ms);
+  const check = new Date(utc);
+  if (
+    mo < 1 ||
+    mo > 12 ||
+    h > 23 ||
+    mi > 59 ||
+    s > 59 ||
+    check.getUTCFullYear() !== y ||
+    check.getUTCMonth() !== mo - 1 ||
+    check.getUTCDate() !== d
+  ) {
+    return { error: `no such date or time: ${y}-${mo}-${d} ${h}:${mi}:${s}` };
+  }
+  return { epochMs: utc - offsetMs };
+}
+
+/** `10/Oct/2000:13:55:36 -0700` (NGINX $time_local). */
+export function parseNginxTime(text: string): TimeOf {
+  const m = NGINX_TIME.exec(text);
+  if (!m) return { error: `not an NGINX time: ${JSON.stringify(text.slice(0, 40))}` };
+  const month = MONTHS.indexOf(m[2] ?? '') + 1;
+  if (month === 0) return { error: `no such month: ${m[2]}` };
+  const offset = (m[7] === '-' ? -1 : 1) * (Number(m[8]) * 60 + Number(m[9])) * 60_000;
+  return calendar(Number(m[3]), month, Number(m[1]), Number(m[4]), Number(m[5]), Number(m[6]), 0, offset);
+}
+
+/**
+ * ISO 8601 (`2026-11-21T18:40:10.123Z`, `+08:00`, or no zone: then UTC, the shippers' convention), an NGINX
+ * time, `HH:mm:ss`, or epoch seconds / milliseconds as a number.
+ */
+export function parseTimeValue(value: unknown): TimeOf {
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value) || value <= 0) return { error: `not a time: ${value}` };
+    return { epochMs: Math.round(value < 1e11 ? value * 1000 : value) };
+  }
+  if (typeof value !== 'string') return { error: 'time missing or not a string or number' };
+  const iso = ISO_TIME.exec(value);
+  if (iso) {
+    const zone = iso[8];
+    let offset = 0;
+    if (zone && zone !== 'Z') {
+      const digits = zone.replace(':', '');
+      offset =
+        (digits[0] === '-' ? -1 : 1) *
+        (Number(digits.slice(1, 3)) * 60 + Number(digits.slice(3, 5))) *
+        60_000;
+    }
+    const ms = Math.floor(Number(`0.${iso[7] ?? '0'}`) * 1000);
+    return calendar(
+      Number(iso[1]),
+      Number(iso[2]),
+      Number(iso[3]),
+      Number(iso[4]),
+      Number(iso[5]),
+      Number(iso[6]),
+      ms,
+      offset,
+    );
+  }
+  if (/^\d{2}:\d{2}:\d{2}$/.test(value)) {
+    const [h, m, s] = value.split(':').map(Number) as [number, number, number];
+    if (h > 23 || m > 59 || s > 59) return { error: `no such time of day: ${value}` };
+    return { clockMs: ((h * 60 + m) * 60 + s) * 1000 };
+  }
+  if (/^\d{10,13}(\.\d+)?$/.test(value)) return parseTimeValue(Number(value));
+  if (NGINX_TIME.test(value)) return parseNginxTime(value);
+  return { error: `not a time: ${JSON.stringify(value.slice(0, 40))}` };
+}
+
+function parseJsonLine(line: string): ParsedLine {
+  let record: unknown;
+  try {
+    record = JSON.parse(line);
+  } catch {
+    return bad('format', 'not valid JSON');
+  }
+  if (typeof record !== 'object' || record === null || Array.isArray(record))
+    return bad('format', 'JSON line is not an object');
+  const fields = record as Record<string, unknown>;
+  const address = fields.ip ?? fields.remote_addr ?? fields.client_ip;
+  if (typeof address !== 'string') return bad('invalid-ip', 'JSON line has no "ip" or "remote_addr" string');
+  const time =
+    fields.time ?? fields.timestamp ?? fields.time_iso8601 ?? fields.time_local ?? fields['@timestamp'];
+  if (time === undefined) return bad('invalid-time', 'JSON line has no "time" or "timestamp"');
+  return withIp(address, parseTimeValue(time));
 }
 
 /**

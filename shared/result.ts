@@ -8,6 +8,10 @@ export interface WindowResult {
   readonly windowStart: number;
   readonly windowEnd: number;
   readonly count: number;
+  /** Records that arrived after the window closed, past the allowed lateness: not in `count`. */
+  readonly late: number;
+  /** 1 for the first publication; higher for a correction (late records within the allowed lateness). */
+  readonly revision: number;
   /** 1-based ordinal of the shard that counted it, printed as Flink's `k>`. */
   readonly worker: number;
   readonly windowBucket: string;
@@ -31,6 +35,8 @@ export function resultOf(item: WindowItem, emittedAt: number): WindowResult {
     windowStart: item.windowStart,
     windowEnd: item.windowEnd,
     count: item.count,
+    late: item.late ?? 0,
+    revision: (item.emissions ?? 0) + 1,
     worker: countingShardOrdinal(item),
     windowBucket: windowBucket(item.windowStart, item.ip),
     emittedAt,
@@ -39,10 +45,11 @@ export function resultOf(item: WindowItem, emittedAt: number): WindowResult {
 
 /** The seed's output form: `1> 18:40:10 192.168.1.2 23`, the window shown by its start. */
 export function formatResultLine(
-  result: Pick<WindowResult, 'worker' | 'windowStart' | 'ip' | 'count'>,
+  result: Pick<WindowResult, 'worker' | 'windowStart' | 'ip' | 'count'> & { readonly revision?: number },
   timeZone: string,
 ): string {
-  return `${result.worker}> ${formatClock(result.windowStart, timeZone)} ${result.ip} ${result.count}`;
+  const line = `${result.worker}> ${formatClock(result.windowStart, timeZone)} ${result.ip} ${result.count}`;
+  return (result.revision ?? 1) > 1 ? `${line} (update)` : line;
 }
 
 /** Results in a stable reading order: by window, then by count descending, then by IP. */

@@ -102,3 +102,12 @@ export function parseClock(text: string): number | undefined {
   if (h > 23 || m > 59 || s > 59) return undefined;
   return ((h * 60 + m) * 60 + s) * 1000;
 }
+
+/** The latest instant at or before `limitMs` with this time of day: logs are written before they arrive. */
+export function latestClockTimeAtOrBefore(clockMs: number, limitMs: number, timeZone: string): number {
+  const nearest = resolveClockTime(clockMs, limitMs, timeZone);
+  return nearest <= limitMs ? nearest : resolveClockTime(clockMs, limitMs - DAY_MS, timeZone);
+}
+
+/** Within this of its shard's latest event time, a clock-only line continues that timeline (midnight included). */
+export const CONTINUITY_MS = DAY_MS / 2;

@@ -39,6 +39,10 @@ export interface WindowItem {
   readonly windowStart: number;
   readonly windowEnd: number;
   readonly count: number;
+  /** Records that arrived after the window closed (past the allowed lateness). */
+  readonly late?: number;
+  /** How many times a result of this window has been published (corrections after the first). */
+  readonly emissions?: number;
   readonly status: typeof OPEN | typeof CLOSED;
   readonly [attribute: string]: unknown;
 }
@@ -46,7 +50,7 @@ export interface WindowItem {
 export interface ConditionalUpdate {
   readonly Key: Record<string, string>;
   readonly UpdateExpression: string;
-  readonly ConditionExpression: string;
+  readonly ConditionExpression?: string;
   readonly ExpressionAttributeNames: Record<string, string>;
   readonly ExpressionAttributeValues: Record<string, unknown>;
 }
@@ -65,6 +69,21 @@ export interface ContributionWrite {
   readonly guarded?: boolean;
 }
 
+export function lateGuardAttribute(shardId: string): string {
+  return `lateSeq:${shardId}`;
+}
+
+/** The guard a contribution is checked against: counted records and late tallies advance separately. */
+export function guardFor(shardId: string, contribution: Contribution): string {
+  return contribution.kind === 'late' ? lateGuardAttribute(shardId) : guardAttribute(shardId);
+}
+
+/**
+ * The conditional update that folds one contribution into its window item:
+ * - counted records: only into an open (or new) window, unless some are late within the allowed lateness,
+ *   in which case the write reopens a closed window for the emitter to publish a corrected result;
+ * - late tallies: always, into the window's `late` counter, reopening it so the stored result shows them.
+ */
 export function contributionUpdate({
   shardId,
   contribution,
@@ -76,11 +95,14 @@ export function contributionUpdate({
   const first = sequenceNumbers[0];
   const last = sequenceNumbers[sequenceNumbers.length - 1];
   if (first === undefined || last === undefined) throw new Error('empty contribution');
+  const late = contribution.kind === 'late';
+  const reopen = late || contribution.reopens === true;
   const guardCondition = !guarded
     ? ''
     : expectedGuard === undefined
-      ? '(attribute_not_exists(#guard) OR #guard < :first) AND '
-      : '#guard = :expected AND ';
+      ? '(attribute_not_exists(#guard) OR #guard < :first)'
+      : '#guard = :expected';
+  const statusCondition = reopen ? '' : '(attribute_not_exists(#status) OR #status = :open)';
   const values: Record<string, unknown> = {
     ':n': sequenceNumbers.length,
     ':zero': 0,
@@ -95,30 +117,40 @@ export function contributionUpdate({
   };
   if (guarded && expectedGuard === undefined) values[':first'] = first;
   else if (guarded) values[':expected'] = expectedGuard;
-  return {
-    Key: { pk: windowKey(ip, windowStart) },
-    UpdateExpression: [
-      'SET #guard = :last',
+  const names: Record<string, string> = {
+    '#guard': guardFor(shardId, contribution),
+    '#count': 'count',
+    '#status': 'status',
+  };
+  const sets = [
+    'SET #guard = :last',
+    reopen ? '#status = :open' : '#status = if_not_exists(#status, :open)',
+    'ip = :ip',
+    'windowStart = :start',
+    'windowEnd = :end',
+    // The last shard to write owns the window: after a reshard the child, whose watermark then matters.
+    'openShard = :shard',
+    'openSort = :openSort',
+    'expiresAt = :expiresAt',
+  ];
+  if (late) {
+    names['#late'] = 'late';
+    sets.push('#late = if_not_exists(#late, :zero) + :n', '#count = if_not_exists(#count, :zero)');
+  } else {
+    names['#shardCount'] = shardCountAttribute(shardId);
+    sets.push(
       '#count = if_not_exists(#count, :zero) + :n',
       '#shardCount = if_not_exists(#shardCount, :zero) + :n',
-      'ip = :ip',
-      'windowStart = :start',
-      'windowEnd = :end',
-      '#status = if_not_exists(#status, :open)',
-      // The last shard to write owns the window: after a reshard the child, whose watermark then matters.
-      'openShard = :shard',
-      'openSort = :openSort',
-      'expiresAt = :expiresAt',
-    ].join(', '),
-    ConditionExpression: `${guardCondition}(attribute_not_exists(#status) OR #status = :open)`,
-    ExpressionAttributeNames: {
-      '#guard': guardAttribute(shardId),
-      '#count': 'count',
-      '#shardCount': shardCountAttribute(shardId),
-      '#status': 'status',
-    },
+    );
+  }
+  const condition = [guardCondition, statusCondition].filter((c) => c !== '').join(' AND ');
+  return {
+    Key: { pk: windowKey(ip, windowStart) },
+    UpdateExpression: sets.join(', '),
+    ...(condition ? { ConditionExpression: condition } : {}),
+    ExpressionAttributeNames: names,
     ExpressionAttributeValues: values,
-  };
+  } as ConditionalUpdate;
 }
 
 /** Per-shard counts of a window item, by shard id. */

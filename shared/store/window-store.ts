@@ -5,7 +5,7 @@ import { WINDOWS_TABLE } from '../tables.js';
 import {
   CLOSED,
   contributionUpdate,
-  guardAttribute,
+  guardFor,
   OPEN,
   openSortUpperBound,
   type WindowItem,
@@ -58,7 +58,7 @@ export class WindowStore {
       }
       const item = await this.get(contribution.ip, contribution.windowStart);
       if (!guarded) return { counted: 0, alreadyCounted: 0, closedWindow: pending };
-      const guard = item?.[guardAttribute(shardId)];
+      const guard = item?.[guardFor(shardId, contribution)];
       const rest = typeof guard === 'string' ? remainderAfter(pending, guard) : pending;
       if (!rest) return { counted: 0, alreadyCounted: total };
       if (item?.status === CLOSED)
@@ -123,14 +123,23 @@ export class WindowStore {
         new UpdateCommand({
           TableName: this.table,
           Key: { pk: item.pk },
-          UpdateExpression: 'SET #status = :closed, closedAt = :at REMOVE openShard',
-          ConditionExpression: '#status = :open AND #count = :count',
-          ExpressionAttributeNames: { '#status': 'status', '#count': 'count' },
+          UpdateExpression:
+            'SET #status = :closed, closedAt = :at, emissions = if_not_exists(emissions, :zero) + :one REMOVE openShard',
+          // Still open, still holding the count and late tally that were published, and not closed and
+          // reopened by anyone since it was read (emissions unchanged).
+          ConditionExpression:
+            '#status = :open AND #count = :count AND (attribute_not_exists(#late) OR #late = :late) AND ' +
+            '(attribute_not_exists(emissions) OR emissions = :emissions)',
+          ExpressionAttributeNames: { '#status': 'status', '#count': 'count', '#late': 'late' },
           ExpressionAttributeValues: {
             ':closed': CLOSED,
             ':open': OPEN,
             ':count': item.count,
+            ':late': item.late ?? 0,
+            ':emissions': item.emissions ?? 0,
             ':at': closedAt,
+            ':zero': 0,
+            ':one': 1,
           },
         }),
       );

@@ -45,6 +45,8 @@ describe('result lines', () => {
       windowStart: 5000,
       windowEnd: 10000,
       count: 4,
+      late: 0,
+      revision: 1,
       worker: 1,
       windowBucket: windowBucket(5000, '10.0.0.1'),
       emittedAt: 123,
@@ -71,7 +73,7 @@ describe('window item keys and updates', () => {
       contribution: { ip: '10.0.0.1', windowStart: 0, windowEnd: 5000, sequenceNumbers: ['a', 'b', 'c'] },
       expiresAt: 99,
     });
-    assert.match(update.ConditionExpression, /attribute_not_exists\(#guard\) OR #guard < :first/);
+    assert.match(update.ConditionExpression ?? '', /attribute_not_exists\(#guard\) OR #guard < :first/);
     assert.equal(update.ExpressionAttributeNames['#guard'], 'seq:shardId-000000000001');
     assert.equal(update.ExpressionAttributeValues[':first'], 'a');
     assert.equal(update.ExpressionAttributeValues[':last'], 'c');
@@ -85,7 +87,36 @@ describe('window item keys and updates', () => {
       expectedGuard: 'b',
       expiresAt: 99,
     });
-    assert.match(update.ConditionExpression, /#guard = :expected/);
+    assert.match(update.ConditionExpression ?? '', /#guard = :expected/);
     assert.equal(update.ExpressionAttributeValues[':expected'], 'b');
+  });
+});
+
+describe('late and reopening updates', () => {
+  const base = { ip: '10.0.0.1', windowStart: 0, windowEnd: 5000, sequenceNumbers: ['a', 'b'] };
+  it('adds on-time records only to an open or new window', () => {
+    const update = contributionUpdate({ shardId: 's-1', contribution: base, expiresAt: 1 });
+    assert.match(update.ConditionExpression ?? '', /#status = :open/);
+    assert.match(update.UpdateExpression, /#status = if_not_exists\(#status, :open\)/);
+  });
+  it('reopens a closed window for records within the allowed lateness', () => {
+    const update = contributionUpdate({
+      shardId: 's-1',
+      contribution: { ...base, reopens: true },
+      expiresAt: 1,
+    });
+    assert.doesNotMatch(update.ConditionExpression ?? '', /#status/);
+    assert.match(update.UpdateExpression, /#status = :open,/);
+    assert.match(update.UpdateExpression, /#count = if_not_exists\(#count, :zero\) \+ :n/);
+  });
+  it('tallies late records under their own guard, without counting them', () => {
+    const update = contributionUpdate({
+      shardId: 's-1',
+      contribution: { ...base, kind: 'late' },
+      expiresAt: 1,
+    });
+    assert.equal(update.ExpressionAttributeNames['#guard'], 'lateSeq:s-1');
+    assert.match(update.UpdateExpression, /#late = if_not_exists\(#late, :zero\) \+ :n/);
+    assert.doesNotMatch(update.UpdateExpression, /#count = if_not_exists\(#count, :zero\) \+ :n/);
   });
 });
