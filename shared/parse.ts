@@ -79,9 +79,15 @@ const MAPPED_IPV4 = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/;
  */
 export function normaliseIp(text: string): string | undefined {
   if (isCanonicalIPv4(text)) return text;
-  if (!isIPv6(text)) return undefined;
-  // WHATWG URL serialises IPv6 hosts canonically; net.isIPv6 has already vouched for the syntax.
-  const canonical = new URL(`http://[${text}]/`).hostname.slice(1, -1);
+  // A zone index (fe80::1%eth0) names an interface, not a client: not a key.
+  if (text.includes('%') || !isIPv6(text)) return undefined;
+  let canonical: string;
+  try {
+    // WHATWG URL serialises IPv6 hosts canonically (RFC 5952).
+    canonical = new URL(`http://[${text}]/`).hostname.slice(1, -1);
+  } catch {
+    return undefined;
+  }
   const mapped = MAPPED_IPV4.exec(canonical);
   if (!mapped) return canonical;
   const high = Number.parseInt(mapped[1] ?? '0', 16);

@@ -159,3 +159,68 @@ describe('remainderAfter', () => {
     assert.equal(remainderAfter(c, '0009'), undefined);
   });
 });
+
+describe('foldBatch, event time', () => {
+  const at = (iso: string) => Date.parse(iso);
+  const startOf = (plan: FoldPlan) => plan.contributions.map((c) => new Date(c.windowStart).toISOString());
+
+  it("dates a shard's first clock-only line by its arrival: 23:59:58 arriving just after midnight is yesterday", () => {
+    const plan = foldBatch(
+      shardRecords(['23:59:58 10.0.0.1'], at('2026-03-11T00:00:01Z')),
+      undefined,
+      settings,
+    );
+    assert.deepEqual(startOf(plan), ['2026-03-10T23:59:55.000Z']);
+  });
+
+  it("continues the shard's timeline across midnight, even when a file is replayed hours later", () => {
+    const plan = foldBatch(
+      shardRecords(['23:59:58 10.0.0.1', '00:00:02 10.0.0.1'], at('2026-03-11T14:00:00Z')),
+      undefined,
+      settings,
+    );
+    assert.deepEqual(startOf(plan), ['2026-03-10T23:59:55.000Z', '2026-03-11T00:00:00.000Z']);
+    assert.equal(plan.deadLetters.length, 0);
+  });
+
+  it('counts dated lines from last week (replaying an old log is normal use)', () => {
+    const line = '10.0.0.1 - - [03/Mar/2026:10:00:01 +0000] "GET / HTTP/1.1" 200 5';
+    const plan = foldBatch(shardRecords([line], at('2026-03-10T10:00:00Z')), undefined, settings);
+    assert.deepEqual(startOf(plan), ['2026-03-03T10:00:00.000Z']);
+  });
+
+  it('rejects a time further ahead of its arrival than the allowed clock skew', () => {
+    const line = '{"ip":"10.0.0.1","time":"2026-03-10T10:10:00Z"}';
+    const strict = foldBatch(shardRecords([line], at('2026-03-10T10:00:00Z')), undefined, settings);
+    assert.deepEqual(
+      strict.deadLetters.map((d) => d.reason),
+      ['future-time'],
+    );
+    const lenient = foldBatch(shardRecords([line], at('2026-03-10T10:00:00Z')), undefined, {
+      ...settings,
+      maxClockSkewMs: 900_000,
+    });
+    assert.equal(lenient.contributions.length, 1);
+  });
+
+  it('tallies a record past the allowed lateness as late, and reopens for one within it', () => {
+    const lines = ['18:40:11 10.0.0.1', '18:40:30 10.0.0.2', '18:40:12 10.0.0.1'];
+    const strict = foldBatch(shardRecords(lines, arrival), undefined, settings);
+    const late = strict.contributions.find((c) => c.kind === 'late');
+    assert.equal(late?.ip, '10.0.0.1');
+    assert.equal(late?.sequenceNumbers.length, 1);
+    assert.deepEqual(
+      strict.deadLetters.map((d) => d.reason),
+      ['late'],
+    );
+
+    const lenient = foldBatch(shardRecords(lines, arrival), undefined, {
+      ...settings,
+      allowedLatenessMs: 30_000,
+    });
+    const reopened = lenient.contributions.find((c) => c.ip === '10.0.0.1');
+    assert.equal(reopened?.reopens, true);
+    assert.equal(reopened?.sequenceNumbers.length, 2);
+    assert.equal(lenient.deadLetters.length, 0);
+  });
+});
