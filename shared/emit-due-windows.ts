@@ -69,7 +69,9 @@ export async function emitDueWindows(
   }
   if (dueKeys.size === 0) return { emitted: [], due: 0, skipped: 0 };
 
-  const open = (await deps.windows.getMany([...dueKeys])).filter((item) => item.status === OPEN);
+  const open = (await deps.windows.getMany([...dueKeys])).filter(
+    (item) => item.status === OPEN || item.stale === true,
+  );
   const results = open.map((item) => resultOf(item, now));
   await deps.results.putMany(results);
   await deps.publish?.(results);

@@ -43,6 +43,8 @@ export interface WindowItem {
   readonly late?: number;
   /** How many times a result of this window has been published (corrections after the first). */
   readonly emissions?: number;
+  /** Closed, but its stored result is behind its late tally: the emitter refreshes it. */
+  readonly stale?: boolean;
   readonly status: typeof OPEN | typeof CLOSED;
   readonly [attribute: string]: unknown;
 }
@@ -82,7 +84,8 @@ export function guardFor(shardId: string, contribution: Contribution): string {
  * The conditional update that folds one contribution into its window item:
  * - counted records: only into an open (or new) window, unless some are late within the allowed lateness,
  *   in which case the write reopens a closed window for the emitter to publish a corrected result;
- * - late tallies: always, into the window's `late` counter, reopening it so the stored result shows them.
+ * - late tallies: always, into the window's `late` counter. The window stays closed (later records for it
+ *   are late too) but is marked stale and listed for the emitter, which refreshes its stored result.
  */
 export function contributionUpdate({
   shardId,
@@ -96,13 +99,13 @@ export function contributionUpdate({
   const last = sequenceNumbers[sequenceNumbers.length - 1];
   if (first === undefined || last === undefined) throw new Error('empty contribution');
   const late = contribution.kind === 'late';
-  const reopen = late || contribution.reopens === true;
+  const reopen = contribution.reopens === true;
   const guardCondition = !guarded
     ? ''
     : expectedGuard === undefined
       ? '(attribute_not_exists(#guard) OR #guard < :first)'
       : '#guard = :expected';
-  const statusCondition = reopen ? '' : '(attribute_not_exists(#status) OR #status = :open)';
+  const statusCondition = reopen || late ? '' : '(attribute_not_exists(#status) OR #status = :open)';
   const values: Record<string, unknown> = {
     ':n': sequenceNumbers.length,
     ':zero': 0,
@@ -110,11 +113,12 @@ export function contributionUpdate({
     ':ip': ip,
     ':start': windowStart,
     ':end': windowEnd,
-    ':open': OPEN,
     ':shard': shardId,
-    ':openSort': openSortKey(windowEnd, ip),
+    // A late tally sorts first in the open index: its (closed) window's result is refreshed on the next run.
+    ':openSort': openSortKey(late ? 0 : windowEnd, ip),
     ':expiresAt': expiresAt,
   };
+  if (!late) values[':open'] = OPEN;
   if (guarded && expectedGuard === undefined) values[':first'] = first;
   else if (guarded) values[':expected'] = expectedGuard;
   const names: Record<string, string> = {
@@ -124,7 +128,11 @@ export function contributionUpdate({
   };
   const sets = [
     'SET #guard = :last',
-    reopen ? '#status = :open' : '#status = if_not_exists(#status, :open)',
+    reopen
+      ? '#status = :open'
+      : late
+        ? '#status = if_not_exists(#status, :closed)'
+        : '#status = if_not_exists(#status, :open)',
     'ip = :ip',
     'windowStart = :start',
     'windowEnd = :end',
@@ -135,7 +143,13 @@ export function contributionUpdate({
   ];
   if (late) {
     names['#late'] = 'late';
-    sets.push('#late = if_not_exists(#late, :zero) + :n', '#count = if_not_exists(#count, :zero)');
+    values[':closed'] = CLOSED;
+    values[':true'] = true;
+    sets.push(
+      '#late = if_not_exists(#late, :zero) + :n',
+      '#count = if_not_exists(#count, :zero)',
+      'stale = :true',
+    );
   } else {
     names['#shardCount'] = shardCountAttribute(shardId);
     sets.push(

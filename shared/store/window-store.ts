@@ -114,26 +114,30 @@ export class WindowStore {
   }
 
   /**
-   * OPEN → CLOSED, only if still open and still holding the count that was emitted: a second emitter, or a
-   * count that moved since it was read, makes the condition fail and nothing is emitted twice.
+   * OPEN → CLOSED, only if still open and still holding the count and late tally that were published; or, for
+   * a closed window marked stale by late records, clears the mark. A second emitter, or a count that moved
+   * since it was read, makes the condition fail and nothing is emitted twice.
    */
   async close(item: WindowItem, closedAt: number): Promise<boolean> {
+    const stillAsRead =
+      '#count = :count AND (attribute_not_exists(#late) OR #late = :late) AND ' +
+      '(attribute_not_exists(emissions) OR emissions = :emissions)';
+    const condition =
+      item.status === OPEN
+        ? `#status = :open AND ${stillAsRead}`
+        : `#status = :closed AND stale = :true AND ${stillAsRead}`;
     try {
       await this.doc.send(
         new UpdateCommand({
           TableName: this.table,
           Key: { pk: item.pk },
           UpdateExpression:
-            'SET #status = :closed, closedAt = :at, emissions = if_not_exists(emissions, :zero) + :one REMOVE openShard',
-          // Still open, still holding the count and late tally that were published, and not closed and
-          // reopened by anyone since it was read (emissions unchanged).
-          ConditionExpression:
-            '#status = :open AND #count = :count AND (attribute_not_exists(#late) OR #late = :late) AND ' +
-            '(attribute_not_exists(emissions) OR emissions = :emissions)',
+            'SET #status = :closed, closedAt = :at, emissions = if_not_exists(emissions, :zero) + :one REMOVE openShard, stale',
+          ConditionExpression: condition,
           ExpressionAttributeNames: { '#status': 'status', '#count': 'count', '#late': 'late' },
           ExpressionAttributeValues: {
             ':closed': CLOSED,
-            ':open': OPEN,
+            ...(item.status === OPEN ? { ':open': OPEN } : { ':true': true }),
             ':count': item.count,
             ':late': item.late ?? 0,
             ':emissions': item.emissions ?? 0,
