@@ -50,7 +50,7 @@ describe('a real NGINX access log, end to end', () => {
   let nginx: ChildProcess | undefined;
   let port = 0;
   before(async () => {
-    assert.ok(NGINX, 'nginx is not installed: .ci/run installs Debian\'s nginx-light');
+    assert.ok(NGINX, "nginx is not installed: .ci/run installs Debian's nginx-light");
     port = await freePort();
     mkdirSync(join(dir, 'tmp'));
     writeFileSync(
