@@ -1,5 +1,6 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { EmitDependencies } from '../shared/emit-due-windows.js';
+import type { EmitSchedule } from './emit-handler.js';
 import type { Delivery, FoldDependencies } from '../shared/fold-shard-batch.js';
 import { DeadLetterStore } from '../shared/store/dead-letter-store.js';
 import { ResultStore } from '../shared/store/result-store.js';
@@ -101,5 +102,16 @@ export function emitDependencies(env: Environment, doc: DynamoDBDocumentClient):
       ? {}
       : { idleTimeoutMs: numberEnv(env, 'IDLE_TIMEOUT_SECONDS', DEFAULTS.idleTimeoutSeconds) * 1000 }),
     maxDisorderMs: numberEnv(env, 'MAX_DISORDER_SECONDS', DEFAULTS.maxDisorderSeconds) * 1000,
+  };
+}
+
+/**
+ * On AWS the schedule fires once a minute; the emitter then makes a pass every EMIT_INTERVAL_SECONDS (default
+ * 5) for EMIT_LOOP_SECONDS (default 0 = one pass; the stack sets 50), so results land within ~5 s.
+ */
+export function emitSchedule(env: Environment): EmitSchedule {
+  return {
+    loopMs: numberEnv(env, 'EMIT_LOOP_SECONDS', 0) * 1000,
+    intervalMs: numberEnv(env, 'EMIT_INTERVAL_SECONDS', 5) * 1000,
   };
 }

@@ -7,20 +7,49 @@ import { type EmitDependencies, type EmitReport, emitDueWindows } from '../share
 /**
  * Scheduled → results. Wiring only: emit every due window and log what was emitted. A schedule (or an
  * operator) may pass `detail: { "endOfInput": true }` to emit every open window, e.g. after a bounded input.
+ *
+ * A schedule fires at most once a minute, so on AWS one invocation makes a pass every `intervalMs` for up to
+ * `loopMs` (ending before the next invocation starts): a result is stored within one interval of its window
+ * becoming due. Passes are idempotent, so even an overlap would emit nothing twice.
  */
 export type EmitEvent = ScheduledEvent<{ endOfInput?: boolean } | Record<string, never>>;
 
-export function createEmitHandler(deps: EmitDependencies, logger: Logger, clock: () => number = Date.now) {
-  return middy<EmitEvent, EmitReport>()
+export interface EmitSchedule {
+  /** Keep making passes for this long within one invocation; 0 = one pass. */
+  readonly loopMs: number;
+  readonly intervalMs: number;
+}
+
+export interface EmitHandlerReport extends EmitReport {
+  readonly passes: number;
+}
+
+const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export function createEmitHandler(
+  deps: EmitDependencies,
+  logger: Logger,
+  clock: () => number = Date.now,
+  schedule: EmitSchedule = { loopMs: 0, intervalMs: 5_000 },
+) {
+  return middy<EmitEvent, EmitHandlerReport>()
     .use(injectLambdaContext(logger, { clearState: true }))
-    .handler(async (event) => {
+    .handler(async (event, context) => {
       const endOfInput = (event.detail as { endOfInput?: unknown } | undefined)?.endOfInput === true;
-      const report = await emitDueWindows(deps, clock(), { endOfInput });
-      logger.info('emitted windows', {
-        emitted: report.emitted.length,
-        due: report.due,
-        skipped: report.skipped,
-      });
-      return report;
+      const started = clock();
+      const total = { emitted: [] as EmitReport['emitted'], due: 0, skipped: 0, passes: 0 };
+      for (;;) {
+        const report = await emitDueWindows(deps, clock(), { endOfInput });
+        total.emitted.push(...report.emitted);
+        total.due += report.due;
+        total.skipped += report.skipped;
+        total.passes++;
+        logger.info('emitted windows', { emitted: report.emitted.length, due: report.due, skipped: report.skipped });
+        const elapsed = clock() - started;
+        const timeLeft = context.getRemainingTimeInMillis();
+        if (elapsed + schedule.intervalMs > schedule.loopMs || timeLeft < schedule.intervalMs + 5_000) break;
+        await pause(schedule.intervalMs);
+      }
+      return total;
     });
 }

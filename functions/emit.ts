@@ -3,7 +3,7 @@ import { formatResultLine, type WindowResult } from '../shared/result.js';
 import { createDocumentClient, createKinesisClient } from '../shared/store/clients.js';
 import { shardParents } from '../shared/store/stream-lineage.js';
 import { STREAM } from '../shared/tables.js';
-import { emitDependencies, requireEnv } from './config.js';
+import { emitDependencies, emitSchedule, requireEnv } from './config.js';
 import { createEmitHandler } from './emit-handler.js';
 
 /** Lambda entry: the emitter, invoked on a schedule. */
@@ -21,4 +21,6 @@ const streamName = requireEnv(process.env, STREAM.envVar);
 export const handler = createEmitHandler(
   { ...emitDependencies(process.env, doc), publish, shardParents: () => shardParents(kinesis, streamName) },
   logger,
+  Date.now,
+  emitSchedule(process.env),
 );
