@@ -1,5 +1,5 @@
 import '../local/quiet-warnings.js';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -215,4 +215,54 @@ console.log(
     `\n  fault run / clean run                   ${(rate(faulty) / rate(clean)).toFixed(2)}×; counts ${faulty.stats.counted === clean.stats.counted ? 'identical' : 'DIFFER'}` +
     `\n  extra DynamoDB requests per redelivered record ${((faulty.stats.dynamoRequests - clean.stats.dynamoRequests) / Math.max(1, faulty.stats.redeliveredRecords)).toFixed(2)}`,
 );
+// Latency: live from the log service, 1-second windows, no disorder allowance. Each printed result's delay
+// after its closing condition (window end + max disorder, when a later record can move the watermark past it).
+const latencies = await liveLatencies();
+const sorted = [...latencies].sort((a, b) => a - b);
+const pct = (p: number) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? Number.NaN;
+console.log(
+  `\nresult latency after the closing condition, live (${sorted.length} results): ` +
+    `p50 ${fmt(pct(0.5))} ms, p95 ${fmt(pct(0.95))} ms, max ${fmt(sorted[sorted.length - 1] ?? Number.NaN)} ms (target ≤ 2,000 ms locally)`,
+);
 rmSync(dir, { recursive: true, force: true });
+
+function liveLatencies(): Promise<number[]> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      process.execPath,
+      [
+        'bin/ipcount.mjs',
+        'run',
+        '--port',
+        '0',
+        '--rate',
+        '200',
+        '--window',
+        '1',
+        '--max-disorder',
+        '0',
+        '--duration',
+        '10',
+      ],
+      { stdio: ['ignore', 'pipe', 'ignore'] },
+    );
+    const out: number[] = [];
+    let buffer = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      const now = Date.now();
+      buffer += chunk.toString();
+      const lines = buffer.split('\n');
+      buffer = lines.pop() ?? '';
+      for (const line of lines) {
+        const clock = /^\d+> (\d\d):(\d\d):(\d\d) /.exec(line);
+        if (!clock) continue;
+        const day = now - (now % 86_400_000);
+        let start = day + ((Number(clock[1]) * 60 + Number(clock[2])) * 60 + Number(clock[3])) * 1000;
+        if (start > now) start -= 86_400_000;
+        out.push(now - (start + 1000));
+      }
+    });
+    child.on('error', reject);
+    child.on('close', () => resolve(out));
+  });
+}

@@ -1,6 +1,5 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { EmitDependencies } from '../shared/emit-due-windows.js';
-import type { EmitSchedule } from './emit-handler.js';
 import type { Delivery, FoldDependencies } from '../shared/fold-shard-batch.js';
 import { DeadLetterStore } from '../shared/store/dead-letter-store.js';
 import { ResultStore } from '../shared/store/result-store.js';
@@ -15,6 +14,7 @@ import {
 } from '../shared/tables.js';
 import { assertTimeZone } from '../shared/time.js';
 import { windowSizeMs } from '../shared/window.js';
+import type { EmitSchedule } from './emit-handler.js';
 
 /**
  * Function settings, read once at cold start. A missing or malformed variable fails the cold start with a

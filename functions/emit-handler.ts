@@ -44,7 +44,11 @@ export function createEmitHandler(
         total.due += report.due;
         total.skipped += report.skipped;
         total.passes++;
-        logger.info('emitted windows', { emitted: report.emitted.length, due: report.due, skipped: report.skipped });
+        logger.info('emitted windows', {
+          emitted: report.emitted.length,
+          due: report.due,
+          skipped: report.skipped,
+        });
         const elapsed = clock() - started;
         const timeLeft = context.getRemainingTimeInMillis();
         if (elapsed + schedule.intervalMs > schedule.loopMs || timeLeft < schedule.intervalMs + 5_000) break;

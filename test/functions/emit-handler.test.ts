@@ -159,7 +159,10 @@ describe('emit handler on a once-a-minute schedule', () => {
       await fold(stack, 'shardId-000000000009', ['18:40:10 10.60.0.1', '18:40:30 10.60.0.2']);
       const report = await run;
       assert.ok(report.passes >= 4 && report.passes <= 6, `${report.passes} passes`);
-      assert.deepEqual(report.emitted.filter((r) => r.ip === '10.60.0.1').map((r) => r.count), [1]);
+      assert.deepEqual(
+        report.emitted.filter((r) => r.ip === '10.60.0.1').map((r) => r.count),
+        [1],
+      );
     } finally {
       await stack.stop();
     }
