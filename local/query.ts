@@ -45,6 +45,8 @@ function render(results: readonly WindowResult[], options: QueryOptions, out: Wr
       windowStart: formatIsoInZone(r.windowStart, options.timeZone),
       windowEnd: formatIsoInZone(r.windowEnd, options.timeZone),
       count: r.count,
+      late: r.late ?? 0,
+      revision: r.revision ?? 1,
     }));
     out.write(`${JSON.stringify(rows)}\n`);
   } else if (results.length > 0) {
