@@ -1,5 +1,6 @@
 import { type KinesisClient, PutRecordsCommand, type PutRecordsRequestEntry } from '@aws-sdk/client-kinesis';
 import { partitionKeyFor } from '../shared/parse.js';
+import { compareSequence } from '../shared/sequence.js';
 
 /**
  * Puts log lines on the stream, partition key = the line's IP. PutRecords in batches (≤ 500 records, ≤ 5 MB),
@@ -123,7 +124,10 @@ export class StreamProducer {
           if (result.ErrorCode || !result.SequenceNumber || !result.ShardId) failed.push(entry);
           else {
             this.sent++;
-            this.lastSequenceByShard.set(result.ShardId, result.SequenceNumber);
+            const previous = this.lastSequenceByShard.get(result.ShardId);
+            if (previous === undefined || compareSequence(result.SequenceNumber, previous) > 0) {
+              this.lastSequenceByShard.set(result.ShardId, result.SequenceNumber);
+            }
           }
         });
         this.retried += failed.length;

@@ -48,9 +48,13 @@ describe('exactly-once under injected faults (whole pipeline, embedded emulators
         ...(reshard ? { reshard: { kind: reshard, afterLines: 1000 } } : {}),
       });
       // Assess: the table is exact, stdout shows each result once, the faults bit, nothing was given up.
-      assert.deepEqual(result.table, oracle);
-      assert.deepEqual(resultCounts(result.stdout), oracle);
       const { stats } = result;
+      assert.deepEqual(
+        result.table,
+        oracle,
+        `stats ${JSON.stringify(stats)}; data kept in ${result.dataDir}`,
+      );
+      assert.deepEqual(resultCounts(result.stdout), oracle);
       assert.equal(stats.counted, lines.length - BAD.length);
       assert.equal(stats.bad, BAD.length);
       assert.equal(stats.late, 0);
