@@ -5,14 +5,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { foldDependencies } from '../functions/config.js';
 import { createFoldHandler } from '../functions/fold-handler.js';
 import { ipPool, seedLogLines } from '../local/generate.js';
 import { localContext } from '../local/lambda-context.js';
-import { functionEnvironment } from '../local/pipeline.js';
 import { WindowFolder } from '../shared/fold.js';
 import { padSequence } from '../shared/sequence.js';
+import { documentClient } from '../shared/store/clients.js';
 import { kinesisEvent } from '../test/helpers/records.js';
 import { startTestStack } from '../test/helpers/stack.js';
 
@@ -99,14 +98,8 @@ async function writeRequests(lines: string[]) {
     },
     { step: 'initialize', name: 'countRequests' },
   );
-  const doc = DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
-  const env = functionEnvironment({
-    prefix: stack.names.stream.replace(/-lines$/, ''),
-    windowSeconds: 5,
-    maxDisorderSeconds: 2,
-    timeZone: 'UTC',
-  });
-  const handler = createFoldHandler(foldDependencies(env, doc), new Logger({ logLevel: 'ERROR' }));
+  const doc = documentClient(client);
+  const handler = createFoldHandler(foldDependencies(stack.env, doc), new Logger({ logLevel: 'ERROR' }));
   const batches = 50;
   let bound = 0;
   const sample = lines.slice(0, batches * 1000);

@@ -5,7 +5,7 @@ import { emitDependencies, foldDependencies } from '../../functions/config.js';
 import { createEmitHandler } from '../../functions/emit-handler.js';
 import { createFoldHandler } from '../../functions/fold-handler.js';
 import { localContext } from '../../local/lambda-context.js';
-import { functionEnvironment, scheduledEvent } from '../../local/pipeline.js';
+import { scheduledEvent } from '../../local/pipeline.js';
 import type { WindowResult } from '../../shared/result.js';
 import { DeadLetterStore } from '../../shared/store/dead-letter-store.js';
 import { ResultStore } from '../../shared/store/result-store.js';
@@ -17,14 +17,8 @@ const arrival = Date.parse('2026-03-10T18:41:00Z');
 const W10 = Date.parse('2026-03-10T18:40:10Z');
 
 function handlers(stack: TestStack, env: Record<string, string>, clock: () => number = Date.now) {
-  const base = functionEnvironment({
-    prefix: stack.names.stream.replace(/-lines$/, ''),
-    windowSeconds: 5,
-    maxDisorderSeconds: 2,
-    timeZone: 'UTC',
-  });
   const published: WindowResult[] = [];
-  const all = { ...base, ...env };
+  const all = { ...stack.env, ...env };
   return {
     published,
     fold: createFoldHandler(foldDependencies(all, stack.doc), logger, clock),

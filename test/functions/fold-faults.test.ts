@@ -154,22 +154,7 @@ describe('fold handler under injected faults (real handler, real emulators)', ()
     const event = kinesisEvent(shardId, all, arrival, 1);
     const laneA = { Records: event.Records.filter((r) => r.kinesis.partitionKey.startsWith('10.24.0.')) };
     const laneB = { Records: event.Records.filter((r) => r.kinesis.partitionKey.startsWith('10.24.1.')) };
-    const sequentialOnly = createFoldHandler(
-      {
-        ...(await import('../../functions/config.js')).foldDependencies(
-          {
-            ...(await import('../../local/pipeline.js')).functionEnvironment({
-              prefix: stack.names.stream.replace(/-lines$/, ''),
-              windowSeconds: 5,
-              maxDisorderSeconds: 2,
-              timeZone: 'UTC',
-            }),
-          },
-          stack.doc,
-        ),
-      },
-      logger,
-    );
+    const sequentialOnly = createFoldHandler(stack.fold, logger);
     await sequentialOnly(laneB, localContext('fold'));
     await sequentialOnly(laneA, localContext('fold'));
     const store = new WindowStore(stack.doc, stack.names.windows);

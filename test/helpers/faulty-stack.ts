@@ -4,7 +4,6 @@ import { createEmitHandler } from '../../functions/emit-handler.js';
 import { createFoldHandler } from '../../functions/fold-handler.js';
 import { FaultInjector } from '../../local/faults.js';
 import { seededRandom } from '../../local/generate.js';
-import { functionEnvironment } from '../../local/pipeline.js';
 import type { WindowResult } from '../../shared/result.js';
 import { createDynamoClient, documentClient } from '../../shared/store/clients.js';
 import type { TestStack } from './stack.js';
@@ -22,12 +21,7 @@ export function faultyHandlers(
   injector.attach(client);
   const doc = documentClient(client);
   const env = {
-    ...functionEnvironment({
-      prefix: stack.names.stream.replace(/-lines$/, ''),
-      windowSeconds: 5,
-      maxDisorderSeconds: 2,
-      timeZone: 'UTC',
-    }),
+    ...stack.env,
     PARALLELIZATION_FACTOR: String(options.parallelizationFactor ?? 1),
     WRITE_CONCURRENCY: '1',
   };

@@ -1,6 +1,6 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { emitDependencies, foldDependencies } from '../../functions/config.js';
+import { type Environment, emitDependencies, foldDependencies } from '../../functions/config.js';
 import { type Emulators, startEmulators } from '../../local/emulators.js';
 import { functionEnvironment } from '../../local/pipeline.js';
 import { provision } from '../../local/provision.js';
@@ -17,6 +17,8 @@ export interface TestStack {
   readonly emulators: Emulators;
   readonly doc: DynamoDBDocumentClient;
   readonly names: ResourceNames;
+  /** The environment the stack's functions would get (what fold and emit were built from). */
+  readonly env: Environment;
   readonly fold: FoldDependencies;
   readonly emit: EmitDependencies;
   stop(): Promise<void>;
@@ -46,6 +48,7 @@ export async function startTestStack(
     emulators,
     doc,
     names,
+    env,
     fold: foldDependencies(env, doc),
     emit: emitDependencies(env, doc),
     stop: async () => {
