@@ -1,8 +1,11 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import type { Metrics } from '@aws-lambda-powertools/metrics';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { ScheduledEvent } from 'aws-lambda';
 import { type EmitDependencies, type EmitReport, emitDueWindows } from '../shared/emit-due-windows.js';
+import { addEmitMetrics } from './metrics.js';
 
 /**
  * Scheduled → results. Wiring only: emit every due window and log what was emitted. A schedule (or an
@@ -31,29 +34,37 @@ export function createEmitHandler(
   logger: Logger,
   clock: () => number = Date.now,
   schedule: EmitSchedule = { loopMs: 0, intervalMs: 5_000 },
+  metrics?: Metrics,
 ) {
-  return middy<EmitEvent, EmitHandlerReport>()
-    .use(injectLambdaContext(logger, { clearState: true }))
-    .handler(async (event, context) => {
-      const endOfInput = (event.detail as { endOfInput?: unknown } | undefined)?.endOfInput === true;
-      const started = clock();
-      const total = { emitted: [] as EmitReport['emitted'], due: 0, skipped: 0, passes: 0 };
-      for (;;) {
-        const report = await emitDueWindows(deps, clock(), { endOfInput });
-        total.emitted.push(...report.emitted);
-        total.due += report.due;
-        total.skipped += report.skipped;
-        total.passes++;
-        logger.info('emitted windows', {
-          emitted: report.emitted.length,
-          due: report.due,
-          skipped: report.skipped,
-        });
-        const elapsed = clock() - started;
-        const timeLeft = context.getRemainingTimeInMillis();
-        if (elapsed + schedule.intervalMs > schedule.loopMs || timeLeft < schedule.intervalMs + 5_000) break;
-        await pause(schedule.intervalMs);
+  const handler = middy<EmitEvent, EmitHandlerReport>().use(
+    injectLambdaContext(logger, { clearState: true }),
+  );
+  if (metrics) handler.use(logMetrics(metrics));
+  return handler.handler(async (event, context) => {
+    const endOfInput = (event.detail as { endOfInput?: unknown } | undefined)?.endOfInput === true;
+    const started = clock();
+    const total = { emitted: [] as EmitReport['emitted'], due: 0, skipped: 0, passes: 0 };
+    for (;;) {
+      const report = await emitDueWindows(deps, clock(), { endOfInput });
+      total.emitted.push(...report.emitted);
+      total.due += report.due;
+      total.skipped += report.skipped;
+      total.passes++;
+      logger.info('emitted windows', {
+        emitted: report.emitted.length,
+        due: report.due,
+        skipped: report.skipped,
+      });
+      // One EMF line per pass, so the dashboard sees a long-running invocation's progress as it happens.
+      if (metrics) {
+        addEmitMetrics(metrics, report);
+        metrics.publishStoredMetrics();
       }
-      return total;
-    });
+      const elapsed = clock() - started;
+      const timeLeft = context.getRemainingTimeInMillis();
+      if (elapsed + schedule.intervalMs > schedule.loopMs || timeLeft < schedule.intervalMs + 5_000) break;
+      await pause(schedule.intervalMs);
+    }
+    return total;
+  });
 }

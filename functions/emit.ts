@@ -1,13 +1,16 @@
 import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics } from '@aws-lambda-powertools/metrics';
 import { formatResultLine, type WindowResult } from '../shared/result.js';
 import { createDocumentClient, createKinesisClient } from '../shared/store/clients.js';
 import { shardParents } from '../shared/store/stream-lineage.js';
 import { STREAM } from '../shared/tables.js';
 import { emitDependencies, emitSchedule, requireEnv } from './config.js';
 import { createEmitHandler } from './emit-handler.js';
+import { EMIT_SERVICE, METRICS_NAMESPACE } from './metric-names.js';
 
 /** Lambda entry: the emitter, invoked on a schedule. */
-const logger = new Logger({ serviceName: 'ipcount-emit' });
+const logger = new Logger({ serviceName: EMIT_SERVICE });
+const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: EMIT_SERVICE });
 const doc = createDocumentClient({});
 
 /** The live feed on Lambda: one structured log line per result, in the seed's form too. */
@@ -23,4 +26,5 @@ export const handler = createEmitHandler(
   logger,
   Date.now,
   emitSchedule(process.env),
+  metrics,
 );

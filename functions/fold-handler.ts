@@ -1,9 +1,12 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import type { Metrics } from '@aws-lambda-powertools/metrics';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
 import { type FoldDependencies, type FoldReport, foldShardBatch } from '../shared/fold-shard-batch.js';
 import { shardRecordsOf } from '../shared/kinesis-event.js';
+import { addFoldMetrics } from './metrics.js';
 
 /**
  * Kinesis → window items. Wiring only: decode the event, fold each shard's records, log the report.
@@ -13,22 +16,31 @@ import { shardRecordsOf } from '../shared/kinesis-event.js';
  */
 export type FoldHandlerResult = KinesisStreamBatchResponse & { reports: FoldReport[] };
 
-export function createFoldHandler(deps: FoldDependencies, logger: Logger, clock: () => number = Date.now) {
-  return middy<KinesisStreamEvent, FoldHandlerResult>()
-    .use(injectLambdaContext(logger, { clearState: true }))
-    .handler(async (event) => {
-      const reports: FoldReport[] = [];
-      const batchItemFailures: KinesisStreamBatchResponse['batchItemFailures'] = [];
-      for (const [shardId, records] of shardRecordsOf(event)) {
-        const report = await foldShardBatch(deps, shardId, records, clock());
-        reports.push(report);
-        if (report.failedFrom !== undefined) {
-          logger.warn('batch partly folded; resuming from the first record not finished', { ...report });
-          batchItemFailures.push({ itemIdentifier: report.failedFrom });
-        } else {
-          logger.info('folded batch', { ...report });
-        }
+export function createFoldHandler(
+  deps: FoldDependencies,
+  logger: Logger,
+  clock: () => number = Date.now,
+  metrics?: Metrics,
+) {
+  const handler = middy<KinesisStreamEvent, FoldHandlerResult>().use(
+    injectLambdaContext(logger, { clearState: true }),
+  );
+  // On Lambda the figures go out as one EMF log line per invocation; the local runtime has its own stats.
+  if (metrics) handler.use(logMetrics(metrics));
+  return handler.handler(async (event) => {
+    const reports: FoldReport[] = [];
+    const batchItemFailures: KinesisStreamBatchResponse['batchItemFailures'] = [];
+    for (const [shardId, records] of shardRecordsOf(event)) {
+      const report = await foldShardBatch(deps, shardId, records, clock());
+      reports.push(report);
+      if (report.failedFrom !== undefined) {
+        logger.warn('batch partly folded; resuming from the first record not finished', { ...report });
+        batchItemFailures.push({ itemIdentifier: report.failedFrom });
+      } else {
+        logger.info('folded batch', { ...report });
       }
-      return { batchItemFailures, reports };
-    });
+    }
+    if (metrics) addFoldMetrics(metrics, reports);
+    return { batchItemFailures, reports };
+  });
 }

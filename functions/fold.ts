@@ -1,10 +1,13 @@
 import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics } from '@aws-lambda-powertools/metrics';
 import { createDocumentClient } from '../shared/store/clients.js';
 import { foldDependencies } from './config.js';
 import { createFoldHandler } from './fold-handler.js';
+import { FOLD_SERVICE, METRICS_NAMESPACE } from './metric-names.js';
 
 /** Lambda entry: the fold function, subscribed to the stream by an event source mapping. */
-const logger = new Logger({ serviceName: 'ipcount-fold' });
+const logger = new Logger({ serviceName: FOLD_SERVICE });
+const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: FOLD_SERVICE });
 const doc = createDocumentClient({});
 
-export const handler = createFoldHandler(foldDependencies(process.env, doc), logger);
+export const handler = createFoldHandler(foldDependencies(process.env, doc), logger, Date.now, metrics);

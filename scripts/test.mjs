@@ -6,7 +6,7 @@ import { join } from 'node:path';
 function find(dir) {
   return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
     const path = join(dir, entry.name);
-    if (entry.isDirectory()) return entry.name === 'helpers' ? [] : find(path);
+    if (entry.isDirectory()) return entry.name === 'helpers' || entry.name === 'e2e' ? [] : find(path);
     return entry.name.endsWith('.test.ts') ? [path] : [];
   });
 }

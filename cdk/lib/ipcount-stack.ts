@@ -4,10 +4,15 @@ import type * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import type { Construct } from 'constructs';
 import { resourceNames, TABLES, type TableDefinition, tableName } from '../../shared/tables.js';
 import { DefinedTable } from './defined-table.js';
+import { EmitSchedule } from './emit-schedule.js';
+import { FoldFunction, type FoldFunctionProps } from './fold-function.js';
 import { LineStream } from './line-stream.js';
+import { Monitoring } from './monitoring.js';
+import { suppressAcceptedFindings } from './nag-suppressions.js';
+import type { PipelineSettings } from './pipeline-settings.js';
 
 export interface IpCountStackProps extends StackProps {
-  /** Prefix of every physical name (stream, tables), as `ipcount query --prefix` expects. @default 'ipcount' */
+  /** Prefix of every physical name (stream, tables, dashboard), as `ipcount query --prefix` expects. @default 'ipcount' */
   readonly prefix?: string;
   /** Kinesis shards; undefined = on-demand. @default 4 */
   readonly shardCount?: number;
@@ -15,12 +20,43 @@ export interface IpCountStackProps extends StackProps {
   readonly streamRetention?: Duration;
   /** What `cdk destroy` does to the tables. @default RemovalPolicy.RETAIN */
   readonly removalPolicy?: RemovalPolicy;
+  /** Window size, disorder, lateness, skew, time zone, idle timeout: shared by fold and emitter. */
+  readonly settings?: PipelineSettings;
+  /** The fold's event source: batch size and window, retries, record age, parallelization factor. */
+  readonly fold?: Pick<
+    FoldFunctionProps,
+    'batchSize' | 'maxBatchingWindow' | 'retryAttempts' | 'maxRecordAge' | 'parallelizationFactor'
+  >;
+  /** Emitter reserved concurrency (undefined for accounts that cannot reserve). @default 1 */
+  readonly emitReservedConcurrency?: number;
+  /** Subscribed to the alarm topic. @default none */
+  readonly alarmEmail?: string;
 }
 
-/** IpCount on AWS: the stream and the four tables, from the same definitions the local runtime uses. */
+/** Output keys: `ipcount produce/query --stack` and the e2e suite find the deployment by these. */
+export const OUTPUTS = {
+  stream: 'StreamName',
+  windows: 'WindowsTableName',
+  shardState: 'ShardStateTableName',
+  results: 'ResultsTableName',
+  deadLetters: 'DeadLettersTableName',
+  dashboard: 'DashboardUrl',
+  onFailureQueue: 'OnFailureQueueUrl',
+  alarmTopic: 'AlarmTopicArn',
+  foldFunction: 'FoldFunctionName',
+  emitFunction: 'EmitFunctionName',
+} as const;
+
+/**
+ * IpCount on AWS: the stream, the four tables (from the definitions the local runtime uses), the fold on the
+ * stream, the emitter on a schedule, alarms and a dashboard.
+ */
 export class IpCountStack extends Stack {
   readonly stream: kinesis.Stream;
   readonly tables: ReadonlyMap<TableDefinition['id'], dynamodb.Table>;
+  readonly fold: FoldFunction;
+  readonly emit: EmitSchedule;
+  readonly monitoring: Monitoring;
 
   constructor(scope: Construct, id: string, props: IpCountStackProps = {}) {
     super(scope, id, props);
@@ -42,6 +78,40 @@ export class IpCountStack extends Stack {
       new CfnOutput(this, `${definition.id}TableName`, { value: table.tableName });
     }
     this.tables = tables;
-    new CfnOutput(this, 'StreamName', { value: this.stream.streamName });
+    const table = (tableId: TableDefinition['id']) => tables.get(tableId) as dynamodb.Table;
+
+    this.fold = new FoldFunction(this, 'Fold', {
+      stream: this.stream,
+      windows: table('Windows'),
+      shardState: table('ShardState'),
+      deadLetters: table('DeadLetters'),
+      settings: props.settings,
+      ...props.fold,
+    });
+    this.emit = new EmitSchedule(this, 'Emit', {
+      stream: this.stream,
+      windows: table('Windows'),
+      shardState: table('ShardState'),
+      results: table('Results'),
+      settings: props.settings,
+      ...('emitReservedConcurrency' in props ? { reservedConcurrency: props.emitReservedConcurrency } : {}),
+    });
+    this.monitoring = new Monitoring(this, 'Monitoring', {
+      stream: this.stream,
+      fold: this.fold.function,
+      emit: this.emit.function,
+      onFailure: this.fold.onFailure,
+      windows: table('Windows'),
+      dashboardName: `${prefix}-pipeline`,
+      alarmEmail: props.alarmEmail,
+    });
+
+    new CfnOutput(this, OUTPUTS.stream, { value: this.stream.streamName });
+    new CfnOutput(this, OUTPUTS.dashboard, { value: this.monitoring.dashboardUrl });
+    new CfnOutput(this, OUTPUTS.onFailureQueue, { value: this.fold.onFailure.queueUrl });
+    new CfnOutput(this, OUTPUTS.alarmTopic, { value: this.monitoring.alarmTopic.topicArn });
+    new CfnOutput(this, OUTPUTS.foldFunction, { value: this.fold.function.functionName });
+    new CfnOutput(this, OUTPUTS.emitFunction, { value: this.emit.function.functionName });
+    suppressAcceptedFindings(this);
   }
 }

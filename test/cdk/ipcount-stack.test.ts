@@ -2,18 +2,33 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { App, Duration, RemovalPolicy } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
-import { IpCountStack } from '../../cdk/lib/ipcount-stack.js';
+import { IpCountStack, type IpCountStackProps } from '../../cdk/lib/ipcount-stack.js';
 import { createTableInput } from '../../local/provision.js';
 import { resourceNames, TABLES, tableName } from '../../shared/tables.js';
 
-function synth(props: ConstructorParameters<typeof IpCountStack>[2] = {}): Template {
-  return Template.fromStack(new IpCountStack(new App(), 'Test', props));
+/** Unit tests skip bundling (the CI synth and the bundle test below bundle for real). */
+function synth(props: IpCountStackProps = {}): Template {
+  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+  return Template.fromStack(new IpCountStack(app, 'Test', props));
 }
 
 const byName = <T extends { AttributeName?: string; IndexName?: string }>(a: T, b: T) =>
   String(a.AttributeName ?? a.IndexName).localeCompare(String(b.AttributeName ?? b.IndexName));
 
-describe('IpCountStack', () => {
+/** The logical id of the one resource of `type` whose properties match. */
+function logicalId(template: Template, type: string, properties: Record<string, unknown>): string {
+  const filter = Object.keys(properties).length > 0 ? { Properties: Match.objectLike(properties) } : {};
+  const found = Object.keys(template.findResources(type, filter));
+  assert.equal(found.length, 1, `one ${type} matching ${JSON.stringify(properties)}, found ${found.length}`);
+  return found[0] as string;
+}
+
+const fnId = (template: Template, service: string) =>
+  logicalId(template, 'AWS::Lambda::Function', {
+    Environment: { Variables: Match.objectLike({ POWERTOOLS_SERVICE_NAME: service }) },
+  });
+
+describe('IpCountStack: stream and tables', () => {
   const template = synth({ prefix: 'ipc', shardCount: 6, streamRetention: Duration.hours(48) });
 
   it('synthesizes every table exactly as the local runtime creates it (one definition)', () => {
@@ -67,9 +82,244 @@ describe('IpCountStack', () => {
     });
     onDemand.hasResource('AWS::DynamoDB::Table', { DeletionPolicy: 'Delete' });
   });
+});
 
-  it('outputs the stream and table names', () => {
-    template.hasOutput('StreamName', {});
-    for (const definition of TABLES) template.hasOutput(`${definition.id}TableName`, {});
+describe('IpCountStack: functions', () => {
+  const template = synth({
+    prefix: 'ipc',
+    settings: { windowSeconds: 10, maxDisorderSeconds: 3, idleTimeoutSeconds: 90, timeZone: 'Asia/Shanghai' },
+    fold: {
+      batchSize: 200,
+      maxBatchingWindow: Duration.seconds(2),
+      retryAttempts: 4,
+      parallelizationFactor: 2,
+    },
+  });
+
+  it('runs both functions on Node 22, ARM64, with source maps and a log group with retention', () => {
+    for (const service of ['ipcount-fold', 'ipcount-emit']) {
+      template.hasResourceProperties('AWS::Lambda::Function', {
+        Runtime: 'nodejs22.x',
+        Architectures: ['arm64'],
+        Environment: {
+          Variables: Match.objectLike({
+            POWERTOOLS_SERVICE_NAME: service,
+            NODE_OPTIONS: '--enable-source-maps',
+          }),
+        },
+        LoggingConfig: { LogGroup: Match.anyValue() },
+      });
+    }
+    template.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 30 });
+  });
+
+  it('subscribes the fold to the stream with the configured event source options and an SQS on-failure queue', () => {
+    const queue = logicalId(template, 'AWS::SQS::Queue', { KmsMasterKeyId: Match.absent() });
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      FunctionName: { Ref: fnId(template, 'ipcount-fold') },
+      EventSourceArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^LinesStream'), 'Arn'] },
+      StartingPosition: 'TRIM_HORIZON',
+      BatchSize: 200,
+      MaximumBatchingWindowInSeconds: 2,
+      BisectBatchOnFunctionError: true,
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      MaximumRetryAttempts: 4,
+      MaximumRecordAgeInSeconds: 21_600,
+      ParallelizationFactor: 2,
+      DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [queue, 'Arn'] } } },
+    });
+    template.hasResourceProperties('AWS::SQS::Queue', { SqsManagedSseEnabled: true });
+  });
+
+  it('gives fold and emitter the same event-time settings, and the fold its parallelization factor', () => {
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: {
+        Variables: Match.objectLike({
+          POWERTOOLS_SERVICE_NAME: 'ipcount-fold',
+          WINDOW_SECONDS: '10',
+          MAX_DISORDER_SECONDS: '3',
+          TIME_ZONE: 'Asia/Shanghai',
+          PARALLELIZATION_FACTOR: '2',
+        }),
+      },
+    });
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: {
+        Variables: Match.objectLike({
+          POWERTOOLS_SERVICE_NAME: 'ipcount-emit',
+          MAX_DISORDER_SECONDS: '3',
+          IDLE_TIMEOUT_SECONDS: '90',
+          EMIT_LOOP_SECONDS: '50',
+        }),
+      },
+    });
+  });
+
+  it('fires the emitter every minute, one run at a time, each looping less than the minute', () => {
+    const emit = fnId(template, 'ipcount-emit');
+    template.hasResourceProperties('AWS::Events::Rule', {
+      ScheduleExpression: 'rate(1 minute)',
+      Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [emit, 'Arn'] } })],
+    });
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ POWERTOOLS_SERVICE_NAME: 'ipcount-emit' }) },
+      ReservedConcurrentExecutions: 1,
+      Timeout: 90,
+    });
+    template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+      FunctionName: { Ref: emit },
+      MaximumRetryAttempts: 0,
+    });
+  });
+
+  it('lets accounts that cannot reserve concurrency go without', () => {
+    synth({ emitReservedConcurrency: undefined }).hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ POWERTOOLS_SERVICE_NAME: 'ipcount-emit' }) },
+      ReservedConcurrentExecutions: Match.absent(),
+    });
+  });
+});
+
+type Statement = { Action: string | string[]; Resource: unknown; Effect: string };
+
+/** Each statement of the function's policy as [sorted actions, resource]. */
+function statementsOf(template: Template, service: string): Array<[string[], unknown]> {
+  const role = logicalId(template, 'AWS::IAM::Role', {
+    Description: Match.stringLikeRegexp(service === 'ipcount-fold' ? '^IpCount fold' : '^IpCount emitter'),
+  });
+  const policies = Object.values(
+    template.findResources('AWS::IAM::Policy', { Properties: { Roles: [{ Ref: role }] } }),
+  );
+  assert.equal(policies.length, 1);
+  const statements = (policies[0]?.Properties.PolicyDocument.Statement ?? []) as Statement[];
+  return statements.map((s) => {
+    assert.equal(s.Effect, 'Allow');
+    return [[s.Action].flat().sort(), s.Resource];
+  });
+}
+
+describe('IpCountStack: least-privilege IAM', () => {
+  const template = synth();
+
+  it('grants each function only the actions its code sends, each on one resource ARN', () => {
+    const expected: Record<string, Array<[string[], string]>> = {
+      'ipcount-fold': [
+        [['logs:CreateLogStream', 'logs:PutLogEvents'], 'FoldFunctionLogs'],
+        [['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:UpdateItem'], 'WindowsTable'],
+        [['dynamodb:GetItem', 'dynamodb:UpdateItem'], 'ShardStateTable'],
+        [['dynamodb:BatchWriteItem'], 'DeadLettersTable'],
+        [['sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:SendMessage'], 'FoldOnFailure'],
+      ],
+      'ipcount-emit': [
+        [['logs:CreateLogStream', 'logs:PutLogEvents'], 'EmitFunctionLogs'],
+        [['dynamodb:BatchGetItem', 'dynamodb:UpdateItem'], 'WindowsTable'],
+        [['dynamodb:Query'], 'ShardStateTable'],
+        [['dynamodb:BatchWriteItem'], 'ResultsTable'],
+        [['kinesis:ListShards'], 'LinesStream'],
+      ],
+    };
+    for (const [service, grants] of Object.entries(expected)) {
+      const statements = statementsOf(template, service);
+      for (const [actions, resource] of grants) {
+        const match = statements.find(
+          ([a, r]) =>
+            JSON.stringify(a) === JSON.stringify(actions) &&
+            new RegExp(`"${resource}`).test(JSON.stringify(r)),
+        );
+        assert.ok(match, `${service}: ${actions.join(',')} on ${resource}`);
+      }
+      for (const [, r] of statements)
+        assert.ok(!JSON.stringify(r).includes('"*"'), `${service}: no wildcard resource`);
+    }
+  });
+
+  it("scopes the emitter's Query on the windows table to the open-by-shard index", () => {
+    const query = statementsOf(template, 'ipcount-emit').filter(([a]) => a.includes('dynamodb:Query'));
+    const index = query.find(([, r]) => JSON.stringify(r).endsWith('/index/open-by-shard"]]}'));
+    assert.ok(index, JSON.stringify(query));
+  });
+
+  it('lets the fold read the stream, and nothing else of Kinesis', () => {
+    const kinesis = statementsOf(template, 'ipcount-fold').filter(([a]) =>
+      a.some((x) => x.startsWith('kinesis:')),
+    );
+    assert.equal(kinesis.length, 1);
+    const [[actions, resource]] = kinesis as [[string[], unknown]];
+    assert.ok(actions.includes('kinesis:GetRecords') && actions.includes('kinesis:GetShardIterator'));
+    assert.ok(!actions.some((a) => /Put|Create|Delete|Update|Merge|Split/.test(a)), actions.join());
+    assert.match(JSON.stringify(resource), /LinesStream/);
+  });
+});
+
+describe('IpCountStack: observability', () => {
+  const template = synth({ alarmEmail: 'ops@example.com' });
+
+  it('alarms on iterator age, errors, the on-failure queue and throttles, notifying one topic', () => {
+    const topic = logicalId(template, 'AWS::SNS::Topic', {});
+    const alarmed = (metric: Record<string, unknown>) =>
+      template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        ...metric,
+        AlarmActions: [{ Ref: topic }],
+        ComparisonOperator: 'GreaterThanThreshold',
+      });
+    alarmed({ Namespace: 'AWS/Lambda', MetricName: 'IteratorAge', Statistic: 'Maximum', Threshold: 60_000 });
+    alarmed({
+      Namespace: 'AWS/Lambda',
+      MetricName: 'Errors',
+      Dimensions: [{ Name: 'FunctionName', Value: { Ref: fnId(template, 'ipcount-fold') } }],
+    });
+    alarmed({
+      Namespace: 'AWS/Lambda',
+      MetricName: 'Errors',
+      Dimensions: [{ Name: 'FunctionName', Value: { Ref: fnId(template, 'ipcount-emit') } }],
+    });
+    alarmed({
+      Namespace: 'AWS/SQS',
+      MetricName: 'ApproximateNumberOfMessagesVisible',
+      Threshold: 0,
+      EvaluationPeriods: 1,
+    });
+    alarmed({ Namespace: 'AWS/Lambda', MetricName: 'Throttles' });
+    alarmed({ Namespace: 'AWS/Kinesis', MetricName: 'PutRecords.ThrottledRecords' });
+    alarmed({ Metrics: Match.arrayWith([Match.objectLike({ Expression: 'SUM(METRICS())' })]) });
+    template.hasResourceProperties('AWS::SNS::Subscription', {
+      Protocol: 'email',
+      Endpoint: 'ops@example.com',
+    });
+  });
+
+  it('has a dashboard that graphs the metrics the functions emit', () => {
+    const dashboards = template.findResources('AWS::CloudWatch::Dashboard');
+    const body = JSON.stringify(Object.values(dashboards)[0]?.Properties.DashboardBody);
+    for (const metric of [
+      'Records',
+      'Counted',
+      'RedeliveredRecords',
+      'BadRecords',
+      'LateRecords',
+      'WindowsEmitted',
+      'IteratorAge',
+    ])
+      assert.ok(
+        body.includes(`\\"${metric}\\"`) || body.includes(`"${metric}"`),
+        `dashboard graphs ${metric}`,
+      );
+    assert.ok(body.includes('IpCount'), 'custom metrics namespace');
+  });
+
+  it('outputs what produce, query and the e2e suite look the deployment up by', () => {
+    for (const key of [
+      'StreamName',
+      'WindowsTableName',
+      'ShardStateTableName',
+      'ResultsTableName',
+      'DeadLettersTableName',
+      'DashboardUrl',
+      'OnFailureQueueUrl',
+      'AlarmTopicArn',
+      'FoldFunctionName',
+      'EmitFunctionName',
+    ])
+      template.hasOutput(key, {});
   });
 });

@@ -1,0 +1,79 @@
+import { Duration } from 'aws-cdk-lib';
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import type * as kinesis from 'aws-cdk-lib/aws-kinesis';
+import { Construct } from 'constructs';
+import { RESULTS_TABLE, SHARD_STATE_TABLE, STREAM, WINDOWS_TABLE } from '../../shared/tables.js';
+import { IpCountFunction } from './ipcount-function.js';
+import { emitEnvironment, type PipelineSettings } from './pipeline-settings.js';
+
+export interface EmitScheduleProps {
+  readonly stream: kinesis.IStream;
+  readonly windows: dynamodb.ITable;
+  readonly shardState: dynamodb.ITable;
+  readonly results: dynamodb.ITable;
+  readonly settings?: PipelineSettings;
+  /**
+   * Within one scheduled invocation the emitter makes a pass every `interval` for `loop`; with the rule
+   * firing each minute a result lands within about one interval of its window becoming due.
+   * @default Duration.seconds(50)
+   */
+  readonly loop?: Duration;
+  /** @default Duration.seconds(5) */
+  readonly interval?: Duration;
+  /**
+   * Reserved concurrency: 1 keeps a slow run from overlapping the next (an overlap is harmless, the close is
+   * conditional, but wasteful). Accounts whose concurrency limit is 10 cannot reserve any: set undefined.
+   * @default 1
+   */
+  readonly reservedConcurrency?: number;
+}
+
+/** The emitter: closes due windows and writes their results, fired by an EventBridge rule once a minute. */
+export class EmitSchedule extends Construct {
+  readonly function: IpCountFunction;
+  readonly rule: events.Rule;
+
+  constructor(scope: Construct, id: string, props: EmitScheduleProps) {
+    super(scope, id);
+    const loop = props.loop ?? Duration.seconds(50);
+    const interval = props.interval ?? Duration.seconds(5);
+    if (loop.toSeconds() > 55)
+      throw new Error(
+        `emit loop must end before the next minute's run starts (≤ 55 s), got ${loop.toSeconds()} s`,
+      );
+    this.function = new IpCountFunction(this, 'Function', {
+      entry: 'emit.ts',
+      description: 'IpCount emitter: closes due event-time windows and stores their results',
+      serviceName: 'ipcount-emit',
+      // The last pass starts before `loop` ends; the rest covers it and its retries.
+      timeout: Duration.seconds(loop.toSeconds() + 40),
+      reservedConcurrentExecutions: 'reservedConcurrency' in props ? props.reservedConcurrency : 1,
+      environment: {
+        ...emitEnvironment(props.settings ?? {}),
+        EMIT_LOOP_SECONDS: String(loop.toSeconds()),
+        EMIT_INTERVAL_SECONDS: String(interval.toSeconds()),
+        [STREAM.envVar]: props.stream.streamName,
+      },
+    });
+    const fn = this.function;
+    // A run that failed or was throttled is simply superseded by the next minute's.
+    fn.configureAsyncInvoke({ retryAttempts: 0, maxEventAge: Duration.minutes(1) });
+    const [openByShard] = WINDOWS_TABLE.indexes;
+    fn.bindTable(WINDOWS_TABLE, props.windows, ['BatchGetItem', 'UpdateItem'], {
+      name: openByShard.name,
+      actions: ['Query'],
+    });
+    fn.bindTable(SHARD_STATE_TABLE, props.shardState, ['Query']);
+    fn.bindTable(RESULTS_TABLE, props.results, ['BatchWriteItem']);
+    // Reshard lineage: a parent's windows close by its children's watermarks.
+    props.stream.grant(fn, 'kinesis:ListShards');
+
+    this.rule = new events.Rule(this, 'EveryMinute', {
+      description: 'Fires the IpCount emitter; each run loops for most of the minute',
+      schedule: events.Schedule.rate(Duration.minutes(1)),
+      targets: [new targets.LambdaFunction(fn, { retryAttempts: 0, maxEventAge: Duration.minutes(1) })],
+    });
+  }
+}

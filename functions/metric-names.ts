@@ -1,0 +1,30 @@
+/**
+ * The custom CloudWatch metrics the functions publish (Embedded Metric Format), in one place so the stack's
+ * alarms and dashboard name the same ones the code emits.
+ */
+export const METRICS_NAMESPACE = 'IpCount';
+
+export const FOLD_SERVICE = 'ipcount-fold';
+export const EMIT_SERVICE = 'ipcount-emit';
+
+export const FOLD_METRICS = {
+  /** Records delivered to the fold, redeliveries included. */
+  records: 'Records',
+  /** Records added to a window count. */
+  counted: 'Counted',
+  /** Unparseable lines, dead-lettered with their reason. */
+  bad: 'BadRecords',
+  /** Records behind the watermark: tallied in their window's late counter and dead-lettered. */
+  late: 'LateRecords',
+  /** Records delivered again after a retry that had already been applied (skipped or caught by a guard). */
+  redelivered: 'RedeliveredRecords',
+  /** Batches handed back with a batch item failure (writes still failing after the SDK's retries). */
+  partialBatches: 'PartialBatches',
+} as const;
+
+export const EMIT_METRICS = {
+  /** Window results stored (and published). */
+  windowsEmitted: 'WindowsEmitted',
+  /** Due windows left for a later pass (another emitter closed them, or their count moved). */
+  windowsSkipped: 'WindowsSkipped',
+} as const;
