@@ -3,21 +3,33 @@ import { parseArgs } from 'node:util';
 import { DEFAULTS } from '../functions/config.js';
 import type { Delivery } from '../shared/fold-shard-batch.js';
 import { normaliseIp } from '../shared/parse.js';
+import { type AwsTarget, EMULATOR_CREDENTIALS } from '../shared/store/clients.js';
 import { STREAM } from '../shared/tables.js';
 import { assertTimeZone } from '../shared/time.js';
 import { windowSizeMs } from '../shared/window.js';
 import { SEED_IPS } from './log-service.js';
+import { produce } from './produce.js';
 import { query } from './query.js';
 import type { ReshardKind } from './reshard.js';
 import { run } from './run.js';
 
 const USAGE = `usage:
   ipcount run [--input FILE|-] [--shards N] [--window SECONDS] [--stats FILE] [--data-dir DIR] [options]
+  ipcount run --serve [--edge-port N] [--stack-name NAME] [options]
+  ipcount produce (--stack NAME | --stream NAME | --prefix P) [--region R] [--endpoint URL]
+                  [--input FILE|- | --from tcp://HOST:PORT]
   ipcount query (--window TIME [--top N] | --ip IP [--from TIME] [--to TIME] | --dead-letters)
-                [--data-dir DIR | --endpoint URL] [--region R] [--prefix P] [--table NAME] [--json] [--tz ZONE]
+                [--data-dir DIR | --endpoint URL] [--region R] [--stack NAME | --prefix P] [--table NAME]
+                [--json] [--tz ZONE]
+
+Deployments: --stack NAME finds the stream and tables from the stack's outputs (CloudFormation at --endpoint
+or in --region: AWS, LocalStack, or the edge of 'ipcount run --serve'); --prefix P names them directly.
 
 run options:
   --input FILE       bounded run over FILE's lines ('-' = stdin); without it, live from the log service
+  --serve            no source of its own: act as the deployed stack, folding whatever is put on the stream
+                     through one endpoint (--edge-port, default 4566) until Ctrl-C (for 'ipcount produce',
+                     'ipcount query --stack' and 'npm run test:e2e')
   --shards N         Kinesis shards, the parallelism (default 4)
   --window SECONDS   tumbling window size (default 5)
   --max-disorder S   bounded out-of-orderness of event time, seconds (default ${DEFAULTS.maxDisorderSeconds})
@@ -140,8 +152,12 @@ async function runCommand(args: string[]): Promise<number> {
       'max-retry-attempts': { type: 'string' },
       'max-record-age': { type: 'string' },
       'no-bisect': { type: 'boolean' },
+      serve: { type: 'boolean' },
+      'edge-port': { type: 'string' },
+      'stack-name': { type: 'string' },
     },
   });
+  if (values.serve && values.input !== undefined) throw new UsageError('--serve reads no --input');
   const windowSeconds = integer(values.window, 'window', DEFAULTS.windowSeconds, 1, 86_400);
   windowSizeMs(windowSeconds);
   const ips = values.ips ? values.ips.split(',').map((s) => s.trim()) : SEED_IPS;
@@ -214,6 +230,15 @@ async function runCommand(args: string[]): Promise<number> {
           : integer(values['max-record-age'], 'max-record-age', -1, -1, 604_800),
       ),
       ...optional('bisectOnError', values['no-bisect'] ? false : undefined),
+      ...optional(
+        'serve',
+        values.serve
+          ? {
+              edgePort: integer(values['edge-port'], 'edge-port', 4566, 0, 65_535),
+              stackName: values['stack-name'] ?? 'IpCount',
+            }
+          : undefined,
+      ),
     },
     { stdout: process.stdout, stderr: process.stderr, signal: controller.signal },
   );
@@ -240,18 +265,19 @@ async function queryCommand(args: string[]): Promise<number> {
       json: { type: 'boolean' },
       tz: { type: 'string' },
       'window-seconds': { type: 'string' },
+      stack: { type: 'string' },
     },
   });
   if (values.top !== undefined && values.window === undefined) throw new UsageError('--top needs --window');
   if (values['data-dir'] && values.endpoint) throw new UsageError('give --data-dir or --endpoint, not both');
+  if (values.stack && values.prefix) throw new UsageError('give --stack or --prefix, not both');
+  if (values.stack && values['data-dir'])
+    throw new UsageError('--stack reads a deployment, not a --data-dir');
   await query(
     {
       ...(values['data-dir'] ? { dataDir: values['data-dir'] } : {}),
-      target: {
-        ...(values.endpoint ? { endpoint: values.endpoint } : {}),
-        ...(values.region ? { region: values.region } : {}),
-      },
-      prefix: values.prefix ?? 'ipcount',
+      target: awsTarget(values.endpoint, values.region),
+      deployment: values.stack ? { stack: values.stack } : { prefix: values.prefix ?? 'ipcount' },
       ...(values.table ? { resultsTable: values.table } : {}),
       ...(values.window !== undefined ? { window: values.window } : {}),
       ...(values.ip !== undefined ? { ip: normaliseIp(values.ip) ?? values.ip } : {}),
@@ -268,6 +294,74 @@ async function queryCommand(args: string[]): Promise<number> {
   return 0;
 }
 
+/**
+ * AWS by default (the SDK's credential chain); an endpoint is LocalStack or the embedded edge, which accept
+ * any credentials, so none are needed there unless the environment has some.
+ */
+function awsTarget(endpoint: string | undefined, region: string | undefined): AwsTarget {
+  if (endpoint !== undefined) {
+    try {
+      new URL(endpoint);
+    } catch {
+      throw new UsageError(`--endpoint must be a URL such as http://localhost:4566, got ${endpoint}`);
+    }
+  }
+  return {
+    ...(endpoint ? { endpoint } : {}),
+    ...(region ? { region } : {}),
+    ...(endpoint && !process.env.AWS_ACCESS_KEY_ID && !process.env.AWS_PROFILE
+      ? { credentials: EMULATOR_CREDENTIALS }
+      : {}),
+  };
+}
+
+async function produceCommand(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    strict: true,
+    allowPositionals: false,
+    options: {
+      stack: { type: 'string' },
+      stream: { type: 'string' },
+      prefix: { type: 'string' },
+      region: { type: 'string' },
+      endpoint: { type: 'string' },
+      input: { type: 'string', short: 'i' },
+      from: { type: 'string' },
+      'progress-interval': { type: 'string' },
+    },
+  });
+  const given = [values.stack, values.stream, values.prefix].filter((v) => v !== undefined);
+  if (given.length !== 1)
+    throw new UsageError('say where to put the lines: one of --stack, --stream, --prefix');
+  if (values.input !== undefined && values.from !== undefined)
+    throw new UsageError('give --input or --from, not both');
+  if (values.from !== undefined && !/^tcp:\/\/[^:/]+:\d+\/?$/.test(values.from))
+    throw new UsageError(`--from wants tcp://host:port, got ${values.from}`);
+  const controller = new AbortController();
+  const onSignal = () => {
+    process.stderr.write('\nipcount: stopping: sending what was read\n');
+    controller.abort();
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  await produce(
+    {
+      target: awsTarget(values.endpoint, values.region),
+      stream: values.stream
+        ? { name: values.stream }
+        : values.stack
+          ? { stack: values.stack }
+          : { prefix: values.prefix ?? 'ipcount' },
+      ...(values.input !== undefined ? { input: values.input } : {}),
+      ...(values.from !== undefined ? { from: values.from } : {}),
+      progressIntervalMs: positive(values['progress-interval'], 'progress-interval', 2) * 1000,
+    },
+    { stderr: process.stderr, signal: controller.signal },
+  );
+  return 0;
+}
+
 export async function main(argv: string[]): Promise<number> {
   // Logs go to stderr: stdout carries only results, so it can be piped and compared.
   process.env.POWERTOOLS_DEV = 'true';
@@ -278,11 +372,12 @@ export async function main(argv: string[]): Promise<number> {
   try {
     if (command === 'run') return await runCommand(rest);
     if (command === 'query') return await queryCommand(rest);
+    if (command === 'produce') return await produceCommand(rest);
     if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
       process.stdout.write(USAGE);
       return command === undefined ? 2 : 0;
     }
-    throw new UsageError(`unknown command: ${command} (try: ipcount run, ipcount query)`);
+    throw new UsageError(`unknown command: ${command} (try: ipcount run, ipcount produce, ipcount query)`);
   } catch (error) {
     const message = (error as Error).message ?? String(error);
     process.stderr.write(`ipcount: ${message.split('\n')[0]}\n`);

@@ -4,16 +4,17 @@ import { type AwsTarget, createDocumentClient } from '../shared/store/clients.js
 import { DeadLetterStore } from '../shared/store/dead-letter-store.js';
 import { ResultStore } from '../shared/store/result-store.js';
 import { ShardStateStore } from '../shared/store/shard-state-store.js';
-import { resourceNames } from '../shared/tables.js';
 import { formatIsoInZone, parseClock, resolveClockTime } from '../shared/time.js';
 import { windowStartOf } from '../shared/window.js';
+import { type DeploymentRef, resolveDeployment } from './deployment.js';
 import { startEmulators } from './emulators.js';
 
 /** `ipcount query`: reads the result table, of the embedded data dir or of any endpoint / AWS. */
 export interface QueryOptions {
   readonly dataDir?: string;
   readonly target: AwsTarget;
-  readonly prefix: string;
+  /** The deployment to read: by prefix (the local runtime's default) or by a stack's outputs. */
+  readonly deployment: DeploymentRef;
   readonly resultsTable?: string;
   readonly window?: string;
   readonly ip?: string;
@@ -58,8 +59,8 @@ export async function query(options: QueryOptions, out: Writable): Promise<numbe
   const emulators = options.dataDir ? await startEmulators({ dataDir: options.dataDir }) : undefined;
   const target = emulators ? emulators.dynamo : options.target;
   const doc = createDocumentClient(target);
-  const names = resourceNames(options.prefix);
   try {
+    const names = await resolveDeployment(options.deployment, target);
     if (options.deadLetters) {
       const store = new DeadLetterStore(doc, names.deadLetters);
       const shards = await new ShardStateStore(doc, names.shardState, names.stream).list();

@@ -6,6 +6,8 @@ import type { Delivery } from '../shared/fold-shard-batch.js';
 import { compareResults, formatResultLine, type WindowResult } from '../shared/result.js';
 import { WindowStore } from '../shared/store/window-store.js';
 import { FINAL_WATERMARK } from '../shared/watermark.js';
+import { localStackOutputs } from './deployment.js';
+import { startEdge } from './edge.js';
 import { startEmulators } from './emulators.js';
 import type { DiscardedBatch } from './event-source.js';
 import { FaultInjector, InjectedCrash } from './faults.js';
@@ -57,6 +59,11 @@ export interface RunOptions {
   readonly maxRecordAgeSeconds?: number;
   readonly bisectOnError?: boolean;
   readonly retryBackoffMs?: number;
+  /**
+   * No source of its own: stand in for the deployed stack. Lines come from outside (`ipcount produce`)
+   * through one endpoint that also answers DescribeStacks for `stackName`, until the run is stopped.
+   */
+  readonly serve?: { readonly edgePort: number; readonly stackName: string };
 }
 
 export interface RunStats {
@@ -140,6 +147,18 @@ export async function run(options: RunOptions, io: RunIo): Promise<RunStats> {
     ...defined('kinesisPort', options.kinesisPort),
     ...defined('dynamoPort', options.dynamoPort),
   });
+  const edge = options.serve
+    ? await startEdge({
+        host: options.host,
+        port: options.serve.edgePort,
+        kinesisEndpoint: emulators.kinesis.endpoint,
+        dynamoEndpoint: emulators.dynamo.endpoint,
+        stacks: new Map([[options.serve.stackName, localStackOutputs(options.prefix)]]),
+      }).catch(async (error) => {
+        await emulators.stop();
+        throw error;
+      })
+    : undefined;
   const faults = options.faults ? new FaultInjector(options.faults, seededRandom(options.seed)) : undefined;
   // What has been printed, by (ip, window): the emitter publishes at least once, stdout shows each result once
   // (and again only if its count changed, as a correction).
@@ -207,6 +226,11 @@ export async function run(options: RunOptions, io: RunIo): Promise<RunStats> {
     say(
       `stream ${names.stream}; tables ${names.windows}, ${names.shardState}, ${names.results}, ${names.deadLetters}`,
     );
+    if (edge && options.serve)
+      say(
+        `serving stack ${options.serve.stackName} at ${edge.endpoint}: ` +
+          `ipcount produce --stack ${options.serve.stackName} --endpoint ${edge.endpoint} --input FILE; Ctrl-C stops`,
+      );
 
     const emitOnce = async (endOfInput: boolean) => {
       try {
@@ -292,7 +316,7 @@ export async function run(options: RunOptions, io: RunIo): Promise<RunStats> {
           `${stats.retries} retries, ${stats.bisections} bisections, ${stats.redeliveredRecords} records redelivered`,
       );
     }
-    if (accounted !== stats.records && !options.dataDir) {
+    if (accounted !== stats.records && !options.dataDir && !options.serve) {
       say(
         options.delivery === 'at-least-once'
           ? `at-least-once: ${stats.records} lines in, ${accounted} counted or set aside (replays counted again)`
@@ -305,6 +329,7 @@ export async function run(options: RunOptions, io: RunIo): Promise<RunStats> {
     await schedule;
     await lines.close();
     await pipeline?.stop();
+    await edge?.stop();
     await emulators.stop();
   }
 }
@@ -333,6 +358,33 @@ function once(close: () => Promise<void>): () => Promise<void> {
 }
 
 async function openInput(options: RunOptions, io: RunIo, say: (m: string) => void): Promise<LineSource> {
+  if (options.serve) {
+    // Nothing to read: the lines arrive on the stream from outside until the run is stopped.
+    let wake: () => void = () => {};
+    const stopped = new Promise<void>((resolve) => {
+      wake = resolve;
+      io.signal?.addEventListener('abort', () => resolve(), { once: true });
+      if (io.signal?.aborted) resolve();
+    });
+    const timer =
+      options.durationSeconds !== undefined
+        ? setTimeout(() => wake(), options.durationSeconds * 1000)
+        : undefined;
+    return {
+      lines: () => ({
+        [Symbol.asyncIterator]: () => ({
+          next: async (): Promise<IteratorResult<string>> => {
+            await stopped;
+            return { done: true, value: undefined };
+          },
+        }),
+      }),
+      close: once(async () => {
+        if (timer) clearTimeout(timer);
+        wake();
+      }),
+    };
+  }
   if (options.input !== undefined) {
     let stream: Readable;
     if (options.input === '-') stream = io.stdin ?? process.stdin;

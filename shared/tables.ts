@@ -94,6 +94,23 @@ export const TABLES: readonly TableDefinition[] = [
 
 export const STREAM = { id: 'Lines', envVar: 'STREAM_NAME', defaultShards: 4 } as const;
 
+/**
+ * The deployed stack's output keys: `ipcount produce/query --stack` and the e2e suite find a deployment (its
+ * stream and tables) by these, at any endpoint. Table outputs are `<definition id>TableName`.
+ */
+export const STACK_OUTPUTS = {
+  stream: 'StreamName',
+  windows: 'WindowsTableName',
+  shardState: 'ShardStateTableName',
+  results: 'ResultsTableName',
+  deadLetters: 'DeadLettersTableName',
+  dashboard: 'DashboardUrl',
+  onFailureQueue: 'OnFailureQueueUrl',
+  alarmTopic: 'AlarmTopicArn',
+  foldFunction: 'FoldFunctionName',
+  emitFunction: 'EmitFunctionName',
+} as const;
+
 /** Physical names derive from one prefix, so several deployments or test runs can share an endpoint. */
 export function tableName(prefix: string, table: TableDefinition): string {
   const kebab = table.id.replace(/([a-z])([A-Z])/g, '$1-$2').toLowerCase();

@@ -2,7 +2,13 @@ import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import type { Construct } from 'constructs';
-import { resourceNames, TABLES, type TableDefinition, tableName } from '../../shared/tables.js';
+import {
+  STACK_OUTPUTS as OUTPUTS,
+  resourceNames,
+  TABLES,
+  type TableDefinition,
+  tableName,
+} from '../../shared/tables.js';
 import { DefinedTable } from './defined-table.js';
 import { EmitSchedule } from './emit-schedule.js';
 import { FoldFunction, type FoldFunctionProps } from './fold-function.js';
@@ -32,20 +38,6 @@ export interface IpCountStackProps extends StackProps {
   /** Subscribed to the alarm topic. @default none */
   readonly alarmEmail?: string;
 }
-
-/** Output keys: `ipcount produce/query --stack` and the e2e suite find the deployment by these. */
-export const OUTPUTS = {
-  stream: 'StreamName',
-  windows: 'WindowsTableName',
-  shardState: 'ShardStateTableName',
-  results: 'ResultsTableName',
-  deadLetters: 'DeadLettersTableName',
-  dashboard: 'DashboardUrl',
-  onFailureQueue: 'OnFailureQueueUrl',
-  alarmTopic: 'AlarmTopicArn',
-  foldFunction: 'FoldFunctionName',
-  emitFunction: 'EmitFunctionName',
-} as const;
 
 /**
  * IpCount on AWS: the stream, the four tables (from the definitions the local runtime uses), the fold on the

@@ -1,0 +1,60 @@
+import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+import type { AwsTarget } from '../shared/store/clients.js';
+import { type ResourceNames, resourceNames, STACK_OUTPUTS } from '../shared/tables.js';
+
+/**
+ * Where a deployment's stream and tables are: named by a prefix (the local runtime, or a stack deployed with
+ * that prefix), or looked up from a CloudFormation stack's outputs at the target (AWS, LocalStack, or the
+ * embedded edge of `ipcount run --serve`).
+ */
+export type DeploymentRef = { readonly stack: string } | { readonly prefix: string };
+
+export async function stackOutputs(target: AwsTarget, stackName: string): Promise<Record<string, string>> {
+  const client = new CloudFormationClient({
+    region: target.region ?? process.env.AWS_REGION ?? 'us-east-1',
+    ...(target.endpoint ? { endpoint: target.endpoint } : {}),
+    ...(target.credentials ? { credentials: target.credentials } : {}),
+    requestHandler: new NodeHttpHandler({ connectionTimeout: 5_000, requestTimeout: 30_000 }),
+  });
+  try {
+    const out = await client.send(new DescribeStacksCommand({ StackName: stackName }));
+    const [stack] = out.Stacks ?? [];
+    if (!stack) throw new Error(`stack ${stackName} not found`);
+    return Object.fromEntries((stack.Outputs ?? []).map((o) => [o.OutputKey ?? '', o.OutputValue ?? '']));
+  } catch (error) {
+    const message = (error as Error).message;
+    throw new Error(`cannot read the outputs of stack ${stackName}: ${message}`);
+  } finally {
+    client.destroy();
+  }
+}
+
+export async function resolveDeployment(ref: DeploymentRef, target: AwsTarget): Promise<ResourceNames> {
+  if ('prefix' in ref) return resourceNames(ref.prefix);
+  const outputs = await stackOutputs(target, ref.stack);
+  const need = (key: string) => {
+    const value = outputs[key];
+    if (!value) throw new Error(`stack ${ref.stack} has no output ${key}: is it an IpCount stack?`);
+    return value;
+  };
+  return {
+    stream: need(STACK_OUTPUTS.stream),
+    windows: need(STACK_OUTPUTS.windows),
+    shardState: need(STACK_OUTPUTS.shardState),
+    results: need(STACK_OUTPUTS.results),
+    deadLetters: need(STACK_OUTPUTS.deadLetters),
+  };
+}
+
+/** The outputs a stack deployed with `prefix` has, for the embedded edge to answer DescribeStacks with. */
+export function localStackOutputs(prefix: string): Record<string, string> {
+  const names = resourceNames(prefix);
+  return {
+    [STACK_OUTPUTS.stream]: names.stream,
+    [STACK_OUTPUTS.windows]: names.windows,
+    [STACK_OUTPUTS.shardState]: names.shardState,
+    [STACK_OUTPUTS.results]: names.results,
+    [STACK_OUTPUTS.deadLetters]: names.deadLetters,
+  };
+}

@@ -1,0 +1,109 @@
+import { createReadStream } from 'node:fs';
+import { connect } from 'node:net';
+import { createInterface } from 'node:readline';
+import type { Readable, Writable } from 'node:stream';
+import { type AwsTarget, createKinesisClient } from '../shared/store/clients.js';
+import { type DeploymentRef, resolveDeployment } from './deployment.js';
+import { StreamProducer } from './producer.js';
+
+/**
+ * `ipcount produce`: lines from a file, stdin or a TCP log service onto a real stream (AWS, LocalStack, the
+ * embedded edge). PutRecords batching and per-record retry are the producer's; this adds the source, a
+ * progress line, and a clean flush on Ctrl-C.
+ */
+export interface ProduceOptions {
+  readonly target: AwsTarget;
+  /** The stream by name, or the deployment whose stream it is. */
+  readonly stream: { readonly name: string } | DeploymentRef;
+  /** A file, or '-' for stdin. */
+  readonly input?: string;
+  /** `tcp://host:port`: a log service writing one line per `\n` (the seed's localhost:9999). */
+  readonly from?: string;
+  readonly progressIntervalMs?: number;
+}
+
+export interface ProduceStats {
+  readonly stream: string;
+  readonly sent: number;
+  readonly retried: number;
+  readonly requests: number;
+  readonly durationMs: number;
+}
+
+export interface ProduceIo {
+  readonly stderr: Writable;
+  readonly stdin?: Readable;
+  readonly signal?: AbortSignal;
+}
+
+async function openSource(options: ProduceOptions, io: ProduceIo): Promise<Readable> {
+  if (options.from !== undefined) {
+    const url = new URL(options.from);
+    if (url.protocol !== 'tcp:' || !url.port)
+      throw new Error(`--from wants tcp://host:port, got ${options.from}`);
+    const socket = connect(Number(url.port), url.hostname);
+    await new Promise<void>((resolve, reject) => {
+      socket.once('connect', () => resolve());
+      socket.once('error', (error) =>
+        reject(new Error(`cannot connect to ${options.from}: ${error.message}`)),
+      );
+    });
+    return socket;
+  }
+  if (options.input === undefined || options.input === '-') return io.stdin ?? process.stdin;
+  const file = createReadStream(options.input);
+  await new Promise<void>((resolve, reject) => {
+    file.once('open', () => resolve());
+    file.once('error', (error: NodeJS.ErrnoException) =>
+      reject(new Error(error.code === 'ENOENT' ? `no such input file: ${options.input}` : error.message)),
+    );
+  });
+  return file;
+}
+
+export async function produce(options: ProduceOptions, io: ProduceIo): Promise<ProduceStats> {
+  const say = (message: string) => io.stderr.write(`ipcount: ${message}\n`);
+  const stream =
+    'name' in options.stream
+      ? options.stream.name
+      : (await resolveDeployment(options.stream, options.target)).stream;
+  const source = await openSource(options, io);
+  const kinesis = createKinesisClient(options.target);
+  const producer = new StreamProducer(kinesis, stream);
+  const startedAt = Date.now();
+  const progress = (final: boolean) => {
+    const s = producer.stats();
+    const seconds = (Date.now() - startedAt) / 1000;
+    say(
+      `${final ? 'done: ' : ''}${s.sent} lines on ${stream} (${Math.round(s.sent / Math.max(seconds, 0.001))}/s), ` +
+        `${s.retried} records retried, ${s.requests} requests`,
+    );
+  };
+  const ticker = setInterval(() => progress(false), options.progressIntervalMs ?? 2_000);
+  const reader = createInterface({ input: source, crlfDelay: Number.POSITIVE_INFINITY });
+  const stop = () => reader.close();
+  io.signal?.addEventListener('abort', stop, { once: true });
+  try {
+    for await (const line of reader) {
+      if (io.signal?.aborted) break;
+      await producer.put(line);
+    }
+    // Ctrl-C or end of input: what was read is sent before exiting.
+    const stats = await producer.flush();
+    const result = {
+      stream,
+      sent: stats.sent,
+      retried: stats.retried,
+      requests: stats.requests,
+      durationMs: Date.now() - startedAt,
+    };
+    progress(true);
+    return result;
+  } finally {
+    clearInterval(ticker);
+    io.signal?.removeEventListener('abort', stop);
+    reader.close();
+    if (source !== process.stdin && source !== io.stdin) source.destroy();
+    kinesis.destroy();
+  }
+}
