@@ -84,10 +84,8 @@ export async function produce(options: ProduceOptions, io: ProduceIo): Promise<P
   const stop = () => reader.close();
   io.signal?.addEventListener('abort', stop, { once: true });
   try {
-    for await (const line of reader) {
-      if (io.signal?.aborted) break;
-      await producer.put(line);
-    }
+    // Ctrl-C closes the reader: lines already read are still put, then everything is flushed.
+    for await (const line of reader) await producer.put(line);
     // Ctrl-C or end of input: what was read is sent before exiting.
     const stats = await producer.flush();
     const result = {

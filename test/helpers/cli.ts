@@ -12,7 +12,12 @@ export interface CliResult {
 /** Runs the real `ipcount` binary as a user would, optionally feeding stdin and signalling it. */
 export function ipcount(
   args: string[],
-  options: { stdin?: string; timeoutMs?: number; interruptWhen?: (stdout: string) => boolean } = {},
+  options: {
+    stdin?: string;
+    timeoutMs?: number;
+    interruptWhen?: (stdout: string) => boolean;
+    interruptWhenStderr?: (stderr: string) => boolean;
+  } = {},
 ): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
@@ -32,6 +37,10 @@ export function ipcount(
     });
     child.stderr.on('data', (chunk) => {
       stderr += chunk;
+      if (!interrupted && options.interruptWhenStderr?.(stderr)) {
+        interrupted = true;
+        child.kill('SIGINT');
+      }
     });
     child.on('close', (code) => {
       clearTimeout(timer);
