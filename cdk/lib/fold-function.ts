@@ -55,7 +55,12 @@ export class FoldFunction extends Construct {
       },
     });
     const fn = this.function;
-    fn.bindTable(WINDOWS_TABLE, props.windows, ['UpdateItem', 'GetItem', 'BatchGetItem']);
+    // With concurrent batches per shard, the fold reads window guards back before dead-lettering a record late.
+    fn.bindTable(WINDOWS_TABLE, props.windows, [
+      'UpdateItem',
+      'GetItem',
+      ...(parallelizationFactor > 1 ? (['BatchGetItem'] as const) : []),
+    ]);
     fn.bindTable(SHARD_STATE_TABLE, props.shardState, ['GetItem', 'UpdateItem']);
     fn.bindTable(DEAD_LETTERS_TABLE, props.deadLetters, ['BatchWriteItem']);
 

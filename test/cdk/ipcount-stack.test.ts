@@ -205,7 +205,7 @@ describe('IpCountStack: least-privilege IAM', () => {
     const expected: Record<string, Array<[string[], string]>> = {
       'ipcount-fold': [
         [['logs:CreateLogStream', 'logs:PutLogEvents'], 'FoldFunctionLogs'],
-        [['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:UpdateItem'], 'WindowsTable'],
+        [['dynamodb:GetItem', 'dynamodb:UpdateItem'], 'WindowsTable'],
         [['dynamodb:GetItem', 'dynamodb:UpdateItem'], 'ShardStateTable'],
         [['dynamodb:BatchWriteItem'], 'DeadLettersTable'],
         [['sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:SendMessage'], 'FoldOnFailure'],

@@ -1,4 +1,5 @@
 import { Logger } from '@aws-lambda-powertools/logger';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { emitDependencies, foldDependencies } from '../../functions/config.js';
 import { createEmitHandler } from '../../functions/emit-handler.js';
 import { createFoldHandler } from '../../functions/fold-handler.js';
@@ -14,10 +15,16 @@ import type { TestStack } from './stack.js';
  */
 export function faultyHandlers(
   stack: TestStack,
-  options: { parallelizationFactor?: number; publish?: (results: readonly WindowResult[]) => void } = {},
+  options: {
+    parallelizationFactor?: number;
+    publish?: (results: readonly WindowResult[]) => void;
+    /** Sees the DynamoDB client first (to record what the handlers send). */
+    observe?: (client: DynamoDBClient) => void;
+  } = {},
 ) {
   const injector = new FaultInjector(0, seededRandom(1));
   const client = createDynamoClient(stack.emulators.dynamo);
+  options.observe?.(client);
   injector.attach(client);
   const doc = documentClient(client);
   const env = {
