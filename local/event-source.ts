@@ -115,6 +115,9 @@ class ShardPoller {
   checkpoint: string | undefined;
   finished = false;
   private iterator: string | undefined;
+  /** The iterator was opened at TRIM_HORIZON and has not returned a record yet; and it has read empty. */
+  private atTrimHorizon = false;
+  private readEmptyAtTrimHorizon = false;
   /** Failed attempts at the batch starting at the current checkpoint (kept across partial redeliveries). */
   private attempts = 0;
 
@@ -155,6 +158,8 @@ class ShardPoller {
       new GetShardIteratorCommand({ StreamName: streamName, ShardId: this.shardId, ...from }),
     );
     this.iterator = out.ShardIterator;
+    this.atTrimHorizon = from.ShardIteratorType === 'TRIM_HORIZON';
+    this.readEmptyAtTrimHorizon = false;
   }
 
   /** Reads up to batchSize records, waiting up to the batching window once the first has arrived. */
@@ -168,6 +173,17 @@ class ShardPoller {
       );
       this.iterator = out.NextShardIterator;
       const records = out.Records ?? [];
+      if (this.atTrimHorizon) {
+        if (records.length === 0) this.readEmptyAtTrimHorizon = true;
+        else if (this.readEmptyAtTrimHorizon) {
+          // kinesalite numbers the first record put into a group of shards with sequence index 0, the index of
+          // the shard's starting position, and an empty read moves the next iterator's time to "now". An empty
+          // read that overlapped that put's commit across a second boundary has skipped the record for good:
+          // the shard's first records are read again from TRIM_HORIZON (committed by now, with these).
+          await this.openIterator();
+          continue;
+        } else this.atTrimHorizon = false;
+      }
       if (records.length > 0 && batch.length === 0) firstAt = Date.now();
       batch.push(...records);
       if (records.length > 0 && out.MillisBehindLatest !== 0) continue;
