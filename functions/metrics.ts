@@ -5,37 +5,18 @@ import { EMIT_METRICS, FOLD_METRICS } from './metric-names.js';
 
 /** Adds one fold invocation's figures; the logMetrics middleware flushes them as one EMF line. */
 export function addFoldMetrics(metrics: Metrics, reports: readonly FoldReport[]): void {
-  const sum = (pick: (r: FoldReport) => number) => reports.reduce((n, r) => n + pick(r), 0);
-  metrics.addMetric(
-    FOLD_METRICS.records,
-    MetricUnit.Count,
-    sum((r) => r.records),
-  );
-  metrics.addMetric(
-    FOLD_METRICS.counted,
-    MetricUnit.Count,
-    sum((r) => r.counted),
-  );
-  metrics.addMetric(
-    FOLD_METRICS.bad,
-    MetricUnit.Count,
-    sum((r) => r.bad),
-  );
-  metrics.addMetric(
-    FOLD_METRICS.late,
-    MetricUnit.Count,
-    sum((r) => r.late),
-  );
-  metrics.addMetric(
-    FOLD_METRICS.redelivered,
-    MetricUnit.Count,
-    sum((r) => r.redelivered + r.alreadyCounted),
-  );
-  metrics.addMetric(
-    FOLD_METRICS.partialBatches,
-    MetricUnit.Count,
-    reports.filter((r) => r.failedFrom !== undefined).length,
-  );
+  const figures: Record<keyof typeof FOLD_METRICS, (r: FoldReport) => number> = {
+    records: (r) => r.records,
+    counted: (r) => r.counted,
+    bad: (r) => r.bad,
+    late: (r) => r.late,
+    redelivered: (r) => r.redelivered + r.alreadyCounted,
+    partialBatches: (r) => (r.failedFrom === undefined ? 0 : 1),
+  };
+  for (const [key, figure] of Object.entries(figures)) {
+    const total = reports.reduce((n, r) => n + figure(r), 0);
+    metrics.addMetric(FOLD_METRICS[key as keyof typeof FOLD_METRICS], MetricUnit.Count, total);
+  }
 }
 
 export function addEmitMetrics(metrics: Metrics, report: EmitReport): void {

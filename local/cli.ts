@@ -117,6 +117,18 @@ function zone(value: string | undefined): string {
   }
 }
 
+/** Ctrl-C (or SIGTERM) stops a command cleanly: it aborts, and the command finishes what it must. */
+function abortOnSignal(what: string): AbortController {
+  const controller = new AbortController();
+  const onSignal = () => {
+    process.stderr.write(`\nipcount: stopping: ${what}\n`);
+    controller.abort();
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  return controller;
+}
+
 async function runCommand(args: string[]): Promise<number> {
   const { values } = parseArgs({
     args,
@@ -162,13 +174,7 @@ async function runCommand(args: string[]): Promise<number> {
   windowSizeMs(windowSeconds);
   const ips = values.ips ? values.ips.split(',').map((s) => s.trim()) : SEED_IPS;
   for (const ip of ips) if (!normaliseIp(ip)) throw new UsageError(`--ips: not an IP address: ${ip}`);
-  const controller = new AbortController();
-  const onSignal = () => {
-    process.stderr.write('\nipcount: stopping: flushing what is in flight (Ctrl-C again to stop at once)\n');
-    controller.abort();
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  const controller = abortOnSignal('flushing what is in flight (Ctrl-C again to stop at once)');
   const optional = <T>(key: string, value: T | undefined) => (value === undefined ? {} : { [key]: value });
   await run(
     {
@@ -338,13 +344,7 @@ async function produceCommand(args: string[]): Promise<number> {
     throw new UsageError('give --input or --from, not both');
   if (values.from !== undefined && !/^tcp:\/\/[^:/]+:\d+\/?$/.test(values.from))
     throw new UsageError(`--from wants tcp://host:port, got ${values.from}`);
-  const controller = new AbortController();
-  const onSignal = () => {
-    process.stderr.write('\nipcount: stopping: sending what was read\n');
-    controller.abort();
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  const controller = abortOnSignal('sending what was read');
   await produce(
     {
       target: awsTarget(values.endpoint, values.region),

@@ -96,6 +96,38 @@ function granted(template: Template, service: string): Set<Call> {
   return calls;
 }
 
+/** A batch with a bad line crashes after one write and is replayed; a later batch holds a late record. */
+async function foldThroughEveryPath(
+  folding: ReturnType<typeof faultyHandlers>,
+  shardId: string,
+  ipPrefix: string,
+  hour: number,
+) {
+  const at = (mm: number, ss: number) => `${hour}:${mm}:${String(ss).padStart(2, '0')}`;
+  const arrival = Date.parse(`2026-03-10T${at(41, 0)}Z`);
+  const first = kinesisEvent(
+    shardId,
+    [`${at(40, 10)} ${ipPrefix}.1`, `${at(40, 11)} ${ipPrefix}.2`, 'garbage'],
+    arrival,
+    1,
+  );
+  await assert.rejects(
+    folding.injector.around(() => folding.fold(first, localContext('fold')), {
+      kind: 'crash',
+      afterWrites: 1,
+    }),
+    InjectedCrash,
+  );
+  await folding.fold(first, localContext('fold'));
+  const later = kinesisEvent(
+    shardId,
+    [`${at(40, 30)} ${ipPrefix}.1`, `${at(40, 12)} ${ipPrefix}.1`],
+    arrival,
+    10,
+  );
+  await folding.fold(later, localContext('fold'));
+}
+
 describe('least privilege: the policy grants exactly what the handlers send', () => {
   let stack: TestStack;
   const foldCalls = new Set<Call>();
@@ -117,28 +149,7 @@ describe('least privilege: the policy grants exactly what the handlers send', ()
 
   it('fold: first delivery, crash, replay, bad and late records', async () => {
     const folding = faultyHandlers(stack, { observe: recorder(stack, foldCalls) });
-    const arrival = Date.parse('2026-03-10T18:41:00Z');
-    const first = kinesisEvent(
-      'shardId-000000000000',
-      ['18:40:10 10.8.0.1', '18:40:11 10.8.0.2', 'garbage'],
-      arrival,
-      1,
-    );
-    await assert.rejects(
-      folding.injector.around(() => folding.fold(first, localContext('fold')), {
-        kind: 'crash',
-        afterWrites: 1,
-      }),
-      InjectedCrash,
-    );
-    await folding.fold(first, localContext('fold'));
-    const later = kinesisEvent(
-      'shardId-000000000000',
-      ['18:40:30 10.8.0.1', '18:40:12 10.8.0.1'],
-      arrival,
-      10,
-    );
-    await folding.fold(later, localContext('fold'));
+    await foldThroughEveryPath(folding, 'shardId-000000000000', '10.8.0', 18);
     folding.stop();
     const emitting = faultyHandlers(stack, { observe: recorder(stack, emitCalls) });
     await emitting.emit({ detail: { endOfInput: true } } as never, localContext('emit'));
@@ -154,21 +165,7 @@ describe('least privilege: the policy grants exactly what the handlers send', ()
   it('fold with ParallelizationFactor > 1: also reads guards back before dead-lettering late records', async () => {
     const calls = new Set<Call>();
     const folding = faultyHandlers(stack, { parallelizationFactor: 2, observe: recorder(stack, calls) });
-    const arrival = Date.parse('2026-03-10T19:41:00Z');
-    const shard = 'shardId-000000000007';
-    const first = kinesisEvent(shard, ['19:40:10 10.8.1.1', 'garbage'], arrival, 1);
-    await assert.rejects(
-      folding.injector.around(() => folding.fold(first, localContext('fold')), {
-        kind: 'crash',
-        afterWrites: 1,
-      }),
-      InjectedCrash,
-    );
-    await folding.fold(first, localContext('fold'));
-    await folding.fold(
-      kinesisEvent(shard, ['19:40:30 10.8.1.1', '19:40:12 10.8.1.1'], arrival, 10),
-      localContext('fold'),
-    );
+    await foldThroughEveryPath(folding, 'shardId-000000000007', '10.8.1', 19);
     folding.stop();
     assert.deepEqual([...calls].sort(), [...granted(synth(2), 'fold')].sort());
   });
