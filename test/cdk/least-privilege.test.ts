@@ -64,6 +64,7 @@ function recorder(stack: TestStack, calls: Set<Call>) {
 
 /** The DynamoDB grants in the synthesized policy of the function whose service name is given. */
 function granted(template: Template, service: string): Set<Call> {
+  // biome-ignore lint/suspicious/noExplicitAny: a synthesized template is untyped JSON
   const resources = template.toJSON().Resources as Record<
     string,
     { Type: string; Properties: Record<string, any> }
