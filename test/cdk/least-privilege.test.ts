@@ -62,13 +62,12 @@ function recorder(stack: TestStack, calls: Set<Call>) {
   };
 }
 
+// biome-ignore lint/suspicious/noExplicitAny: a synthesized template is untyped JSON
+type TemplateResources = Record<string, { Type: string; Properties: Record<string, any> }>;
+
 /** The DynamoDB grants in the synthesized policy of the function whose service name is given. */
 function granted(template: Template, service: string): Set<Call> {
-  // biome-ignore lint/suspicious/noExplicitAny: a synthesized template is untyped JSON
-  const resources = template.toJSON().Resources as Record<
-    string,
-    { Type: string; Properties: Record<string, any> }
-  >;
+  const resources = template.toJSON().Resources as TemplateResources;
   const tableId = (logicalId: string) =>
     TABLES.find((d) => logicalId.startsWith(`${d.id}Table`))?.id ?? logicalId;
   const role = Object.entries(resources).find(
