@@ -30,6 +30,11 @@ export async function stackOutputs(target: AwsTarget, stackName: string): Promis
   }
 }
 
+/** Each resource's name and the output key it is published under. */
+const NAMED_OUTPUTS = (['stream', 'windows', 'shardState', 'results', 'deadLetters'] as const).map(
+  (name) => [name, STACK_OUTPUTS[name]] as const,
+);
+
 export async function resolveDeployment(ref: DeploymentRef, target: AwsTarget): Promise<ResourceNames> {
   if ('prefix' in ref) return resourceNames(ref.prefix);
   const outputs = await stackOutputs(target, ref.stack);
@@ -38,23 +43,13 @@ export async function resolveDeployment(ref: DeploymentRef, target: AwsTarget): 
     if (!value) throw new Error(`stack ${ref.stack} has no output ${key}: is it an IpCount stack?`);
     return value;
   };
-  return {
-    stream: need(STACK_OUTPUTS.stream),
-    windows: need(STACK_OUTPUTS.windows),
-    shardState: need(STACK_OUTPUTS.shardState),
-    results: need(STACK_OUTPUTS.results),
-    deadLetters: need(STACK_OUTPUTS.deadLetters),
-  };
+  return Object.fromEntries(
+    NAMED_OUTPUTS.map(([name, key]) => [name, need(key)]),
+  ) as unknown as ResourceNames;
 }
 
 /** The outputs a stack deployed with `prefix` has, for the embedded edge to answer DescribeStacks with. */
 export function localStackOutputs(prefix: string): Record<string, string> {
   const names = resourceNames(prefix);
-  return {
-    [STACK_OUTPUTS.stream]: names.stream,
-    [STACK_OUTPUTS.windows]: names.windows,
-    [STACK_OUTPUTS.shardState]: names.shardState,
-    [STACK_OUTPUTS.results]: names.results,
-    [STACK_OUTPUTS.deadLetters]: names.deadLetters,
-  };
+  return Object.fromEntries(NAMED_OUTPUTS.map(([name, key]) => [key, names[name]]));
 }

@@ -1,9 +1,9 @@
-import { createReadStream } from 'node:fs';
 import { connect } from 'node:net';
 import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import { type AwsTarget, createKinesisClient } from '../shared/store/clients.js';
 import { type DeploymentRef, resolveDeployment } from './deployment.js';
+import { openInputFile } from './input-file.js';
 import { StreamProducer } from './producer.js';
 
 /**
@@ -50,15 +50,7 @@ async function openSource(options: ProduceOptions, io: ProduceIo): Promise<Reada
     });
     return socket;
   }
-  if (options.input === undefined || options.input === '-') return io.stdin ?? process.stdin;
-  const file = createReadStream(options.input);
-  await new Promise<void>((resolve, reject) => {
-    file.once('open', () => resolve());
-    file.once('error', (error: NodeJS.ErrnoException) =>
-      reject(new Error(error.code === 'ENOENT' ? `no such input file: ${options.input}` : error.message)),
-    );
-  });
-  return file;
+  return openInputFile(options.input ?? '-', io.stdin ?? process.stdin);
 }
 
 export async function produce(options: ProduceOptions, io: ProduceIo): Promise<ProduceStats> {

@@ -57,6 +57,28 @@ async function until(check: () => Promise<boolean>, what: string, timeoutMs = 30
   }
 }
 
+/** Creates a stream (or finds it already there) and waits until it is ACTIVE. */
+export async function createStream(
+  kinesis: KinesisClient,
+  streamName: string,
+  shards: number,
+): Promise<{ streamArn: string; createdStream: boolean }> {
+  let createdStream = true;
+  try {
+    await kinesis.send(new CreateStreamCommand({ StreamName: streamName, ShardCount: shards }));
+  } catch (error) {
+    if (!(error instanceof StreamInUseException)) throw error;
+    createdStream = false;
+  }
+  let streamArn = '';
+  await until(async () => {
+    const out = await kinesis.send(new DescribeStreamSummaryCommand({ StreamName: streamName }));
+    streamArn = out.StreamDescriptionSummary?.StreamARN ?? '';
+    return out.StreamDescriptionSummary?.StreamStatus === 'ACTIVE';
+  }, `stream ${streamName}`);
+  return { streamArn, createdStream };
+}
+
 export async function provision(
   kinesis: KinesisClient,
   dynamo: DynamoDBClient,
@@ -64,13 +86,7 @@ export async function provision(
   shards: number,
   prefix: string,
 ): Promise<{ streamArn: string; createdStream: boolean }> {
-  let createdStream = true;
-  try {
-    await kinesis.send(new CreateStreamCommand({ StreamName: names.stream, ShardCount: shards }));
-  } catch (error) {
-    if (!(error instanceof StreamInUseException)) throw error;
-    createdStream = false;
-  }
+  const stream = await createStream(kinesis, names.stream, shards);
   for (const table of TABLES) {
     try {
       await dynamo.send(new CreateTableCommand(createTableInput(table, tableName(prefix, table))));
@@ -78,12 +94,6 @@ export async function provision(
       if (!(error instanceof ResourceInUseException)) throw error;
     }
   }
-  let streamArn = '';
-  await until(async () => {
-    const out = await kinesis.send(new DescribeStreamSummaryCommand({ StreamName: names.stream }));
-    streamArn = out.StreamDescriptionSummary?.StreamARN ?? '';
-    return out.StreamDescriptionSummary?.StreamStatus === 'ACTIVE';
-  }, `stream ${names.stream}`);
   for (const table of TABLES) {
     const name = tableName(prefix, table);
     await until(async () => {
@@ -91,5 +101,5 @@ export async function provision(
       return out.Table?.TableStatus === 'ACTIVE';
     }, `table ${name}`);
   }
-  return { streamArn, createdStream };
+  return stream;
 }

@@ -1,4 +1,4 @@
-import { createReadStream, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
@@ -12,6 +12,7 @@ import { startEmulators } from './emulators.js';
 import type { DiscardedBatch } from './event-source.js';
 import { FaultInjector, InjectedCrash } from './faults.js';
 import { seededRandom } from './generate.js';
+import { openInputFile } from './input-file.js';
 import { startLogService } from './log-service.js';
 import { type Pipeline, startPipeline } from './pipeline.js';
 import { StreamProducer } from './producer.js';
@@ -386,20 +387,8 @@ async function openInput(options: RunOptions, io: RunIo, say: (m: string) => voi
     };
   }
   if (options.input !== undefined) {
-    let stream: Readable;
-    if (options.input === '-') stream = io.stdin ?? process.stdin;
-    else {
-      const file = createReadStream(options.input);
-      await new Promise<void>((resolve, reject) => {
-        file.once('open', () => resolve());
-        file.once('error', (error: NodeJS.ErrnoException) =>
-          reject(new Error(error.code === 'ENOENT' ? `no such input file: ${options.input}` : error.message)),
-        );
-      });
-      stream = file;
-    }
+    const input = await openInputFile(options.input, io.stdin ?? process.stdin);
     let reader: ReturnType<typeof createInterface> | undefined;
-    const input = stream;
     return {
       lines: () => {
         reader = createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY });

@@ -1,10 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import {
-  CreateStreamCommand,
-  DescribeStreamSummaryCommand,
-  type KinesisClient,
-} from '@aws-sdk/client-kinesis';
+import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import type { KinesisStreamEvent } from 'aws-lambda';
 import { type Emulators, startEmulators } from '../../local/emulators.js';
 import {
@@ -14,6 +10,7 @@ import {
   LocalEventSource,
 } from '../../local/event-source.js';
 import { StreamProducer } from '../../local/producer.js';
+import { createStream } from '../../local/provision.js';
 import { reshard } from '../../local/reshard.js';
 import { createKinesisClient } from '../../shared/store/clients.js';
 
@@ -24,12 +21,8 @@ let streams = 0;
 
 async function stream(shards: number): Promise<{ name: string; arn: string }> {
   const name = `es-${streams++}`;
-  await kinesis.send(new CreateStreamCommand({ StreamName: name, ShardCount: shards }));
-  for (;;) {
-    const out = await kinesis.send(new DescribeStreamSummaryCommand({ StreamName: name }));
-    if (out.StreamDescriptionSummary?.StreamStatus === 'ACTIVE')
-      return { name, arn: out.StreamDescriptionSummary.StreamARN ?? '' };
-  }
+  const { streamArn } = await createStream(kinesis, name, shards);
+  return { name, arn: streamArn };
 }
 
 async function put(name: string, lines: string[]) {

@@ -2,14 +2,13 @@ import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { after, before, describe, it } from 'node:test';
 import {
-  CreateStreamCommand,
-  DescribeStreamSummaryCommand,
   GetRecordsCommand,
   GetShardIteratorCommand,
   type KinesisClient,
   PutRecordsCommand,
 } from '@aws-sdk/client-kinesis';
 import { type Emulators, startEmulators } from '../../local/emulators.js';
+import { createStream } from '../../local/provision.js';
 import { createKinesisClient } from '../../shared/store/clients.js';
 import { boundedRun } from '../helpers/bounded-run.js';
 import { oracleCounts } from '../helpers/oracle.js';
@@ -88,12 +87,7 @@ describe('kinesalite: an empty read racing the first put skips the record (seque
 
   it('never returns the first record to an iterator read empty during its commit, in a later second', async () => {
     const StreamName = 'race';
-    await kinesis.send(new CreateStreamCommand({ StreamName, ShardCount: 1 }));
-    while (
-      (await kinesis.send(new DescribeStreamSummaryCommand({ StreamName }))).StreamDescriptionSummary
-        ?.StreamStatus !== 'ACTIVE'
-    )
-      await pause(20);
+    await createStream(kinesis, StreamName, 1);
     const ShardId = 'shardId-000000000000';
     const trimHorizon = async () =>
       (
