@@ -1,7 +1,6 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import type { Metrics } from '@aws-lambda-powertools/metrics';
-import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { ScheduledEvent } from 'aws-lambda';
 import { type EmitDependencies, type EmitReport, emitDueWindows } from '../shared/emit-due-windows.js';
@@ -39,7 +38,6 @@ export function createEmitHandler(
   const handler = middy<EmitEvent, EmitHandlerReport>().use(
     injectLambdaContext(logger, { clearState: true }),
   );
-  if (metrics) handler.use(logMetrics(metrics));
   return handler.handler(async (event, context) => {
     const endOfInput = (event.detail as { endOfInput?: unknown } | undefined)?.endOfInput === true;
     const started = clock();

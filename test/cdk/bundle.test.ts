@@ -38,7 +38,7 @@ async function invokeBundle(assetDir: string, env: Record<string, string>, event
     .filter((l) => l.startsWith('{'))
     .map((l) => JSON.parse(l));
   const emf = lines.filter((l) => l._aws?.CloudWatchMetrics);
-  return { emf, result: JSON.parse(/RESULT (.*)/.exec(out.stderr)?.[1] ?? 'null') };
+  return { emf, output: out.stdout, result: JSON.parse(/RESULT (.*)/.exec(out.stderr)?.[1] ?? 'null') };
 }
 
 describe('bundled functions (esbuild, as deployed)', () => {
@@ -113,7 +113,8 @@ describe('bundled functions (esbuild, as deployed)', () => {
   it('emits the folded window to the results table and reports it in EMF', async () => {
     const { assetDir, env } = deployedEnvironment('ipcount-emit');
     const event = { source: 'aws.events', 'detail-type': 'Scheduled Event', detail: { endOfInput: true } };
-    const { emf } = await invokeBundle(assetDir, env, event);
+    const { emf, output } = await invokeBundle(assetDir, env, event);
+    assert.doesNotMatch(output, /No application metrics/, 'every pass publishes its own figures');
     assert.equal(
       emf.reduce((n, m) => n + (m.WindowsEmitted ?? 0), 0),
       2,
