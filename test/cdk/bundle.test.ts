@@ -38,7 +38,11 @@ async function invokeBundle(assetDir: string, env: Record<string, string>, event
     .filter((l) => l.startsWith('{'))
     .map((l) => JSON.parse(l));
   const emf = lines.filter((l) => l._aws?.CloudWatchMetrics);
-  return { emf, output: out.stdout, result: JSON.parse(/RESULT (.*)/.exec(out.stderr)?.[1] ?? 'null') };
+  return {
+    emf,
+    output: out.stdout + out.stderr,
+    result: JSON.parse(/RESULT (.*)/.exec(out.stderr)?.[1] ?? 'null'),
+  };
 }
 
 describe('bundled functions (esbuild, as deployed)', () => {
