@@ -76,7 +76,7 @@ function foldCoreSeconds(): { seconds: number; pairs: number } {
       if (line === '') continue;
       folder.add({ sequenceNumber: sequenceNumbers[i % batch] as string, arrivalMs, line });
       if (i % batch === batch - 1) {
-        const carry = folder.highestEventMs;
+        const carry = folder.eventTime;
         for (const c of folder.contributions()) pairs.add(`${c.windowStart} ${c.ip}`);
         folder = new WindowFolder({ windowMs: 5000, maxDisorderMs: 2000, timeZone: 'UTC' }, carry);
       }

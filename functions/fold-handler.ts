@@ -10,9 +10,15 @@ import { addFoldMetrics } from './metrics.js';
 
 /**
  * Kinesis → window items. Wiring only: decode the event, fold each shard's records, log the report.
- * Writes that still fail after the SDK's retries (persistent throttling) are reported as batch item failures
- * from the first record not finished (ReportBatchItemFailures); anything else throws, and the event source
- * retries or bisects the batch. The fold makes every replay harmless.
+ *
+ * The contract with the event source:
+ * - a problem with the input (any value of any field, binary, over-long, late) is a dead letter with its
+ *   reason, and the rest of the batch is counted: retrying data never helps, and one record must not block
+ *   its shard;
+ * - only infrastructure errors fail the invocation. Writes that still fail after the SDK's retries
+ *   (persistent throttling) are reported as batch item failures from the first record not finished
+ *   (ReportBatchItemFailures); anything else throws, and the event source retries or bisects the batch.
+ * The fold makes every replay harmless.
  */
 export type FoldHandlerResult = KinesisStreamBatchResponse & { reports: FoldReport[] };
 

@@ -9,6 +9,7 @@ import {
 import type { DeadLetterStore } from './store/dead-letter-store.js';
 import type { ShardStateStore } from './store/shard-state-store.js';
 import type { WindowStore } from './store/window-store.js';
+import { describeInstant } from './time.js';
 import type { ShardProgress } from './watermark.js';
 import { guardAttribute } from './window-item.js';
 
@@ -70,8 +71,7 @@ export async function foldShardBatch(
   const stored = await deps.shardState.read(shardId);
   // Without guards (or with concurrent batches) the stored position must not skip records; its event-time
   // maximum still seeds the watermark.
-  const skipFrom =
-    sequential && guarded ? stored : stored && { sequenceNumber: '', maxEventMs: stored.maxEventMs };
+  const skipFrom = sequential && guarded ? stored : stored && { ...stored, sequenceNumber: '' };
   const plan = foldBatch(records, skipFrom, deps.settings);
   const empty = { shardId, records: records.length, redelivered: plan.alreadyApplied, windowsTouched: 0 };
   if (!plan.progress) return { ...empty, counted: 0, alreadyCounted: 0, bad: 0, late: 0 };
@@ -124,7 +124,7 @@ export async function foldShardBatch(
         sequenceNumber,
         arrivalMs: record?.arrivalMs ?? now,
         reason: 'late',
-        detail: `window ending ${new Date(late.windowEnd).toISOString()} was already closed`,
+        detail: `window ending ${describeInstant(late.windowEnd)} was already closed`,
         line: record?.line ?? '',
         ip: late.ip,
         windowStart: late.windowStart,

@@ -1,6 +1,18 @@
 import { type BadReason, parseLine } from './parse.js';
-import { CONTINUITY_MS, latestClockTimeAtOrBefore, resolveClockTime } from './time.js';
-import { isLate, type ShardProgress, watermarkOf } from './watermark.js';
+import {
+  CONTINUITY_MS,
+  describeInstant,
+  isRepresentableEventTime,
+  latestClockTimeAtOrBefore,
+  resolveClockTime,
+} from './time.js';
+import {
+  advanceEventTime,
+  type EventTimeProgress,
+  isLate,
+  type ShardProgress,
+  watermarkOf,
+} from './watermark.js';
 import { windowStartOf } from './window.js';
 
 /**
@@ -44,7 +56,12 @@ export interface Contribution {
   reopens?: boolean;
 }
 
-export type DeadLetterReason = BadReason | 'late';
+/**
+ * `unprocessable`: classifying the record threw, which no input should make it do (a defect, reported with
+ * the error). The record is dead-lettered rather than retried: retrying data never helps, and one record
+ * must not block its shard.
+ */
+export type DeadLetterReason = BadReason | 'late' | 'unprocessable';
 
 export interface DeadLetter {
   readonly sequenceNumber: string;
@@ -71,69 +88,110 @@ export interface FoldPlan {
   progressBefore(sequenceNumber: string): ShardProgress | undefined;
 }
 
+type Classified =
+  | { readonly kind: 'bad'; readonly reason: DeadLetterReason; readonly detail: string }
+  | {
+      readonly kind: 'valid';
+      readonly ip: string;
+      readonly eventMs: number;
+      readonly windowStart: number;
+      readonly windowEnd: number;
+      readonly watermark: number;
+    };
+
 /** Accumulates parsed records into per-(ip, window) contributions; the hot loop, kept free of I/O. */
 export class WindowFolder {
   private readonly byWindow = new Map<number, Map<string, Contribution>>();
   private readonly lateByWindow = new Map<number, Map<string, Contribution>>();
-  private maxEventMs: number | undefined;
+  private progress: EventTimeProgress;
   readonly deadLetters: DeadLetter[] = [];
 
   constructor(
     private readonly settings: FoldSettings,
-    startMaxEventMs: number | undefined,
+    start: EventTimeProgress | undefined,
   ) {
-    this.maxEventMs = startMaxEventMs;
+    this.progress = { maxEventMs: start?.maxEventMs, pendingEventMs: start?.pendingEventMs };
   }
 
-  get highestEventMs(): number | undefined {
-    return this.maxEventMs;
+  /** The shard's event-time progress through the records added so far. */
+  get eventTime(): EventTimeProgress {
+    return this.progress;
   }
 
+  /**
+   * Input problems become dead letters, never exceptions: a record is classified first (where anything that
+   * throws is caught and dead-lettered as `unprocessable`), and only then applied, which cannot throw.
+   */
   add(record: ShardRecord): void {
-    const parsed = parseLine(record.line);
-    if (parsed.kind === 'bad') {
-      this.reject(record, parsed.reason, parsed.detail);
+    let classified: Classified;
+    try {
+      classified = this.classify(record);
+    } catch (error) {
+      classified = { kind: 'bad', reason: 'unprocessable', detail: `internal error: ${String(error)}` };
+    }
+    if (classified.kind === 'bad') {
+      this.reject(record, classified.reason, classified.detail);
       return;
     }
-    const { windowMs, maxDisorderMs, timeZone } = this.settings;
-    const skewLimit = record.arrivalMs + (this.settings.maxClockSkewMs ?? DEFAULT_MAX_CLOCK_SKEW_MS);
-    let eventMs: number;
-    if (parsed.kind === 'instant') eventMs = parsed.epochMs;
-    else if (this.maxEventMs !== undefined && Math.abs(this.maxEventMs - record.arrivalMs) < CONTINUITY_MS) {
-      // Continue the shard's timeline: across midnight either way, and through a replayed file.
-      eventMs = resolveClockTime(parsed.clockMs, this.maxEventMs, timeZone);
-    } else {
-      eventMs = latestClockTimeAtOrBefore(parsed.clockMs, skewLimit, timeZone);
-    }
-    if (eventMs > skewLimit) {
-      this.reject(
-        record,
-        'future-time',
-        `${new Date(eventMs).toISOString()} is after arrival plus the allowed clock skew`,
-      );
-      return;
-    }
-    const windowStart = windowStartOf(eventMs, windowMs);
-    const windowEnd = windowStart + windowMs;
-    const watermark = watermarkOf(this.maxEventMs, maxDisorderMs);
+    const { ip, eventMs, windowStart, windowEnd, watermark } = classified;
     if (!isLate(windowEnd, watermark)) {
-      this.contribute(this.byWindow, parsed.ip, windowStart, windowEnd, record.sequenceNumber, false);
+      this.contribute(this.byWindow, ip, windowStart, windowEnd, record.sequenceNumber, false);
     } else if (windowEnd + (this.settings.allowedLatenessMs ?? 0) > watermark) {
-      this.contribute(this.byWindow, parsed.ip, windowStart, windowEnd, record.sequenceNumber, true);
+      this.contribute(this.byWindow, ip, windowStart, windowEnd, record.sequenceNumber, true);
     } else {
-      this.contribute(this.lateByWindow, parsed.ip, windowStart, windowEnd, record.sequenceNumber, false);
+      this.contribute(this.lateByWindow, ip, windowStart, windowEnd, record.sequenceNumber, false);
       this.deadLetters.push({
         sequenceNumber: record.sequenceNumber,
         arrivalMs: record.arrivalMs,
         reason: 'late',
-        detail: `window ending ${new Date(windowEnd).toISOString()} is at or before watermark ${new Date(watermark).toISOString()}`,
+        detail: `window ending ${describeInstant(windowEnd)} is at or before watermark ${describeInstant(watermark)}`,
         line: record.line,
-        ip: parsed.ip,
+        ip,
         eventMs,
         windowStart,
       });
     }
-    if (this.maxEventMs === undefined || eventMs > this.maxEventMs) this.maxEventMs = eventMs;
+    this.progress = advanceEventTime(this.progress, eventMs, this.settings.maxDisorderMs);
+  }
+
+  private classify(record: ShardRecord): Classified {
+    const parsed = parseLine(record.line);
+    if (parsed.kind === 'bad') return parsed;
+    const { windowMs, maxDisorderMs, timeZone } = this.settings;
+    const skewLimit = record.arrivalMs + (this.settings.maxClockSkewMs ?? DEFAULT_MAX_CLOCK_SKEW_MS);
+    // A clock-only line continues the shard's timeline (its confirmed maximum, else its candidate).
+    const reference = this.progress.maxEventMs ?? this.progress.pendingEventMs;
+    let eventMs: number;
+    if (parsed.kind === 'instant') eventMs = parsed.epochMs;
+    else if (reference !== undefined && Math.abs(reference - record.arrivalMs) < CONTINUITY_MS) {
+      // Continue the shard's timeline: across midnight either way, and through a replayed file.
+      eventMs = resolveClockTime(parsed.clockMs, reference, timeZone);
+    } else {
+      eventMs = latestClockTimeAtOrBefore(parsed.clockMs, skewLimit, timeZone);
+    }
+    if (!isRepresentableEventTime(eventMs)) {
+      return {
+        kind: 'bad',
+        reason: 'invalid-time',
+        detail: `${describeInstant(eventMs)} is outside the years 0001–9999`,
+      };
+    }
+    if (eventMs > skewLimit) {
+      return {
+        kind: 'bad',
+        reason: 'future-time',
+        detail: `${describeInstant(eventMs)} is after arrival plus the allowed clock skew`,
+      };
+    }
+    const windowStart = windowStartOf(eventMs, windowMs);
+    return {
+      kind: 'valid',
+      ip: parsed.ip,
+      eventMs,
+      windowStart,
+      windowEnd: windowStart + windowMs,
+      watermark: watermarkOf(this.progress.maxEventMs, maxDisorderMs),
+    };
   }
 
   private reject(record: ShardRecord, reason: DeadLetterReason, detail: string): void {
@@ -183,7 +241,7 @@ export function foldBatch(
   stored: ShardProgress | undefined,
   settings: FoldSettings,
 ): FoldPlan {
-  const folder = new WindowFolder(settings, stored?.maxEventMs);
+  const folder = new WindowFolder(settings, stored);
   let alreadyApplied = 0;
   // Position and event-time maximum after each new record, for progressBefore().
   const applied: ShardProgress[] = [];
@@ -193,7 +251,7 @@ export function foldBatch(
       continue;
     }
     folder.add(record);
-    applied.push({ sequenceNumber: record.sequenceNumber, maxEventMs: folder.highestEventMs });
+    applied.push({ sequenceNumber: record.sequenceNumber, ...folder.eventTime });
   }
   return {
     contributions: folder.contributions(),

@@ -1,4 +1,5 @@
 import { isIPv6 } from 'node:net';
+import { describeInstant, isRepresentableEventTime, utcFromCalendar } from './time.js';
 
 /**
  * Parses one access-log line into (ip, time), detecting the format per line. Pure and allocation-light: this
@@ -156,6 +157,26 @@ function withIp(address: string, time: TimeOf): ParsedLine {
     : { kind: 'instant', ip, epochMs: time.epochMs };
 }
 
+/**
+ * Zone offsets run from -18:00 to +18:00 (the range java.time and ISO 8601 profiles accept; real zones use
+ * -12:00 to +14:00). Anything else, such as +2400 or +9999, is a malformed time, not a far-away zone.
+ */
+const MAX_ZONE_OFFSET_MINUTES = 18 * 60;
+
+function zoneOffsetMs(sign: string, hours: string, minutes: string): number | undefined {
+  const h = Number(hours);
+  const m = Number(minutes);
+  if (m > 59 || h * 60 + m > MAX_ZONE_OFFSET_MINUTES) return undefined;
+  return (sign === '-' ? -1 : 1) * (h * 60 + m) * 60_000;
+}
+
+/** An instant, if it lies in the years every later step can represent (0001–9999). */
+function instant(epochMs: number, what: string): TimeOf {
+  if (!isRepresentableEventTime(epochMs))
+    return { error: `${what} is outside the years 0001–9999: ${describeInstant(epochMs)}` };
+  return { epochMs };
+}
+
 /** Builds an instant from calendar fields, rejecting impossible dates (31 February) instead of rolling over. */
 function calendar(
   y: number,
@@ -165,9 +186,10 @@ function calendar(
   mi: number,
   s: number,
   ms: number,
-  offsetMs: number,
+  offsetMs: number | undefined,
 ): TimeOf {
-  const utc = Date.UTC(y, mo - 1, d, h, mi, s, ms);
+  if (offsetMs === undefined) return { error: 'zone offset beyond ±18:00' };
+  const utc = utcFromCalendar(y, mo, d, h, mi, s, ms);
   const check = new Date(utc);
   if (
     mo < 1 ||
@@ -181,7 +203,7 @@ function calendar(
   ) {
     return { error: `no such date or time: ${y}-${mo}-${d} ${h}:${mi}:${s}` };
   }
-  return { epochMs: utc - offsetMs };
+  return instant(utc - offsetMs, 'time');
 }
 
 /** `10/Oct/2000:13:55:36 -0700` (NGINX $time_local). */
@@ -190,7 +212,7 @@ export function parseNginxTime(text: string): TimeOf {
   if (!m) return { error: `not an NGINX time: ${JSON.stringify(text.slice(0, 40))}` };
   const month = MONTHS.indexOf(m[2] ?? '') + 1;
   if (month === 0) return { error: `no such month: ${m[2]}` };
-  const offset = (m[7] === '-' ? -1 : 1) * (Number(m[8]) * 60 + Number(m[9])) * 60_000;
+  const offset = zoneOffsetMs(m[7] ?? '+', m[8] ?? '', m[9] ?? '');
   return calendar(Number(m[3]), month, Number(m[1]), Number(m[4]), Number(m[5]), Number(m[6]), 0, offset);
 }
 
@@ -200,20 +222,18 @@ export function parseNginxTime(text: string): TimeOf {
  */
 export function parseTimeValue(value: unknown): TimeOf {
   if (typeof value === 'number') {
-    if (!Number.isFinite(value) || value <= 0) return { error: `not a time: ${value}` };
-    return { epochMs: Math.round(value < 1e11 ? value * 1000 : value) };
+    // Epoch seconds below 1e11 (until the year 5138), milliseconds above; before 1970 is no access log's.
+    if (!Number.isFinite(value) || value <= 0) return { error: `not an epoch time: ${value}` };
+    return instant(Math.round(value < 1e11 ? value * 1000 : value), 'epoch time');
   }
   if (typeof value !== 'string') return { error: 'time missing or not a string or number' };
   const iso = ISO_TIME.exec(value);
   if (iso) {
     const zone = iso[8];
-    let offset = 0;
+    let offset: number | undefined = 0;
     if (zone && zone !== 'Z') {
       const digits = zone.replace(':', '');
-      offset =
-        (digits[0] === '-' ? -1 : 1) *
-        (Number(digits.slice(1, 3)) * 60 + Number(digits.slice(3, 5))) *
-        60_000;
+      offset = zoneOffsetMs(digits.slice(0, 1), digits.slice(1, 3), digits.slice(3, 5));
     }
     const ms = Math.floor(Number(`0.${iso[7] ?? '0'}`) * 1000);
     return calendar(

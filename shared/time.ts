@@ -6,6 +6,41 @@
  */
 const DAY_MS = 86_400_000;
 
+/**
+ * The instants an event time may be: years 0001–9999, the four-digit years every supported format writes.
+ * Anything outside is rejected as an invalid time, so no later step meets a date it cannot represent.
+ */
+export const EARLIEST_EVENT_MS = -62_135_596_800_000; // 0001-01-01T00:00:00Z
+export const LATEST_EVENT_MS = 253_402_300_799_999; // 9999-12-31T23:59:59.999Z
+
+export function isRepresentableEventTime(epochMs: number): boolean {
+  return Number.isFinite(epochMs) && epochMs >= EARLIEST_EVENT_MS && epochMs <= LATEST_EVENT_MS;
+}
+
+/**
+ * Epoch ms of calendar fields in UTC, taking the year literally: `Date.UTC` reads years 0–99 as 1900–1999,
+ * which would shift a year-0042 line by nineteen centuries. Fields out of range roll over, as in `Date.UTC`.
+ */
+export function utcFromCalendar(
+  year: number,
+  month: number,
+  day: number,
+  hour = 0,
+  minute = 0,
+  second = 0,
+  ms = 0,
+): number {
+  const date = new Date(Date.UTC(2000, 0, 1, hour, minute, second, ms));
+  date.setUTCFullYear(year, month - 1, day + date.getUTCDate() - 1);
+  return date.getTime();
+}
+
+/** An instant for messages: ISO 8601 where a Date can hold it, the raw number otherwise; never throws. */
+export function describeInstant(epochMs: number): string {
+  const date = new Date(epochMs);
+  return Number.isNaN(date.getTime()) ? `${epochMs} ms since the epoch` : date.toISOString();
+}
+
 const offsetFormatters = new Map<string, Intl.DateTimeFormat>();
 
 /** Checks a time-zone name once, up front, so a typo fails the command rather than every record. */
@@ -32,16 +67,21 @@ export function zoneOffsetMs(timeZone: string, epochMs: number): number {
       hour: 'numeric',
       minute: 'numeric',
       second: 'numeric',
+      era: 'short',
     });
     offsetFormatters.set(timeZone, formatter);
   }
   const parts: Record<string, number> = {};
+  let beforeCommonEra = false;
   for (const part of formatter.formatToParts(new Date(epochMs))) {
-    if (part.type !== 'literal') parts[part.type] = Number(part.value);
+    if (part.type === 'era') beforeCommonEra = part.value.startsWith('B');
+    else if (part.type !== 'literal') parts[part.type] = Number(part.value);
   }
-  const asUtc = Date.UTC(
-    parts.year ?? 1970,
-    (parts.month ?? 1) - 1,
+  // Local time just before 0001-01-01 is 1 BC: year 0 of the proleptic calendar Date uses.
+  const year = beforeCommonEra ? 1 - (parts.year ?? 1) : (parts.year ?? 1970);
+  const asUtc = utcFromCalendar(
+    year,
+    parts.month ?? 1,
     parts.day ?? 1,
     parts.hour ?? 0,
     parts.minute ?? 0,

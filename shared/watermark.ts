@@ -1,12 +1,44 @@
 /**
- * Per-shard event-time progress. The watermark is the highest event time seen on the shard minus the
+ * Per-shard event-time progress. The watermark is the shard's confirmed highest event time minus the
  * bounded out-of-orderness: everything at or before it is assumed to have arrived already.
  */
 export interface ShardProgress {
   /** Padded sequence number of the last record whose effects are fully written. */
   readonly sequenceNumber: string;
-  /** Highest event time seen on the shard through that record; undefined while it has seen no valid record. */
+  /** Confirmed highest event time through that record; undefined while nothing is confirmed. */
   readonly maxEventMs: number | undefined;
+  /** A jump ahead of `maxEventMs` not yet confirmed by a later record (see {@link advanceEventTime}). */
+  readonly pendingEventMs?: number | undefined;
+}
+
+export type EventTimeProgress = Pick<ShardProgress, 'maxEventMs' | 'pendingEventMs'>;
+
+/**
+ * Moves a shard's event-time progress by one record, in shard order. A record at most `maxDisorderMs` ahead
+ * of the confirmed maximum raises it at once. A record further ahead (a jump) is only a candidate: it
+ * raises the maximum when a later record confirms it by being at or after it minus `maxDisorderMs`. So one
+ * line from a wrong clock, or a stray future date in an old log, never closes the windows around it, while
+ * a real jump (traffic resuming after a pause, a sparse log) is confirmed by the very next record. A newer
+ * jump that does not confirm the candidate replaces it. Pure, so a replay decides exactly as before.
+ */
+export function advanceEventTime(
+  progress: EventTimeProgress,
+  eventMs: number,
+  maxDisorderMs: number,
+): EventTimeProgress {
+  let max = progress.maxEventMs;
+  let pending = progress.pendingEventMs;
+  if (pending !== undefined && eventMs >= pending - maxDisorderMs) {
+    max = max === undefined ? pending : Math.max(max, pending);
+    pending = undefined;
+  }
+  if (max !== undefined && eventMs <= max + maxDisorderMs) {
+    max = Math.max(max, eventMs);
+    if (pending !== undefined && pending <= max) pending = undefined;
+  } else {
+    pending = eventMs;
+  }
+  return { maxEventMs: max, pendingEventMs: pending };
 }
 
 export const NO_WATERMARK = Number.NEGATIVE_INFINITY;

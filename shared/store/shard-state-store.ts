@@ -32,6 +32,7 @@ export class ShardStateStore {
     return {
       sequenceNumber: String(out.Item.sequenceNumber),
       maxEventMs: out.Item.maxEventMs as number | undefined,
+      pendingEventMs: out.Item.pendingEventMs as number | undefined,
     };
   }
 
@@ -53,6 +54,13 @@ export class ShardStateStore {
       values[':wm'] = watermarkOf(next.maxEventMs, maxDisorderMs);
       sets.push('maxEventMs = :max', 'watermarkMs = :wm');
     }
+    // The unconfirmed jump travels with the position, so a redelivery from here decides as this one did.
+    let remove = ' REMOVE pendingEventMs';
+    if (next.pendingEventMs !== undefined) {
+      values[':pending'] = next.pendingEventMs;
+      sets.push('pendingEventMs = :pending');
+      remove = '';
+    }
     let condition = 'attribute_not_exists(sequenceNumber)';
     if (previous) {
       condition = 'sequenceNumber = :previous';
@@ -63,7 +71,7 @@ export class ShardStateStore {
         new UpdateCommand({
           TableName: this.table,
           Key: { stream: this.stream, shardId },
-          UpdateExpression: `SET ${sets.join(', ')}`,
+          UpdateExpression: `SET ${sets.join(', ')}${remove}`,
           ConditionExpression: condition,
           ExpressionAttributeValues: values,
         }),
@@ -76,24 +84,36 @@ export class ShardStateStore {
 
   /**
    * For concurrent batches of one shard (ParallelizationFactor > 1): only ever raises the event-time maximum
-   * and position; a lower value than stored is simply not written.
+   * and position; a lower value than stored is simply not written. An unconfirmed jump is kept with a
+   * maximum no lower than the stored one (so single-record batches of a sparse shard still confirm each
+   * other), or alone while the shard has no confirmed maximum.
    */
   async raise(shardId: string, next: ShardProgress, maxDisorderMs: number, now: number): Promise<void> {
-    if (next.maxEventMs === undefined) return;
+    const values: Record<string, unknown> = { ':seq': next.sequenceNumber, ':now': now };
+    const sets = ['sequenceNumber = :seq', 'updatedAt = :now'];
+    let condition: string;
+    if (next.maxEventMs !== undefined) {
+      values[':max'] = next.maxEventMs;
+      values[':wm'] = watermarkOf(next.maxEventMs, maxDisorderMs);
+      sets.push('maxEventMs = :max', 'watermarkMs = :wm');
+      condition = 'attribute_not_exists(maxEventMs) OR maxEventMs <= :max';
+    } else if (next.pendingEventMs !== undefined) {
+      condition = 'attribute_not_exists(maxEventMs)';
+    } else {
+      return;
+    }
+    if (next.pendingEventMs !== undefined) {
+      values[':pending'] = next.pendingEventMs;
+      sets.push('pendingEventMs = :pending');
+    }
     try {
       await this.doc.send(
         new UpdateCommand({
           TableName: this.table,
           Key: { stream: this.stream, shardId },
-          UpdateExpression:
-            'SET sequenceNumber = :seq, maxEventMs = :max, watermarkMs = :wm, updatedAt = :now',
-          ConditionExpression: 'attribute_not_exists(maxEventMs) OR maxEventMs < :max',
-          ExpressionAttributeValues: {
-            ':seq': next.sequenceNumber,
-            ':max': next.maxEventMs,
-            ':wm': watermarkOf(next.maxEventMs, maxDisorderMs),
-            ':now': now,
-          },
+          UpdateExpression: `SET ${sets.join(', ')}`,
+          ConditionExpression: condition,
+          ExpressionAttributeValues: values,
         }),
       );
     } catch (error) {
@@ -120,6 +140,7 @@ export class ShardStateStore {
           shardId: String(item.shardId),
           sequenceNumber: String(item.sequenceNumber ?? ''),
           maxEventMs: item.maxEventMs as number | undefined,
+          pendingEventMs: item.pendingEventMs as number | undefined,
           watermarkMs: item.watermarkMs as number | undefined,
           updatedAt: Number(item.updatedAt ?? 0),
         });

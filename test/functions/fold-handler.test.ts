@@ -83,4 +83,36 @@ describe('fold handler against the emulators', () => {
     );
     assert.equal((await counts(stack, ['10.4.0.1']))['10.4.0.1'], 2);
   });
+
+  it('the contract: input problems are dead letters, infrastructure errors are thrown for a retry', async () => {
+    // Prepare: values of every field that once threw or were misread, between valid lines.
+    const shardId = 'shardId-000000000400';
+    const handler = createFoldHandler(stack.fold, logger);
+    const lines = [
+      '18:40:10 10.5.0.1',
+      '{"ip":"1.2.3.4","time":1e300}',
+      '{"ip":"1.2.3.4","time":1e400}',
+      '{"ip":"1.2.3.4","time":-1e300}',
+      '{"ip":"1.2.3.4","time":"2026-03-10T18:40:11+2400"}',
+      '1.2.3.4 - - [10/Mar/2026:18:40:11 +9999] "GET / HTTP/1.1" 200 1',
+      '18:40:11 10.5.0.1',
+    ];
+    // Act
+    const result = await handler(kinesisEvent(shardId, lines, arrival, 1), localContext('fold'));
+    // Assess
+    assert.deepEqual(result.batchItemFailures, []);
+    const letters = await new DeadLetterStore(stack.doc, stack.names.deadLetters).forShard(shardId);
+    assert.deepEqual(
+      letters.map((l) => l.reason),
+      ['invalid-time', 'invalid-time', 'invalid-time', 'invalid-time', 'invalid-time'],
+    );
+    assert.equal((await counts(stack, ['10.5.0.1']))['10.5.0.1'], 2);
+
+    const unreachable = new ShardStateStore(stack.doc, 'ipcount-no-such-table', stack.names.stream);
+    const broken = createFoldHandler({ ...stack.fold, shardState: unreachable }, logger);
+    await assert.rejects(
+      broken(kinesisEvent('shardId-000000000401', lines, arrival, 1), localContext('fold')),
+      { name: 'ResourceNotFoundException' },
+    );
+  });
 });

@@ -78,10 +78,17 @@ describe('foldBatch', () => {
   });
 
   it('marks a record late when its window ended at or before the watermark of the records before it', () => {
-    // 18:40:17 moves the watermark to 18:40:15 (2 s disorder): window [18:40:10, :15) is then closed.
+    // 18:40:17 (a 3 s jump, confirmed by 18:40:16) moves the watermark to 18:40:15 (2 s disorder): window
+    // [18:40:10, :15) is then closed.
     const plan = foldBatch(
       shardRecords(
-        ['18:40:14 10.0.0.1', '18:40:17 10.0.0.1', '18:40:13 10.0.0.2', '18:40:16 10.0.0.2'],
+        [
+          '18:40:14 10.0.0.1',
+          '18:40:17 10.0.0.1',
+          '18:40:16 10.0.0.3',
+          '18:40:13 10.0.0.2',
+          '18:40:16 10.0.0.2',
+        ],
         arrival,
       ),
       undefined,
@@ -204,7 +211,8 @@ describe('foldBatch, event time', () => {
   });
 
   it('tallies a record past the allowed lateness as late, and reopens for one within it', () => {
-    const lines = ['18:40:11 10.0.0.1', '18:40:30 10.0.0.2', '18:40:12 10.0.0.1'];
+    // 18:40:30 jumps ahead; the second 18:40:30 confirms it, so 18:40:12 falls behind the watermark.
+    const lines = ['18:40:11 10.0.0.1', '18:40:30 10.0.0.2', '18:40:30 10.0.0.3', '18:40:12 10.0.0.1'];
     const strict = foldBatch(shardRecords(lines, arrival), undefined, settings);
     const late = strict.contributions.find((c) => c.kind === 'late');
     assert.equal(late?.ip, '10.0.0.1');
@@ -222,5 +230,57 @@ describe('foldBatch, event time', () => {
     assert.equal(reopened?.reopens, true);
     assert.equal(reopened?.sequenceNumbers.length, 2);
     assert.equal(lenient.deadLetters.length, 0);
+  });
+});
+
+describe('foldBatch: one outlier never closes the windows around it', () => {
+  it('replays a week-old log with one line two minutes ahead: 0 old lines late, the outlier in its own window', () => {
+    // Prepare: 200 lines a second apart, a week before arrival; the 20th is dated 2 minutes ahead of the log
+    // (still far within the clock-skew allowance, which is judged against arrival).
+    const start = Date.parse('2026-11-24T10:00:00Z');
+    const lines = Array.from({ length: 200 }, (_, i) =>
+      JSON.stringify({ ip: `10.0.${i % 3}.1`, time: new Date(start + i * 1000).toISOString() }),
+    );
+    lines.splice(20, 0, JSON.stringify({ ip: '10.9.9.9', time: new Date(start + 140_000).toISOString() }));
+    const records = shardRecords(lines, Date.parse('2026-12-01T10:00:00Z'));
+    // Act: in one batch, and in batches of 7 carrying progress, as a shard's invocations would.
+    const whole = foldBatch(records, undefined, settings);
+    let progress: ShardProgress | undefined;
+    let lateInBatches = 0;
+    for (let from = 0; from < records.length; from += 7) {
+      const plan = foldBatch(records.slice(from, from + 7), progress, settings);
+      lateInBatches += plan.deadLetters.filter((d) => d.reason === 'late').length;
+      progress = plan.progress;
+    }
+    // Assess
+    assert.deepEqual(whole.deadLetters, []);
+    assert.equal(lateInBatches, 0);
+    const outlier = whole.contributions.find((c) => c.ip === '10.9.9.9');
+    assert.equal(outlier?.windowStart, start + 140_000);
+    assert.equal(
+      whole.contributions.reduce((n, c) => n + c.sequenceNumbers.length, 0),
+      201,
+    );
+    assert.equal(progress?.maxEventMs, start + 199_000, 'the log itself moved the watermark on');
+  });
+
+  it('still judges lateness once a jump is confirmed', () => {
+    const plan = foldBatch(
+      shardRecords(
+        [
+          '{"ip":"10.0.0.1","time":"2026-11-24T10:00:00Z"}',
+          '{"ip":"10.0.0.1","time":"2026-11-24T10:02:00Z"}',
+          '{"ip":"10.0.0.2","time":"2026-11-24T10:02:01Z"}',
+          '{"ip":"10.0.0.3","time":"2026-11-24T10:00:01Z"}',
+        ],
+        Date.parse('2026-12-01T10:00:00Z'),
+      ),
+      undefined,
+      settings,
+    );
+    assert.deepEqual(
+      plan.deadLetters.map((d) => [d.reason, d.ip]),
+      [['late', '10.0.0.3']],
+    );
   });
 });

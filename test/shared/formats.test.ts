@@ -90,7 +90,7 @@ describe('JSON lines (log shippers)', () => {
     assert.equal(badReason('{"ip":"10.1.1.1","time":true}'), 'invalid-time');
   });
   it('parses time values on their own', () => {
-    assert.deepEqual(parseTimeValue(-5), { error: 'not a time: -5' });
+    assert.deepEqual(parseTimeValue(-5), { error: 'not an epoch time: -5' });
     assert.ok('error' in parseTimeValue('yesterday'));
   });
 });

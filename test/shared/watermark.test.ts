@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
+  advanceEventTime,
+  type EventTimeProgress,
   effectiveWatermarks,
   FINAL_WATERMARK,
   isLate,
@@ -17,6 +19,49 @@ describe('watermarkOf and isLate', () => {
   it('calls a window late when it ends at or before the watermark', () => {
     assert.ok(isLate(8_000, 8_000));
     assert.ok(!isLate(8_001, 8_000));
+  });
+});
+
+describe('advanceEventTime: a jump beyond the disorder bound waits for a second record', () => {
+  const disorder = 2_000;
+  const run = (times: number[], from: EventTimeProgress = { maxEventMs: undefined }) =>
+    times.reduce((p, t) => advanceEventTime(p, t, disorder), from);
+
+  it('raises the confirmed maximum at once for small steps', () => {
+    assert.deepEqual(run([10_000, 11_000, 12_500, 12_000]), {
+      maxEventMs: 12_500,
+      pendingEventMs: undefined,
+    });
+  });
+  it('holds a lone outlier as a candidate: it moves nothing, however long the stream goes on below it', () => {
+    const times = [10_000, 11_000, 130_000, ...Array.from({ length: 100 }, (_, i) => 11_000 + i * 500)];
+    const after = run(times);
+    assert.equal(after.maxEventMs, 60_500);
+    assert.equal(after.pendingEventMs, 130_000);
+  });
+  it('takes a jump confirmed by the next record (traffic resuming after a pause)', () => {
+    assert.deepEqual(run([10_000, 610_000]), { maxEventMs: 10_000, pendingEventMs: 610_000 });
+    assert.deepEqual(run([10_000, 610_000, 609_000]), { maxEventMs: 610_000, pendingEventMs: undefined });
+  });
+  it('trails a sparse stream by one record: each record confirms the one before', () => {
+    assert.deepEqual(run([0, 10_000, 20_000, 30_000]), { maxEventMs: 20_000, pendingEventMs: 30_000 });
+  });
+  it('replaces a candidate the stream never reaches by a newer jump', () => {
+    assert.deepEqual(run([10_000, 500_000, 40_000]), { maxEventMs: 10_000, pendingEventMs: 40_000 });
+    assert.deepEqual(run([10_000, 500_000, 40_000, 41_000]), {
+      maxEventMs: 41_000,
+      pendingEventMs: undefined,
+    });
+  });
+  it("treats a shard's first record as a candidate too, so a first-line outlier is dropped", () => {
+    assert.deepEqual(run([900_000]), { maxEventMs: undefined, pendingEventMs: 900_000 });
+    assert.deepEqual(run([900_000, 10_000, 11_000]), { maxEventMs: 11_000, pendingEventMs: undefined });
+  });
+  it('clears the candidate once the confirmed maximum passes it', () => {
+    assert.deepEqual(run([10_000, 13_000, 11_500, 13_500]), {
+      maxEventMs: 13_500,
+      pendingEventMs: undefined,
+    });
   });
 });
 
