@@ -27,6 +27,8 @@ describe('emit handler under injected crashes', () => {
       const ips = [0, 1, 2].map((n) => `10.30.${afterWrites}.${n}`);
       const lines = [
         ...ips.flatMap((ip, n) => Array(n + 1).fill(`18:40:11 ${ip}`)),
+        // Twice: a jump moves the watermark once a second record confirms it.
+        `18:40:30 10.31.${afterWrites}.0`,
         `18:40:30 10.31.${afterWrites}.0`,
       ];
       const published: WindowResult[] = [];

@@ -34,12 +34,14 @@ describe('emit handler against the emulators', () => {
   after(async () => stack.stop());
 
   it('emits exactly the windows the watermark has passed, once', async () => {
-    // Prepare: 18:40:17 puts shard 0's watermark at 18:40:15, so only the 18:40:10 windows are due.
+    // Prepare: 18:40:17 (a jump, confirmed by the next record) puts shard 0's watermark at 18:40:15, so only
+    // the 18:40:10 windows are due.
     await fold(stack, 'shardId-000000000000', [
       '18:40:10 10.5.0.1',
       '18:40:12 10.5.0.1',
       '18:40:13 10.5.0.2',
       '18:40:17 10.5.0.1',
+      '18:40:17 10.5.0.3',
     ]);
     const emit = createEmitHandler(stack.emit, logger);
     // Act
@@ -66,7 +68,7 @@ describe('emit handler against the emulators', () => {
 
   it('emits nothing twice when two emitters run at once', async () => {
     const lines = Array.from({ length: 60 }, (_, i) => `18:40:1${i % 5} 10.6.0.${i % 30}`);
-    await fold(stack, 'shardId-000000000001', [...lines, '18:40:30 10.6.0.99']);
+    await fold(stack, 'shardId-000000000001', [...lines, '18:40:30 10.6.0.99', '18:40:30 10.6.0.99']);
     const a = createEmitHandler(stack.emit, logger);
     const b = createEmitHandler(stack.emit, logger);
     const [ra, rb] = await Promise.all([
@@ -84,6 +86,7 @@ describe('emit handler against the emulators', () => {
       '18:40:10 10.7.0.1',
       '18:40:11 10.7.0.2',
       '18:40:11 10.7.0.2',
+      '18:40:30 10.7.0.3',
       '18:40:30 10.7.0.3',
     ]);
     class CrashOnClose extends WindowStore {
@@ -114,7 +117,11 @@ describe('emit handler against the emulators', () => {
   });
 
   it('emits every open window at end of input without moving the stored watermark', async () => {
-    await fold(stack, 'shardId-000000000004', ['18:40:10 10.9.0.1', '18:40:16 10.9.0.1']);
+    await fold(stack, 'shardId-000000000004', [
+      '18:40:10 10.9.0.1',
+      '18:40:16 10.9.0.1',
+      '18:40:15 10.9.0.2',
+    ]);
     const emit = createEmitHandler(stack.emit, logger);
     const normal = await emit(scheduledEvent(), localContext('emit'));
     assert.deepEqual(
@@ -134,7 +141,7 @@ describe('emit handler against the emulators', () => {
   it('serves the top N of a window across all index buckets', async () => {
     const lines: string[] = [];
     for (let i = 0; i < 40; i++) for (let n = 0; n <= i; n++) lines.push(`18:40:10 10.8.0.${i}`);
-    await fold(stack, 'shardId-000000000003', [...lines, '18:40:30 10.8.1.1']);
+    await fold(stack, 'shardId-000000000003', [...lines, '18:40:30 10.8.1.1', '18:40:30 10.8.1.1']);
     await createEmitHandler(stack.emit, logger)(scheduledEvent(), localContext('emit'));
     const top = await new ResultStore(stack.doc, stack.names.results).window(W10, 3);
     assert.deepEqual(
@@ -156,7 +163,11 @@ describe('emit handler on a once-a-minute schedule', () => {
       const run = emit(scheduledEvent(), localContext('emit', 120_000));
       // A window becomes due while the invocation is already running.
       await new Promise((r) => setTimeout(r, 300));
-      await fold(stack, 'shardId-000000000009', ['18:40:10 10.60.0.1', '18:40:30 10.60.0.2']);
+      await fold(stack, 'shardId-000000000009', [
+        '18:40:10 10.60.0.1',
+        '18:40:30 10.60.0.2',
+        '18:40:30 10.60.0.2',
+      ]);
       const report = await run;
       assert.ok(report.passes >= 4 && report.passes <= 6, `${report.passes} passes`);
       assert.deepEqual(

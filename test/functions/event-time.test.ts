@@ -41,12 +41,17 @@ describe('event time against the emulators: late data, allowed lateness, idle sh
     const { fold, emit, published } = handlers(stack, { IDLE_TIMEOUT_SECONDS: 'off' });
     const shardId = 'shardId-000000000000';
     await fold(
-      kinesisEvent(shardId, ['18:40:11 10.40.0.1', '18:40:12 10.40.0.1', '18:40:30 10.40.0.9'], arrival, 1),
+      kinesisEvent(
+        shardId,
+        ['18:40:11 10.40.0.1', '18:40:12 10.40.0.1', '18:40:30 10.40.0.9', '18:40:30 10.40.0.9'],
+        arrival,
+        1,
+      ),
       localContext('f'),
     );
     await emit(scheduledEvent(), localContext('e'));
     // A record for the closed 18:40:10 window arrives.
-    await fold(kinesisEvent(shardId, ['18:40:13 10.40.0.1'], arrival, 4), localContext('f'));
+    await fold(kinesisEvent(shardId, ['18:40:13 10.40.0.1'], arrival, 5), localContext('f'));
     await emit(scheduledEvent(), localContext('e'));
     const [result] = await new ResultStore(stack.doc, stack.names.results).ip('10.40.0.1', W10, W10);
     assert.equal(result?.count, 2);
@@ -72,13 +77,13 @@ describe('event time against the emulators: late data, allowed lateness, idle sh
     });
     const shardId = 'shardId-000000000001';
     await fold(
-      kinesisEvent(shardId, ['18:40:11 10.41.0.1', '18:40:30 10.41.0.9'], arrival, 1),
+      kinesisEvent(shardId, ['18:40:11 10.41.0.1', '18:40:30 10.41.0.9', '18:40:30 10.41.0.9'], arrival, 1),
       localContext('f'),
     );
     await emit(scheduledEvent(), localContext('e'));
     // 18:40:31 moves the watermark to 18:40:29: window 18:40:10 is closed, but within 60 s of allowed lateness.
     await fold(
-      kinesisEvent(shardId, ['18:40:31 10.41.0.9', '18:40:14 10.41.0.1'], arrival, 3),
+      kinesisEvent(shardId, ['18:40:31 10.41.0.9', '18:40:14 10.41.0.1'], arrival, 4),
       localContext('f'),
     );
     await emit(scheduledEvent(), localContext('e'));
