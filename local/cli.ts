@@ -62,6 +62,33 @@ failure injection (the exactly-once lesson):
 
 class UsageError extends Error {}
 
+type OptionTable = NonNullable<Parameters<typeof parseArgs>[0]>['options'] & {};
+
+/**
+ * parseArgs, strict, with one fix: it reads `--shards -1` as two options ("argument is ambiguous"), so a
+ * negative number right after an option that takes a value is joined to it (`--shards=-1`) and reaches the
+ * range check, which says what is allowed.
+ */
+function parseOptions<T extends OptionTable>(args: string[], options: T) {
+  const joined: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i] ?? '';
+    const next = args[i + 1];
+    const name = arg.startsWith('--') && !arg.includes('=') ? arg.slice(2) : undefined;
+    if (name && options[name]?.type === 'string' && next !== undefined && /^-[\d.]/.test(next)) {
+      joined.push(`${arg}=${next}`);
+      i++;
+    } else {
+      joined.push(arg);
+    }
+  }
+  return parseArgs({ args: joined, strict: true, allowPositionals: false, options });
+}
+
+/** Plain decimal only: `Number()` would also take 0x10, 1e1, '' and ' 4 '. */
+const DECIMAL_INTEGER = /^[+-]?\d+$/;
+const DECIMAL = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)$/;
+
 function integer(
   value: string | undefined,
   name: string,
@@ -70,15 +97,15 @@ function integer(
   max: number,
 ): number {
   if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < min || n > max)
+  const n = DECIMAL_INTEGER.test(value) ? Number(value) : Number.NaN;
+  if (!Number.isSafeInteger(n) || n < min || n > max)
     throw new UsageError(`--${name} must be a whole number from ${min} to ${max}, got ${value}`);
   return n;
 }
 
 function positive(value: string | undefined, name: string, fallback: number): number {
   if (value === undefined) return fallback;
-  const n = Number(value);
+  const n = DECIMAL.test(value) ? Number(value) : Number.NaN;
   if (!Number.isFinite(n) || n <= 0)
     throw new UsageError(`--${name} must be a positive number, got ${value}`);
   return n;
@@ -89,7 +116,7 @@ function seconds(value: string | undefined, name: string): number | undefined {
 }
 
 function fraction(value: string, name: string): number {
-  const n = Number(value);
+  const n = DECIMAL.test(value) ? Number(value) : Number.NaN;
   if (!Number.isFinite(n) || n < 0 || n > 1)
     throw new UsageError(`--${name} must be a probability from 0 to 1, got ${value}`);
   return n;
@@ -130,44 +157,39 @@ function abortOnSignal(what: string): AbortController {
 }
 
 async function runCommand(args: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    strict: true,
-    allowPositionals: false,
-    options: {
-      input: { type: 'string', short: 'i' },
-      shards: { type: 'string' },
-      window: { type: 'string' },
-      'max-disorder': { type: 'string' },
-      tz: { type: 'string' },
-      stats: { type: 'string' },
-      'data-dir': { type: 'string' },
-      prefix: { type: 'string' },
-      host: { type: 'string' },
-      port: { type: 'string' },
-      rate: { type: 'string' },
-      ips: { type: 'string' },
-      seed: { type: 'string' },
-      duration: { type: 'string' },
-      'batch-size': { type: 'string' },
-      'batching-window': { type: 'string' },
-      'emit-interval': { type: 'string' },
-      'kinesis-port': { type: 'string' },
-      'dynamodb-port': { type: 'string' },
-      'log-level': { type: 'string' },
-      faults: { type: 'string' },
-      'idle-timeout': { type: 'string' },
-      'allowed-lateness': { type: 'string' },
-      'clock-skew': { type: 'string' },
-      delivery: { type: 'string' },
-      reshard: { type: 'string' },
-      'max-retry-attempts': { type: 'string' },
-      'max-record-age': { type: 'string' },
-      'no-bisect': { type: 'boolean' },
-      serve: { type: 'boolean' },
-      'edge-port': { type: 'string' },
-      'stack-name': { type: 'string' },
-    },
+  const { values } = parseOptions(args, {
+    input: { type: 'string', short: 'i' },
+    shards: { type: 'string' },
+    window: { type: 'string' },
+    'max-disorder': { type: 'string' },
+    tz: { type: 'string' },
+    stats: { type: 'string' },
+    'data-dir': { type: 'string' },
+    prefix: { type: 'string' },
+    host: { type: 'string' },
+    port: { type: 'string' },
+    rate: { type: 'string' },
+    ips: { type: 'string' },
+    seed: { type: 'string' },
+    duration: { type: 'string' },
+    'batch-size': { type: 'string' },
+    'batching-window': { type: 'string' },
+    'emit-interval': { type: 'string' },
+    'kinesis-port': { type: 'string' },
+    'dynamodb-port': { type: 'string' },
+    'log-level': { type: 'string' },
+    faults: { type: 'string' },
+    'idle-timeout': { type: 'string' },
+    'allowed-lateness': { type: 'string' },
+    'clock-skew': { type: 'string' },
+    delivery: { type: 'string' },
+    reshard: { type: 'string' },
+    'max-retry-attempts': { type: 'string' },
+    'max-record-age': { type: 'string' },
+    'no-bisect': { type: 'boolean' },
+    serve: { type: 'boolean' },
+    'edge-port': { type: 'string' },
+    'stack-name': { type: 'string' },
   });
   if (values.serve && values.input !== undefined) throw new UsageError('--serve reads no --input');
   const windowSeconds = integer(values.window, 'window', DEFAULTS.windowSeconds, 1, 86_400);
@@ -252,27 +274,22 @@ async function runCommand(args: string[]): Promise<number> {
 }
 
 async function queryCommand(args: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    strict: true,
-    allowPositionals: false,
-    options: {
-      'data-dir': { type: 'string' },
-      endpoint: { type: 'string' },
-      region: { type: 'string' },
-      prefix: { type: 'string' },
-      table: { type: 'string' },
-      window: { type: 'string' },
-      ip: { type: 'string' },
-      from: { type: 'string' },
-      to: { type: 'string' },
-      top: { type: 'string' },
-      'dead-letters': { type: 'boolean' },
-      json: { type: 'boolean' },
-      tz: { type: 'string' },
-      'window-seconds': { type: 'string' },
-      stack: { type: 'string' },
-    },
+  const { values } = parseOptions(args, {
+    'data-dir': { type: 'string' },
+    endpoint: { type: 'string' },
+    region: { type: 'string' },
+    prefix: { type: 'string' },
+    table: { type: 'string' },
+    window: { type: 'string' },
+    ip: { type: 'string' },
+    from: { type: 'string' },
+    to: { type: 'string' },
+    top: { type: 'string' },
+    'dead-letters': { type: 'boolean' },
+    json: { type: 'boolean' },
+    tz: { type: 'string' },
+    'window-seconds': { type: 'string' },
+    stack: { type: 'string' },
   });
   if (values.top !== undefined && values.window === undefined) throw new UsageError('--top needs --window');
   if (values['data-dir'] && values.endpoint) throw new UsageError('give --data-dir or --endpoint, not both');
@@ -322,20 +339,15 @@ function awsTarget(endpoint: string | undefined, region: string | undefined): Aw
 }
 
 async function produceCommand(args: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    strict: true,
-    allowPositionals: false,
-    options: {
-      stack: { type: 'string' },
-      stream: { type: 'string' },
-      prefix: { type: 'string' },
-      region: { type: 'string' },
-      endpoint: { type: 'string' },
-      input: { type: 'string', short: 'i' },
-      from: { type: 'string' },
-      'progress-interval': { type: 'string' },
-    },
+  const { values } = parseOptions(args, {
+    stack: { type: 'string' },
+    stream: { type: 'string' },
+    prefix: { type: 'string' },
+    region: { type: 'string' },
+    endpoint: { type: 'string' },
+    input: { type: 'string', short: 'i' },
+    from: { type: 'string' },
+    'progress-interval': { type: 'string' },
   });
   const given = [values.stack, values.stream, values.prefix].filter((v) => v !== undefined);
   if (given.length !== 1)

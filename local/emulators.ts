@@ -41,6 +41,8 @@ async function close(server: Server): Promise<void> {
   await new Promise<void>((resolve) => server.close(() => resolve()));
 }
 
+export const EMULATOR_SHARD_LIMIT = 1024;
+
 export async function startEmulators(options: EmulatorOptions = {}): Promise<Emulators> {
   const host = options.host ?? '127.0.0.1';
   const dir = options.dataDir;
@@ -49,6 +51,9 @@ export async function startEmulators(options: EmulatorOptions = {}): Promise<Emu
     mkdirSync(join(dir, 'dynamodb'), { recursive: true });
   }
   const kinesisServer = kinesalite({
+    // kinesalite's default account limit is 10 open shards; the CLI allows 64 per stream, a split adds one,
+    // and a data dir may hold several prefixes' streams.
+    shardLimit: EMULATOR_SHARD_LIMIT,
     createStreamMs: 0,
     deleteStreamMs: 0,
     updateStreamMs: 0,

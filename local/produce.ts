@@ -1,9 +1,9 @@
 import { connect } from 'node:net';
-import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import { type AwsTarget, createKinesisClient } from '../shared/store/clients.js';
 import { type DeploymentRef, resolveDeployment } from './deployment.js';
 import { openInputFile } from './input-file.js';
+import { readLines } from './line-reader.js';
 import { StreamProducer } from './producer.js';
 
 /**
@@ -72,12 +72,11 @@ export async function produce(options: ProduceOptions, io: ProduceIo): Promise<P
     );
   };
   const ticker = setInterval(() => progress(false), options.progressIntervalMs ?? 2_000);
-  const reader = createInterface({ input: source, crlfDelay: Number.POSITIVE_INFINITY });
-  const stop = () => reader.close();
-  io.signal?.addEventListener('abort', stop, { once: true });
   try {
-    // Ctrl-C closes the reader: lines already read are still put, then everything is flushed.
-    for await (const line of reader) await producer.put(line);
+    // Ctrl-C stops reading: lines already read are still put, then everything is flushed.
+    for await (const line of readLines(source, { ...(io.signal ? { signal: io.signal } : {}) })) {
+      await producer.put(line);
+    }
     // Ctrl-C or end of input: what was read is sent before exiting.
     const stats = await producer.flush();
     const result = {
@@ -91,8 +90,6 @@ export async function produce(options: ProduceOptions, io: ProduceIo): Promise<P
     return result;
   } finally {
     clearInterval(ticker);
-    io.signal?.removeEventListener('abort', stop);
-    reader.close();
     if (source !== process.stdin && source !== io.stdin) source.destroy();
     kinesis.destroy();
   }

@@ -1,5 +1,5 @@
 import { type KinesisClient, PutRecordsCommand, type PutRecordsRequestEntry } from '@aws-sdk/client-kinesis';
-import { partitionKeyFor } from '../shared/parse.js';
+import { cutLine, MAX_LINE_BYTES, partitionKeyFor, utf8LengthOver } from '../shared/parse.js';
 import { compareSequence } from '../shared/sequence.js';
 
 /**
@@ -14,8 +14,6 @@ export interface ProducerOptions {
   readonly maxAttempts?: number;
 }
 
-/** Kinesis takes up to 1 MB a record; no log line is near that, so longer ones are cut (and dead-lettered). */
-export const MAX_RECORD_CHARS = 65_536;
 const MAX_BATCH_BYTES = 4_500_000;
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -55,7 +53,9 @@ export class StreamProducer {
   /** Queues a line; resolves once it is accepted into a batch (waits while a full batch is being sent). */
   async put(line: string): Promise<void> {
     if (this.failure) throw this.failure;
-    const text = line.length > MAX_RECORD_CHARS ? line.slice(0, MAX_RECORD_CHARS) : line;
+    // A line the fold would reject as too long goes as a cut line: its start and true length, not the whole.
+    const bytes = utf8LengthOver(line, MAX_LINE_BYTES);
+    const text = bytes === undefined ? line : cutLine(line, bytes);
     const data = Buffer.from(text, 'utf8');
     const key = partitionKeyFor(text);
     if (

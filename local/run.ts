@@ -1,6 +1,6 @@
-import { writeFileSync } from 'node:fs';
+import { existsSync, statSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
-import { createInterface } from 'node:readline';
+import { dirname, resolve } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import type { Delivery } from '../shared/fold-shard-batch.js';
 import { compareResults, formatResultLine, type WindowResult } from '../shared/result.js';
@@ -13,6 +13,7 @@ import type { DiscardedBatch } from './event-source.js';
 import { FaultInjector, InjectedCrash } from './faults.js';
 import { seededRandom } from './generate.js';
 import { openInputFile } from './input-file.js';
+import { readLines } from './line-reader.js';
 import { startLogService } from './log-service.js';
 import { type Pipeline, startPipeline } from './pipeline.js';
 import { StreamProducer } from './producer.js';
@@ -141,6 +142,7 @@ async function tally(pipeline: Pipeline, startedAt: number, emitted: WindowResul
 export async function run(options: RunOptions, io: RunIo): Promise<RunStats> {
   const startedAt = Date.now();
   const say = (message: string) => io.stderr.write(`ipcount: ${message}\n`);
+  if (options.statsFile !== undefined) assertWritableFile(options.statsFile, '--stats');
   const lines = await openInput(options, io, say);
   const emulators = await startEmulators({
     ...(options.dataDir ? { dataDir: options.dataDir } : {}),
@@ -261,9 +263,11 @@ export async function run(options: RunOptions, io: RunIo): Promise<RunStats> {
         await producer.put(line);
         if (options.reshard && ++put === options.reshard.afterLines) {
           await producer.flush();
-          say(
-            `resharding after ${put} lines: ${await reshard(live.kinesis, names.stream, options.reshard.kind)}`,
+          // A reshard the stream refuses is reported; the run goes on with the shards it has.
+          const outcome = await reshard(live.kinesis, names.stream, options.reshard.kind).catch(
+            (error: Error) => `failed (${error.message}); continuing without it`,
           );
+          say(`resharding after ${put} lines: ${outcome}`);
         }
       }
     } finally {
@@ -335,6 +339,14 @@ export async function run(options: RunOptions, io: RunIo): Promise<RunStats> {
   }
 }
 
+/** A file the run writes at its end is checked at its start, so a bad path does not cost the run's output. */
+function assertWritableFile(path: string, option: string): void {
+  const folder = dirname(resolve(path));
+  if (!existsSync(folder) || !statSync(folder).isDirectory())
+    throw new Error(`${option}: no such directory ${folder}`);
+  if (existsSync(path) && statSync(path).isDirectory()) throw new Error(`${option}: ${path} is a directory`);
+}
+
 /** Resolves on a second abort only: the first Ctrl-C flushes, the second gives up waiting. */
 function abortedTwice(signal: AbortSignal): Promise<never> {
   return new Promise((_, reject) => {
@@ -388,16 +400,9 @@ async function openInput(options: RunOptions, io: RunIo, say: (m: string) => voi
   }
   if (options.input !== undefined) {
     const input = await openInputFile(options.input, io.stdin ?? process.stdin);
-    let reader: ReturnType<typeof createInterface> | undefined;
     return {
-      lines: () => {
-        reader = createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY });
-        const active = reader;
-        io.signal?.addEventListener('abort', () => active.close(), { once: true });
-        return active;
-      },
+      lines: () => readLines(input, io.signal ? { signal: io.signal } : {}),
       close: once(async () => {
-        reader?.close();
         input.destroy();
       }),
     };
@@ -414,20 +419,20 @@ async function openInput(options: RunOptions, io: RunIo, say: (m: string) => voi
     `log service on ${options.host}:${service.port} writing ${options.rate} lines/s over ${options.ips.length} IPs; Ctrl-C stops`,
   );
   const socket = connect(service.port, options.host);
-  let reader: ReturnType<typeof createInterface> | undefined;
+  // Reading stops on Ctrl-C or when --duration is up.
+  const stopReading = new AbortController();
+  io.signal?.addEventListener('abort', () => stopReading.abort(), { once: true });
+  if (io.signal?.aborted) stopReading.abort();
   let stopAt: NodeJS.Timeout | undefined;
   return {
     lines: () => {
-      const active = createInterface({ input: socket, crlfDelay: Number.POSITIVE_INFINITY });
-      reader = active;
       if (options.durationSeconds !== undefined)
-        stopAt = setTimeout(() => active.close(), options.durationSeconds * 1000);
-      io.signal?.addEventListener('abort', () => active.close(), { once: true });
-      return active;
+        stopAt = setTimeout(() => stopReading.abort(), options.durationSeconds * 1000);
+      return readLines(socket, { signal: stopReading.signal });
     },
     close: once(async () => {
       if (stopAt) clearTimeout(stopAt);
-      reader?.close();
+      stopReading.abort();
       socket.destroy();
       await service.stop();
     }),

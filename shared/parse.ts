@@ -23,8 +23,40 @@ export type ParsedLine =
   | { readonly kind: 'instant'; readonly ip: string; readonly epochMs: number }
   | { readonly kind: 'bad'; readonly reason: BadReason; readonly detail: string };
 
-/** Lines longer than this are rejected whole: no access-log line is legitimately this long. */
+/** Lines longer than this (UTF-8 bytes) are rejected whole: no access-log line is legitimately this long. */
 export const MAX_LINE_BYTES = 8192;
+
+/**
+ * A line too long to count travels as a cut line: a mark, its true length, and its first characters. The
+ * producer and the line reader cut such lines (so a huge line never fills a record or memory), and the fold
+ * dead-letters them as too long with the length they really had, never as whatever their start looks like.
+ */
+const CUT_MARK = '\u0000ipcount:cut-line:';
+export const CUT_LINE_KEPT_CHARS = 1024;
+
+export function cutLine(start: string, trueBytes: number): string {
+  let kept = start.slice(0, CUT_LINE_KEPT_CHARS);
+  const last = kept.charCodeAt(kept.length - 1);
+  if (last >= 0xd800 && last <= 0xdbff) kept = kept.slice(0, -1);
+  return `${CUT_MARK}${trueBytes}:${kept}`;
+}
+
+/** The true length and kept start of a cut line, or undefined when `raw` is not one. */
+export function readCutLine(raw: string): { readonly bytes: number; readonly start: string } | undefined {
+  if (raw.charCodeAt(0) !== 0 || !raw.startsWith(CUT_MARK)) return undefined;
+  const colon = raw.indexOf(':', CUT_MARK.length);
+  const bytes = Number(raw.slice(CUT_MARK.length, colon));
+  if (colon < 0 || !Number.isSafeInteger(bytes)) return undefined;
+  return { bytes, start: raw.slice(colon + 1) };
+}
+
+/** Whether a line is too long to count: its UTF-8 length, measured only when its UTF-16 length could exceed. */
+export function utf8LengthOver(line: string, limit: number): number | undefined {
+  if (line.length > limit) return Buffer.byteLength(line, 'utf8');
+  if (line.length * 3 <= limit) return undefined;
+  const bytes = Buffer.byteLength(line, 'utf8');
+  return bytes > limit ? bytes : undefined;
+}
 
 const ZERO = 48;
 const NINE = 57;
@@ -104,8 +136,11 @@ export function parseLine(raw: string): ParsedLine {
     end--;
   }
   if (end === 0) return bad('empty', 'empty line');
-  if (raw.length > MAX_LINE_BYTES)
-    return bad('too-long', `line of ${raw.length} characters exceeds ${MAX_LINE_BYTES}`);
+  const cut = readCutLine(raw);
+  if (cut)
+    return bad('too-long', `line of ${cut.bytes} bytes exceeds ${MAX_LINE_BYTES} (cut before the stream)`);
+  const bytes = utf8LengthOver(raw, MAX_LINE_BYTES);
+  if (bytes !== undefined) return bad('too-long', `line of ${bytes} bytes exceeds ${MAX_LINE_BYTES}`);
   // Fast path: `HH:mm:ss a.b.c.d`, checked character by character.
   if (
     end >= 10 &&

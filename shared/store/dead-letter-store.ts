@@ -1,5 +1,6 @@
 import { type DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { DeadLetter } from '../fold.js';
+import { readCutLine } from '../parse.js';
 import { putAll } from './batch.js';
 
 /** Raw lines are kept, cut to this many characters, so one huge line cannot exceed DynamoDB's item limit. */
@@ -26,13 +27,15 @@ export function truncateRaw(line: string, max = DEAD_LETTER_RAW_CHARS): string {
 }
 
 export function deadLetterItem(shardId: string, letter: DeadLetter): DeadLetterItem {
+  // A line cut before the stream keeps its start and reports the length it really had.
+  const cut = readCutLine(letter.line);
   return {
     shardId,
     sequenceNumber: letter.sequenceNumber,
     reason: letter.reason,
     detail: letter.detail,
-    raw: truncateRaw(letter.line),
-    rawLength: letter.line.length,
+    raw: truncateRaw(cut ? cut.start : letter.line),
+    rawLength: cut ? cut.bytes : Buffer.byteLength(letter.line, 'utf8'),
     arrivalMs: letter.arrivalMs,
     ip: letter.ip,
     eventMs: letter.eventMs,

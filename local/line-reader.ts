@@ -1,0 +1,77 @@
+import type { Readable } from 'node:stream';
+import { CUT_LINE_KEPT_CHARS, cutLine, MAX_LINE_BYTES } from '../shared/parse.js';
+
+/**
+ * Splits a byte stream into lines at `\n` (a `\r` before it is dropped), holding at most `maxLineBytes` of
+ * any one line: a longer line is yielded as a cut line (its start and its true length, see `cutLine`), so a
+ * file with a gigabyte on one line costs no more memory than a short one and is dead-lettered, not lost.
+ * Invalid UTF-8 becomes U+FFFD, which the fold classifies as binary.
+ */
+export interface ReadLinesOptions {
+  /** @default MAX_LINE_BYTES */
+  readonly maxLineBytes?: number;
+  /** Stops reading (Ctrl-C): the lines of what was already read are still yielded, then the input is closed. */
+  readonly signal?: AbortSignal;
+}
+
+export async function* readLines(input: Readable, options: ReadLinesOptions = {}): AsyncGenerator<string> {
+  const maxLineBytes = options.maxLineBytes ?? MAX_LINE_BYTES;
+  const { signal } = options;
+  const decoder = new TextDecoder('utf-8', { fatal: false });
+  let held: Buffer[] = [];
+  let heldBytes = 0;
+  let lineBytes = 0;
+  let pending = false;
+
+  const finish = (): string => {
+    let bytes = Buffer.concat(held, heldBytes);
+    held = [];
+    heldBytes = 0;
+    const length = lineBytes;
+    lineBytes = 0;
+    pending = false;
+    if (length > maxLineBytes) {
+      // Keep enough bytes for the kept characters; a character split at the cut decodes as U+FFFD.
+      return cutLine(decoder.decode(bytes.subarray(0, CUT_LINE_KEPT_CHARS * 4)), length);
+    }
+    if (bytes.length > 0 && bytes[bytes.length - 1] === 13) bytes = bytes.subarray(0, -1);
+    return decoder.decode(bytes);
+  };
+
+  const chunks = (input as AsyncIterable<Buffer | string>)[Symbol.asyncIterator]();
+  const aborted = new Promise<'aborted'>((resolve) => {
+    if (signal?.aborted) resolve('aborted');
+    signal?.addEventListener('abort', () => resolve('aborted'), { once: true });
+  });
+  for (;;) {
+    const next = signal ? await Promise.race([chunks.next(), aborted]) : await chunks.next();
+    if (next === 'aborted') {
+      await chunks.return?.();
+      break;
+    }
+    if (next.done) break;
+    const chunk = next.value;
+    const buffer = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk;
+    let from = 0;
+    while (from <= buffer.length) {
+      const newline = buffer.indexOf(10, from);
+      const end = newline === -1 ? buffer.length : newline;
+      if (end > from) {
+        const piece = buffer.subarray(from, end);
+        lineBytes += piece.length;
+        pending = true;
+        const room = maxLineBytes + 1 - heldBytes;
+        if (room > 0) {
+          const kept = piece.length <= room ? piece : piece.subarray(0, room);
+          held.push(kept);
+          heldBytes += kept.length;
+        }
+      }
+      if (newline === -1) break;
+      pending = true;
+      yield finish();
+      from = newline + 1;
+    }
+  }
+  if (pending && lineBytes > 0) yield finish();
+}
