@@ -37,6 +37,11 @@ function numberEnv(env: Environment, name: string, fallback: number): number {
   return value;
 }
 
+/** A retention in days as seconds; 0 keeps items until they are deleted. */
+function days(env: Environment, name: string, fallback: number): number {
+  return Math.round(numberEnv(env, name, fallback) * 86_400);
+}
+
 /** Defaults shared by the CLI and the stack. */
 export const DEFAULTS = {
   windowSeconds: 5,
@@ -55,6 +60,10 @@ export const DEFAULTS = {
   timeZone: 'UTC',
   /** Window items stay a day past their window (for late updates and audits) before TTL removes them. */
   windowRetentionSeconds: 86_400,
+  /** Results (client IPs and their counts) are kept this long after they are written, then TTL deletes them. */
+  resultRetentionDays: 90,
+  /** Dead letters (raw request lines) are kept this long after their arrival. */
+  deadLetterRetentionDays: 30,
   writeConcurrency: 16,
 } as const;
 
@@ -66,7 +75,11 @@ export function foldDependencies(env: Environment, doc: DynamoDBDocumentClient):
       requireEnv(env, SHARD_STATE_TABLE.envVar),
       requireEnv(env, STREAM.envVar),
     ),
-    deadLetters: new DeadLetterStore(doc, requireEnv(env, DEAD_LETTERS_TABLE.envVar)),
+    deadLetters: new DeadLetterStore(
+      doc,
+      requireEnv(env, DEAD_LETTERS_TABLE.envVar),
+      days(env, 'DEAD_LETTER_RETENTION_DAYS', DEFAULTS.deadLetterRetentionDays),
+    ),
     settings: {
       windowMs: windowSizeMs(numberEnv(env, 'WINDOW_SECONDS', DEFAULTS.windowSeconds)),
       maxDisorderMs: numberEnv(env, 'MAX_DISORDER_SECONDS', DEFAULTS.maxDisorderSeconds) * 1000,
@@ -95,7 +108,11 @@ export function emitDependencies(env: Environment, doc: DynamoDBDocumentClient):
       requireEnv(env, SHARD_STATE_TABLE.envVar),
       requireEnv(env, STREAM.envVar),
     ),
-    results: new ResultStore(doc, requireEnv(env, RESULTS_TABLE.envVar)),
+    results: new ResultStore(
+      doc,
+      requireEnv(env, RESULTS_TABLE.envVar),
+      days(env, 'RESULT_RETENTION_DAYS', DEFAULTS.resultRetentionDays),
+    ),
     closeConcurrency: numberEnv(env, 'WRITE_CONCURRENCY', DEFAULTS.writeConcurrency),
     // "off" disables the idle rule (bounded inputs end with their own signal).
     ...(env.IDLE_TIMEOUT_SECONDS === 'off'

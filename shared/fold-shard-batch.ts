@@ -78,8 +78,10 @@ export async function foldShardBatch(
 
   const limit = pLimit(deps.writeConcurrency);
   const retention = deps.windowRetentionSeconds;
+  // Kept `retention` past the window's end or past now, whichever is later: a replayed week-old log's items
+  // (and their guards) must not expire while they are still being folded and emitted.
   const write = (c: Contribution) =>
-    deps.windows.apply(shardId, c, Math.ceil(c.windowEnd / 1000) + retention, guarded);
+    deps.windows.apply(shardId, c, Math.ceil(Math.max(c.windowEnd, now) / 1000) + retention, guarded);
   const reopenAllowed = (deps.settings.allowedLatenessMs ?? 0) > 0;
   const outcomes = await Promise.allSettled(
     plan.contributions.map((c) =>

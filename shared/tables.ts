@@ -72,6 +72,8 @@ export const RESULTS_TABLE = {
       projection: 'ALL',
     },
   ],
+  // Client IPs are personal data: results expire after their retention (RESULT_RETENTION_DAYS).
+  ttlAttribute: 'expiresAt',
 } as const satisfies TableDefinition;
 
 export const RESULT_WINDOW_BUCKETS = 8;
@@ -83,6 +85,8 @@ export const DEAD_LETTERS_TABLE = {
   partitionKey: { name: 'shardId', type: 'S' },
   sortKey: { name: 'sequenceNumber', type: 'S' },
   indexes: [],
+  // Raw request lines are personal data: dead letters expire after DEAD_LETTER_RETENTION_DAYS.
+  ttlAttribute: 'expiresAt',
 } as const satisfies TableDefinition;
 
 export const TABLES: readonly TableDefinition[] = [

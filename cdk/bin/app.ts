@@ -29,6 +29,8 @@ new IpCountStack(app, String(context('stackName') ?? 'IpCount'), {
     allowedLatenessSeconds: wholeNumber('allowedLatenessSeconds', 0, 86_400),
     maxClockSkewSeconds: wholeNumber('maxClockSkewSeconds', 0, 604_800),
     idleTimeoutSeconds: wholeNumber('idleTimeoutSeconds', 1, 86_400),
+    resultRetentionDays: wholeNumber('resultRetentionDays', 0, 36_500),
+    deadLetterRetentionDays: wholeNumber('deadLetterRetentionDays', 0, 36_500),
     ...(context('timeZone') ? { timeZone: String(context('timeZone')) } : {}),
   },
   fold: {

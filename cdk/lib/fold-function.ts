@@ -2,12 +2,21 @@ import { Duration } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { KinesisEventSource, SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
+import { SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { DEAD_LETTERS_TABLE, SHARD_STATE_TABLE, STREAM, WINDOWS_TABLE } from '../../shared/tables.js';
 import { IpCountFunction } from './ipcount-function.js';
 import { foldEnvironment, type PipelineSettings } from './pipeline-settings.js';
+
+/** What Lambda's event source mapping calls on the stream for a standard-iterator consumer. */
+export const FOLD_STREAM_ACTIONS = [
+  'kinesis:DescribeStream',
+  'kinesis:DescribeStreamSummary',
+  'kinesis:GetRecords',
+  'kinesis:GetShardIterator',
+  'kinesis:ListShards',
+] as const;
 
 export interface FoldFunctionProps {
   readonly stream: kinesis.IStream;
@@ -39,7 +48,7 @@ export class FoldFunction extends Construct {
   readonly function: IpCountFunction;
   /** On-failure destination: metadata (shard, sequence range) of batches the event source gave up. */
   readonly onFailure: sqs.Queue;
-  readonly eventSource: KinesisEventSource;
+  readonly eventSource: lambda.EventSourceMapping;
 
   constructor(scope: Construct, id: string, props: FoldFunctionProps) {
     super(scope, id);
@@ -69,7 +78,12 @@ export class FoldFunction extends Construct {
       enforceSSL: true,
       retentionPeriod: Duration.days(14),
     });
-    this.eventSource = new KinesisEventSource(props.stream, {
+    // The mapping is declared directly (not through KinesisEventSource, whose stream.grantRead also grants
+    // enhanced fan-out and account-wide listing): the role gets exactly the stream actions Lambda documents
+    // for a shared-throughput (standard iterator) mapping, on this stream.
+    const streamGrant = props.stream.grant(fn, ...FOLD_STREAM_ACTIONS);
+    this.eventSource = fn.addEventSourceMapping('Lines', {
+      eventSourceArn: props.stream.streamArn,
       startingPosition: lambda.StartingPosition.TRIM_HORIZON,
       batchSize: props.batchSize ?? 500,
       maxBatchingWindow: props.maxBatchingWindow ?? Duration.seconds(1),
@@ -80,6 +94,7 @@ export class FoldFunction extends Construct {
       parallelizationFactor,
       onFailure: new SqsDlq(this.onFailure),
     });
-    fn.addEventSource(this.eventSource);
+    // The role's policy must exist before Lambda validates the mapping against it.
+    streamGrant.applyBefore(this.eventSource);
   }
 }

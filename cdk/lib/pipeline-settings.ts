@@ -1,3 +1,5 @@
+import { DEFAULTS } from '../../functions/config.js';
+
 /**
  * Event-time settings the fold and the emitter must agree on, passed to both as the environment variables
  * functions/config.ts reads.
@@ -19,6 +21,10 @@ export interface PipelineSettings {
    * not look idle. @default 60
    */
   readonly idleTimeoutSeconds?: number;
+  /** Results (client IPs, counts) are deleted by TTL this long after they are written; 0 = kept. @default 90 */
+  readonly resultRetentionDays?: number;
+  /** Dead letters (raw request lines) are deleted by TTL this long after arrival; 0 = kept. @default 30 */
+  readonly deadLetterRetentionDays?: number;
 }
 
 export function foldEnvironment(settings: PipelineSettings): Record<string, string> {
@@ -28,6 +34,7 @@ export function foldEnvironment(settings: PipelineSettings): Record<string, stri
     ALLOWED_LATENESS_SECONDS: String(settings.allowedLatenessSeconds ?? 0),
     MAX_CLOCK_SKEW_SECONDS: String(settings.maxClockSkewSeconds ?? 300),
     TIME_ZONE: settings.timeZone ?? 'UTC',
+    DEAD_LETTER_RETENTION_DAYS: String(settings.deadLetterRetentionDays ?? DEFAULTS.deadLetterRetentionDays),
   };
 }
 
@@ -35,5 +42,6 @@ export function emitEnvironment(settings: PipelineSettings): Record<string, stri
   return {
     MAX_DISORDER_SECONDS: String(settings.maxDisorderSeconds ?? 2),
     IDLE_TIMEOUT_SECONDS: String(settings.idleTimeoutSeconds ?? 60),
+    RESULT_RETENTION_DAYS: String(settings.resultRetentionDays ?? DEFAULTS.resultRetentionDays),
   };
 }

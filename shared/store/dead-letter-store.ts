@@ -17,6 +17,8 @@ export interface DeadLetterItem {
   readonly ip?: string;
   readonly eventMs?: number;
   readonly windowStart?: number;
+  /** Epoch seconds after which DynamoDB's TTL deletes the item; absent = kept until deleted. */
+  readonly expiresAt?: number;
 }
 
 /** Cuts at a code-point boundary so the stored text stays valid UTF-16 (no lone surrogate). */
@@ -26,7 +28,7 @@ export function truncateRaw(line: string, max = DEAD_LETTER_RAW_CHARS): string {
   return line.slice(0, code >= 0xd800 && code <= 0xdbff ? max - 1 : max);
 }
 
-export function deadLetterItem(shardId: string, letter: DeadLetter): DeadLetterItem {
+export function deadLetterItem(shardId: string, letter: DeadLetter, retentionSeconds = 0): DeadLetterItem {
   // A line cut before the stream keeps its start and reports the length it really had.
   const cut = readCutLine(letter.line);
   return {
@@ -40,13 +42,17 @@ export function deadLetterItem(shardId: string, letter: DeadLetter): DeadLetterI
     ip: letter.ip,
     eventMs: letter.eventMs,
     windowStart: letter.windowStart,
+    // From the record's arrival, so a replay writes the same item.
+    ...(retentionSeconds > 0 ? { expiresAt: Math.ceil(letter.arrivalMs / 1000) + retentionSeconds } : {}),
   };
 }
 
 export class DeadLetterStore {
+  /** @param retentionSeconds how long a dead letter is kept (TTL); 0 = until deleted. */
   constructor(
     private readonly doc: DynamoDBDocumentClient,
     private readonly table: string,
+    private readonly retentionSeconds = 0,
   ) {}
 
   /** Idempotent: keyed by (shard, sequence number), so a replay rewrites the same items. */
@@ -54,7 +60,9 @@ export class DeadLetterStore {
     await putAll(
       this.doc,
       this.table,
-      letters.map((l) => deadLetterItem(shardId, l) as unknown as Record<string, unknown>),
+      letters.map(
+        (l) => deadLetterItem(shardId, l, this.retentionSeconds) as unknown as Record<string, unknown>,
+      ),
     );
   }
 

@@ -4,14 +4,20 @@ import { RESULTS_TABLE } from '../tables.js';
 import { putAll } from './batch.js';
 
 export class ResultStore {
+  /** @param retentionSeconds how long a result is kept after it is written (TTL); 0 = until deleted. */
   constructor(
     private readonly doc: DynamoDBDocumentClient,
     private readonly table: string,
+    private readonly retentionSeconds = 0,
   ) {}
 
   /** Idempotent: a result is keyed by (ip, window), so writing it again writes the same item. */
   async putMany(results: readonly WindowResult[]): Promise<void> {
-    await putAll(this.doc, this.table, results as unknown as Record<string, unknown>[]);
+    const retention = this.retentionSeconds;
+    const items = results.map((r) =>
+      retention > 0 ? { ...r, expiresAt: Math.ceil(r.emittedAt / 1000) + retention } : { ...r },
+    );
+    await putAll(this.doc, this.table, items);
   }
 
   /** All results of one window, largest count first. */

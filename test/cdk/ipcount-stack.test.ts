@@ -251,6 +251,26 @@ describe('IpCountStack: least-privilege IAM', () => {
   });
 });
 
+describe('IpCountStack: retention of personal data', () => {
+  it('expires results after 90 days and dead letters after 30 by default, as configured otherwise', () => {
+    const env = (template: Template, service: string) =>
+      Object.values(template.findResources('AWS::Lambda::Function')).find(
+        (f) => f.Properties.Environment.Variables.POWERTOOLS_SERVICE_NAME === service,
+      )?.Properties.Environment.Variables;
+    const defaults = synth();
+    assert.equal(env(defaults, 'ipcount-emit').RESULT_RETENTION_DAYS, '90');
+    assert.equal(env(defaults, 'ipcount-fold').DEAD_LETTER_RETENTION_DAYS, '30');
+    const set = synth({ settings: { resultRetentionDays: 7, deadLetterRetentionDays: 0 } });
+    assert.equal(env(set, 'ipcount-emit').RESULT_RETENTION_DAYS, '7');
+    assert.equal(env(set, 'ipcount-fold').DEAD_LETTER_RETENTION_DAYS, '0');
+    for (const name of ['ipcount-results', 'ipcount-dead-letters'])
+      defaults.hasResourceProperties('AWS::DynamoDB::Table', {
+        TableName: name,
+        TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
+      });
+  });
+});
+
 describe('IpCountStack: observability', () => {
   const template = synth({ alarmEmail: 'ops@example.com' });
 
@@ -285,6 +305,22 @@ describe('IpCountStack: observability', () => {
     template.hasResourceProperties('AWS::SNS::Subscription', {
       Protocol: 'email',
       Endpoint: 'ops@example.com',
+    });
+  });
+
+  it('encrypts the alarm topic with a rotated key that CloudWatch alarms of this account may use', () => {
+    const key = logicalId(template, 'AWS::KMS::Key', { EnableKeyRotation: true });
+    template.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: { 'Fn::GetAtt': [key, 'Arn'] } });
+    template.hasResourceProperties('AWS::KMS::Key', {
+      KeyPolicy: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Principal: { Service: 'cloudwatch.amazonaws.com' },
+            Action: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+            Condition: Match.objectLike({ StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } }),
+          }),
+        ]),
+      },
     });
   });
 

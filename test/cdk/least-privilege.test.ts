@@ -65,6 +65,43 @@ function recorder(stack: TestStack, calls: Set<Call>) {
 // biome-ignore lint/suspicious/noExplicitAny: a synthesized template is untyped JSON
 type TemplateResources = Record<string, { Type: string; Properties: Record<string, any> }>;
 
+/** Every action (any service) in the synthesized policies of the function whose service name is given. */
+function grantedActions(template: Template, service: string): Map<string, string[]> {
+  const resources = template.toJSON().Resources as TemplateResources;
+  const role = roleOf(resources, service);
+  const out = new Map<string, string[]>();
+  for (const r of Object.values(resources)) {
+    if (r.Type !== 'AWS::IAM::Policy' || r.Properties.Roles[0].Ref !== role) continue;
+    for (const statement of r.Properties.PolicyDocument.Statement) {
+      for (const action of [statement.Action].flat() as string[]) {
+        out.set(action, [...(out.get(action) ?? []), JSON.stringify(statement.Resource)]);
+      }
+    }
+  }
+  return out;
+}
+
+function roleOf(resources: TemplateResources, service: string): string | undefined {
+  return Object.entries(resources).find(
+    ([, r]) =>
+      r.Type === 'AWS::IAM::Role' &&
+      String(r.Properties.Description).startsWith(service === 'fold' ? 'IpCount fold' : 'IpCount emitter'),
+  )?.[0];
+}
+
+/**
+ * What Lambda's event source mapping calls on the stream for a standard-iterator consumer, as the Lambda
+ * developer guide lists it ("Process Amazon Kinesis Data Streams records with Lambda"), without
+ * SubscribeToShard, which only enhanced fan-out consumers use.
+ */
+const MAPPING_STREAM_ACTIONS = [
+  'kinesis:DescribeStream',
+  'kinesis:DescribeStreamSummary',
+  'kinesis:GetRecords',
+  'kinesis:GetShardIterator',
+  'kinesis:ListShards',
+];
+
 /** The DynamoDB grants in the synthesized policy of the function whose service name is given. */
 function granted(template: Template, service: string): Set<Call> {
   const resources = template.toJSON().Resources as TemplateResources;
@@ -119,9 +156,10 @@ async function foldThroughEveryPath(
     InjectedCrash,
   );
   await folding.fold(first, localContext('fold'));
+  // 40:30 jumps ahead and the second 40:30 confirms it, so 40:12 is late.
   const later = kinesisEvent(
     shardId,
-    [`${at(40, 30)} ${ipPrefix}.1`, `${at(40, 12)} ${ipPrefix}.1`],
+    [`${at(40, 30)} ${ipPrefix}.1`, `${at(40, 30)} ${ipPrefix}.3`, `${at(40, 12)} ${ipPrefix}.1`],
     arrival,
     10,
   );
@@ -160,6 +198,28 @@ describe('least privilege: the policy grants exactly what the handlers send', ()
 
   it('emitter: due windows by index, read, store results, close', () => {
     assert.deepEqual([...emitCalls].sort(), [...granted(template, 'emit')].sort());
+  });
+
+  it('stream: the fold gets exactly what its event source mapping reads, the emitter only ListShards', () => {
+    const streamActions = (service: string) =>
+      [...grantedActions(template, service)].filter(([action]) => action.startsWith('kinesis:'));
+    const fold = streamActions('fold');
+    assert.deepEqual(fold.map(([action]) => action).sort(), MAPPING_STREAM_ACTIONS);
+    for (const [action, resources] of fold) {
+      for (const resource of resources)
+        assert.match(resource, /"Fn::GetAtt":\["Lines\w+","Arn"\]/, `${action} on the stream only`);
+    }
+    assert.deepEqual(
+      streamActions('emit').map(([action]) => action),
+      ['kinesis:ListShards'],
+    );
+    // Nothing account-wide: no action of either function on "*" apart from what X-Ray and logs need.
+    for (const service of ['fold', 'emit']) {
+      for (const [action, resources] of grantedActions(template, service)) {
+        if (action.startsWith('xray:')) continue;
+        assert.ok(!resources.includes('"*"'), `${service}: ${action} on *`);
+      }
+    }
   });
 
   it('fold with ParallelizationFactor > 1: also reads guards back before dead-lettering late records', async () => {
