@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { ArnFormat, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
@@ -49,6 +49,7 @@ export class Monitoring extends Construct {
     // Encrypted at rest. CloudWatch alarms cannot publish to a topic under the AWS-managed SNS key (its
     // policy cannot be changed to admit them), so the topic has its own key, which lets exactly this
     // account's alarms use it.
+    const stack = Stack.of(this);
     this.alarmKey = new kms.Key(this, 'AlarmsKey', {
       description: 'IpCount alarm topic encryption',
       enableKeyRotation: true,
@@ -62,8 +63,15 @@ export class Monitoring extends Construct {
         actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
         resources: ['*'],
         conditions: {
-          StringEquals: { 'aws:SourceAccount': Stack.of(this).account },
-          ArnLike: { 'aws:SourceArn': `arn:${Stack.of(this).partition}:cloudwatch:${Stack.of(this).region}:${Stack.of(this).account}:alarm:*` },
+          StringEquals: { 'aws:SourceAccount': stack.account },
+          ArnLike: {
+            'aws:SourceArn': stack.formatArn({
+              service: 'cloudwatch',
+              resource: 'alarm',
+              resourceName: '*',
+              arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+            }),
+          },
         },
       }),
     );
