@@ -44,9 +44,12 @@ export async function* readLines(input: Readable, options: ReadLinesOptions = {}
     signal?.addEventListener('abort', () => resolve('aborted'), { once: true });
   });
   for (;;) {
-    const next = signal ? await Promise.race([chunks.next(), aborted]) : await chunks.next();
+    const reading = chunks.next();
+    const next = signal ? await Promise.race([reading, aborted]) : await reading;
     if (next === 'aborted') {
-      await chunks.return?.();
+      // The read in flight may end in a premature-close error once the input is destroyed: nothing to report.
+      reading.catch(() => {});
+      input.destroy();
       break;
     }
     if (next.done) break;

@@ -20,6 +20,25 @@ export function oracleCounts(lines: Iterable<string>, windowSeconds = 5): Map<st
   return counts;
 }
 
+/**
+ * The same count over NGINX combined lines dated in UTC (`+0000`), keyed by window start clock and IP: for
+ * inputs dated days away, whose seed-format clock times would not say which day they are.
+ */
+export function combinedOracleCounts(lines: readonly string[]): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const line of lines) {
+    const m = /^(\S+) - - \[\d\d\/\w{3}\/\d{4}:(\d\d):(\d\d):(\d\d) \+0000\]/.exec(line);
+    if (!m) continue;
+    const seconds = Number(m[2]) * 3600 + Number(m[3]) * 60 + Number(m[4]);
+    const start = seconds - (seconds % 5);
+    const clock = [Math.floor(start / 3600), Math.floor(start / 60) % 60, start % 60]
+      .map((n) => String(n).padStart(2, '0'))
+      .join(':');
+    counts.set(`${clock} ${m[1]}`, (counts.get(`${clock} ${m[1]}`) ?? 0) + 1);
+  }
+  return counts;
+}
+
 /** Parses result lines `k> HH:mm:ss ip count` into the oracle's shape; a key seen twice is an error. */
 export function resultCounts(output: string): Map<string, number> {
   const counts = new Map<string, number>();
