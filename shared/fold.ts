@@ -88,16 +88,11 @@ export interface FoldPlan {
   progressBefore(sequenceNumber: string): ShardProgress | undefined;
 }
 
-type Classified =
-  | { readonly kind: 'bad'; readonly reason: DeadLetterReason; readonly detail: string }
-  | {
-      readonly kind: 'valid';
-      readonly ip: string;
-      readonly eventMs: number;
-      readonly windowStart: number;
-      readonly windowEnd: number;
-      readonly watermark: number;
-    };
+/** Why a record is not counted, when classifying finds it bad. */
+interface Rejection {
+  readonly reason: DeadLetterReason;
+  readonly detail: string;
+}
 
 /** Accumulates parsed records into per-(ip, window) contributions; the hot loop, kept free of I/O. */
 export class WindowFolder {
@@ -123,17 +118,17 @@ export class WindowFolder {
    * throws is caught and dead-lettered as `unprocessable`), and only then applied, which cannot throw.
    */
   add(record: ShardRecord): void {
-    let classified: Classified;
+    let rejection: Rejection | undefined;
     try {
-      classified = this.classify(record);
+      rejection = this.classify(record);
     } catch (error) {
-      classified = { kind: 'bad', reason: 'unprocessable', detail: `internal error: ${String(error)}` };
+      rejection = { reason: 'unprocessable', detail: `internal error: ${String(error)}` };
     }
-    if (classified.kind === 'bad') {
-      this.reject(record, classified.reason, classified.detail);
+    if (rejection) {
+      this.reject(record, rejection.reason, rejection.detail);
       return;
     }
-    const { ip, eventMs, windowStart, windowEnd, watermark } = classified;
+    const { ip, eventMs, windowStart, windowEnd, watermark } = this.current;
     if (!isLate(windowEnd, watermark)) {
       this.contribute(this.byWindow, ip, windowStart, windowEnd, record.sequenceNumber, false);
     } else if (windowEnd + (this.settings.allowedLatenessMs ?? 0) > watermark) {
@@ -154,7 +149,11 @@ export class WindowFolder {
     this.progress = advanceEventTime(this.progress, eventMs, this.settings.maxDisorderMs);
   }
 
-  private classify(record: ShardRecord): Classified {
+  /** The valid record last classified; reused, because this is the hot loop. */
+  private readonly current = { ip: '', eventMs: 0, windowStart: 0, windowEnd: 0, watermark: 0 };
+
+  /** Classifies a record: a rejection, or undefined with `current` filled in. Pure apart from `current`. */
+  private classify(record: ShardRecord): Rejection | undefined {
     const parsed = parseLine(record.line);
     if (parsed.kind === 'bad') return parsed;
     const { windowMs, maxDisorderMs, timeZone } = this.settings;
@@ -170,28 +169,22 @@ export class WindowFolder {
       eventMs = latestClockTimeAtOrBefore(parsed.clockMs, skewLimit, timeZone);
     }
     if (!isRepresentableEventTime(eventMs)) {
-      return {
-        kind: 'bad',
-        reason: 'invalid-time',
-        detail: `${describeInstant(eventMs)} is outside the years 0001–9999`,
-      };
+      return { reason: 'invalid-time', detail: `${describeInstant(eventMs)} is outside the years 0001–9999` };
     }
     if (eventMs > skewLimit) {
       return {
-        kind: 'bad',
         reason: 'future-time',
         detail: `${describeInstant(eventMs)} is after arrival plus the allowed clock skew`,
       };
     }
     const windowStart = windowStartOf(eventMs, windowMs);
-    return {
-      kind: 'valid',
-      ip: parsed.ip,
-      eventMs,
-      windowStart,
-      windowEnd: windowStart + windowMs,
-      watermark: watermarkOf(this.progress.maxEventMs, maxDisorderMs),
-    };
+    const current = this.current;
+    current.ip = parsed.ip;
+    current.eventMs = eventMs;
+    current.windowStart = windowStart;
+    current.windowEnd = windowStart + windowMs;
+    current.watermark = watermarkOf(this.progress.maxEventMs, maxDisorderMs);
+    return undefined;
   }
 
   private reject(record: ShardRecord, reason: DeadLetterReason, detail: string): void {

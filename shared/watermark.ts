@@ -28,6 +28,8 @@ export function advanceEventTime(
 ): EventTimeProgress {
   let max = progress.maxEventMs;
   let pending = progress.pendingEventMs;
+  // The common case in a dense stream, without allocating: nothing changes.
+  if (pending === undefined && max !== undefined && eventMs <= max) return progress;
   if (pending !== undefined && eventMs >= pending - maxDisorderMs) {
     max = max === undefined ? pending : Math.max(max, pending);
     pending = undefined;
