@@ -1,12 +1,6 @@
 import type { Readable } from 'node:stream';
 import { CUT_LINE_KEPT_CHARS, cutLine, MAX_LINE_BYTES } from '../shared/parse.js';
 
-/**
- * Splits a byte stream into lines at `\n` (a `\r` before it is dropped), holding at most `maxLineBytes` of
- * any one line: a longer line is yielded as a cut line (its start and its true length, see `cutLine`), so a
- * file with a gigabyte on one line costs no more memory than a short one and is dead-lettered, not lost.
- * Invalid UTF-8 becomes U+FFFD, which the fold classifies as binary.
- */
 export interface ReadLinesOptions {
   /** @default MAX_LINE_BYTES */
   readonly maxLineBytes?: number;
@@ -14,6 +8,12 @@ export interface ReadLinesOptions {
   readonly signal?: AbortSignal;
 }
 
+/**
+ * Splits a byte stream into lines at `\n` (a `\r` before it is dropped), holding at most `maxLineBytes` of
+ * any one line: a longer line is yielded as a cut line (its start and its true length, see `cutLine`), so a
+ * file with a gigabyte on one line costs no more memory than a short one and is dead-lettered, not lost.
+ * Invalid UTF-8 becomes U+FFFD, which the fold classifies as binary.
+ */
 export async function* readLines(input: Readable, options: ReadLinesOptions = {}): AsyncGenerator<string> {
   const maxLineBytes = options.maxLineBytes ?? MAX_LINE_BYTES;
   const { signal } = options;
@@ -21,7 +21,6 @@ export async function* readLines(input: Readable, options: ReadLinesOptions = {}
   let held: Buffer[] = [];
   let heldBytes = 0;
   let lineBytes = 0;
-  let pending = false;
 
   const finish = (): string => {
     let bytes = Buffer.concat(held, heldBytes);
@@ -29,7 +28,6 @@ export async function* readLines(input: Readable, options: ReadLinesOptions = {}
     heldBytes = 0;
     const length = lineBytes;
     lineBytes = 0;
-    pending = false;
     if (length > maxLineBytes) {
       // Keep enough bytes for the kept characters; a character split at the cut decodes as U+FFFD.
       return cutLine(decoder.decode(bytes.subarray(0, CUT_LINE_KEPT_CHARS * 4)), length);
@@ -62,7 +60,6 @@ export async function* readLines(input: Readable, options: ReadLinesOptions = {}
       if (end > from) {
         const piece = buffer.subarray(from, end);
         lineBytes += piece.length;
-        pending = true;
         const room = maxLineBytes + 1 - heldBytes;
         if (room > 0) {
           const kept = piece.length <= room ? piece : piece.subarray(0, room);
@@ -71,10 +68,10 @@ export async function* readLines(input: Readable, options: ReadLinesOptions = {}
         }
       }
       if (newline === -1) break;
-      pending = true;
       yield finish();
       from = newline + 1;
     }
   }
-  if (pending && lineBytes > 0) yield finish();
+  // A last line without its newline.
+  if (lineBytes > 0) yield finish();
 }

@@ -74,7 +74,7 @@ export async function produce(options: ProduceOptions, io: ProduceIo): Promise<P
   const ticker = setInterval(() => progress(false), options.progressIntervalMs ?? 2_000);
   try {
     // Ctrl-C stops reading: lines already read are still put, then everything is flushed.
-    for await (const line of readLines(source, { ...(io.signal ? { signal: io.signal } : {}) })) {
+    for await (const line of readLines(source, io.signal ? { signal: io.signal } : {})) {
       await producer.put(line);
     }
     // Ctrl-C or end of input: what was read is sent before exiting.

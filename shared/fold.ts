@@ -244,7 +244,8 @@ export function foldBatch(
       continue;
     }
     folder.add(record);
-    applied.push({ sequenceNumber: record.sequenceNumber, ...folder.eventTime });
+    const { maxEventMs, pendingEventMs } = folder.eventTime;
+    applied.push({ sequenceNumber: record.sequenceNumber, maxEventMs, pendingEventMs });
   }
   return {
     contributions: folder.contributions(),

@@ -34,23 +34,30 @@ export const MAX_LINE_BYTES = 8192;
 const CUT_MARK = '\u0000ipcount:cut-line:';
 export const CUT_LINE_KEPT_CHARS = 1024;
 
+/** The first `max` UTF-16 units of `text`, cut at a code-point boundary (never a lone surrogate). */
+export function truncateAtCodePoint(text: string, max: number): string {
+  if (text.length <= max) return text;
+  const code = text.charCodeAt(max - 1);
+  return text.slice(0, code >= 0xd800 && code <= 0xdbff ? max - 1 : max);
+}
+
 export function cutLine(start: string, trueBytes: number): string {
-  let kept = start.slice(0, CUT_LINE_KEPT_CHARS);
-  const last = kept.charCodeAt(kept.length - 1);
-  if (last >= 0xd800 && last <= 0xdbff) kept = kept.slice(0, -1);
-  return `${CUT_MARK}${trueBytes}:${kept}`;
+  return `${CUT_MARK}${trueBytes}:${truncateAtCodePoint(start, CUT_LINE_KEPT_CHARS)}`;
 }
 
 /** The true length and kept start of a cut line, or undefined when `raw` is not one. */
 export function readCutLine(raw: string): { readonly bytes: number; readonly start: string } | undefined {
   if (raw.charCodeAt(0) !== 0 || !raw.startsWith(CUT_MARK)) return undefined;
   const colon = raw.indexOf(':', CUT_MARK.length);
+  if (colon < 0) return undefined;
   const bytes = Number(raw.slice(CUT_MARK.length, colon));
-  if (colon < 0 || !Number.isSafeInteger(bytes)) return undefined;
-  return { bytes, start: raw.slice(colon + 1) };
+  return Number.isSafeInteger(bytes) ? { bytes, start: raw.slice(colon + 1) } : undefined;
 }
 
-/** Whether a line is too long to count: its UTF-8 length, measured only when its UTF-16 length could exceed. */
+/**
+ * A line's UTF-8 length when it exceeds `limit`, else undefined. Measured only when its UTF-16 length could
+ * exceed (a UTF-16 unit is at most 3 UTF-8 bytes), so a short line costs two compares.
+ */
 export function utf8LengthOver(line: string, limit: number): number | undefined {
   if (line.length > limit) return Buffer.byteLength(line, 'utf8');
   if (line.length * 3 <= limit) return undefined;
@@ -136,11 +143,8 @@ export function parseLine(raw: string): ParsedLine {
     end--;
   }
   if (end === 0) return bad('empty', 'empty line');
-  // Measured only for lines whose UTF-16 length could reach the limit in UTF-8: the hot loop stays one compare.
-  if (raw.length * 3 > MAX_LINE_BYTES) {
-    const bytes = utf8LengthOver(raw, MAX_LINE_BYTES);
-    if (bytes !== undefined) return bad('too-long', `line of ${bytes} bytes exceeds ${MAX_LINE_BYTES}`);
-  }
+  const bytes = utf8LengthOver(raw, MAX_LINE_BYTES);
+  if (bytes !== undefined) return bad('too-long', `line of ${bytes} bytes exceeds ${MAX_LINE_BYTES}`);
   // Fast path: `HH:mm:ss a.b.c.d`, checked character by character.
   if (
     end >= 10 &&

@@ -1,6 +1,6 @@
 import { type DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { DeadLetter } from '../fold.js';
-import { readCutLine } from '../parse.js';
+import { readCutLine, truncateAtCodePoint } from '../parse.js';
 import { putAll } from './batch.js';
 
 /** Raw lines are kept, cut to this many characters, so one huge line cannot exceed DynamoDB's item limit. */
@@ -21,13 +21,6 @@ export interface DeadLetterItem {
   readonly expiresAt?: number;
 }
 
-/** Cuts at a code-point boundary so the stored text stays valid UTF-16 (no lone surrogate). */
-export function truncateRaw(line: string, max = DEAD_LETTER_RAW_CHARS): string {
-  if (line.length <= max) return line;
-  const code = line.charCodeAt(max - 1);
-  return line.slice(0, code >= 0xd800 && code <= 0xdbff ? max - 1 : max);
-}
-
 export function deadLetterItem(shardId: string, letter: DeadLetter, retentionSeconds = 0): DeadLetterItem {
   // A line cut before the stream keeps its start and reports the length it really had.
   const cut = readCutLine(letter.line);
@@ -36,7 +29,7 @@ export function deadLetterItem(shardId: string, letter: DeadLetter, retentionSec
     sequenceNumber: letter.sequenceNumber,
     reason: letter.reason,
     detail: letter.detail,
-    raw: truncateRaw(cut ? cut.start : letter.line),
+    raw: truncateAtCodePoint(cut ? cut.start : letter.line, DEAD_LETTER_RAW_CHARS),
     rawLength: cut ? cut.bytes : Buffer.byteLength(letter.line, 'utf8'),
     arrivalMs: letter.arrivalMs,
     ip: letter.ip,

@@ -16,6 +16,11 @@ function file(name: string, lines: readonly string[]): string {
   return path;
 }
 
+/** Seed-format lines from ten minutes ago: a generated log of `lines` lines over `ips` addresses. */
+const recentSeedLines = (lines: number, ips: number, seed: number): string[] => [
+  ...seedLogLines({ lines, ips: ipPool(ips), startMs: Date.now() - 600_000, ratePerSecond: 50, seed }),
+];
+
 const stats = (path: string) => JSON.parse(readFileSync(path, 'utf8'));
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 
@@ -29,15 +34,7 @@ function combined(ip: string, at: number): string {
 
 describe('hostile input never stops a run', () => {
   it('a time of 1e300 is dead-lettered and the rest of its shard is counted', async () => {
-    const valid = [
-      ...seedLogLines({
-        lines: 200,
-        ips: ipPool(5),
-        startMs: Date.now() - 600_000,
-        ratePerSecond: 50,
-        seed: 3,
-      }),
-    ];
+    const valid = recentSeedLines(200, 5, 3);
     const input = file('huge-time.log', [
       '{"ip":"1.2.3.4","time":1e300}',
       ...valid,
@@ -74,15 +71,7 @@ describe('hostile input never stops a run', () => {
   it('a line longer than the stream takes is dead-lettered as too long with its true length', async () => {
     const dataDir = join(dir, 'long-line-data');
     const long = `12:00:00 10.0.0.1 ${'x'.repeat(100_000)}`;
-    const valid = [
-      ...seedLogLines({
-        lines: 50,
-        ips: ipPool(3),
-        startMs: Date.now() - 600_000,
-        ratePerSecond: 50,
-        seed: 4,
-      }),
-    ];
+    const valid = recentSeedLines(50, 3, 4);
     const statsFile = join(dir, 'long.json');
     const result = await ipcount(
       ['run', '--input', file('long.log', [...valid, long]), '--data-dir', dataDir, '--stats', statsFile],
@@ -137,15 +126,7 @@ describe('options are validated before anything starts', () => {
 
 describe('every shard count the option allows runs, and reshards from it', () => {
   it('--shards 12, and a split from 10 shards, count exactly', async () => {
-    const lines = [
-      ...seedLogLines({
-        lines: 1500,
-        ips: ipPool(40),
-        startMs: Date.now() - 600_000,
-        ratePerSecond: 50,
-        seed: 9,
-      }),
-    ];
+    const lines = recentSeedLines(1500, 40, 9);
     const input = file('shards.log', lines);
     const twelve = await ipcount(['run', '--input', input, '--shards', '12']);
     assert.equal(twelve.code, 0, twelve.stderr);
