@@ -1,4 +1,4 @@
-import '../local/quiet-warnings.js';
+import '../local/commands/quiet-warnings.js';
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -7,8 +7,8 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { foldDependencies } from '../functions/config.js';
 import { createFoldHandler } from '../functions/fold-handler.js';
-import { ipPool, seedLogLines } from '../local/generate.js';
-import { localContext } from '../local/lambda-context.js';
+import { localContext } from '../local/lambda/lambda-context.js';
+import { ipPool, seedLogLines } from '../local/sources/generate.js';
 import { WindowFolder } from '../shared/fold.js';
 import { padSequence } from '../shared/sequence.js';
 import { documentClient } from '../shared/store/clients.js';

@@ -4,6 +4,7 @@ import type { Metrics } from '@aws-lambda-powertools/metrics';
 import middy from '@middy/core';
 import type { ScheduledEvent } from 'aws-lambda';
 import { type EmitDependencies, type EmitReport, emitDueWindows } from '../shared/emit-due-windows.js';
+import { pause } from '../shared/pause.js';
 import { addEmitMetrics } from './metrics.js';
 
 /**
@@ -25,8 +26,6 @@ export interface EmitSchedule {
 export interface EmitHandlerReport extends EmitReport {
   readonly passes: number;
 }
-
-const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export function createEmitHandler(
   deps: EmitDependencies,

@@ -1,12 +1,12 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
+import { EMIT_SERVICE, METRICS_NAMESPACE } from '../shared/metric-names.js';
 import { formatResultLine, type WindowResult } from '../shared/result.js';
 import { createDocumentClient, createKinesisClient } from '../shared/store/clients.js';
 import { shardParents } from '../shared/store/stream-lineage.js';
 import { STREAM } from '../shared/tables.js';
 import { emitDependencies, emitSchedule, requireEnv } from './config.js';
 import { createEmitHandler } from './emit-handler.js';
-import { EMIT_SERVICE, METRICS_NAMESPACE } from './metric-names.js';
 
 /** Lambda entry: the emitter, invoked on a schedule. */
 const logger = new Logger({ serviceName: EMIT_SERVICE });

@@ -1,9 +1,9 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
+import { FOLD_SERVICE, METRICS_NAMESPACE } from '../shared/metric-names.js';
 import { createDocumentClient } from '../shared/store/clients.js';
 import { foldDependencies } from './config.js';
 import { createFoldHandler } from './fold-handler.js';
-import { FOLD_SERVICE, METRICS_NAMESPACE } from './metric-names.js';
 
 /** Lambda entry: the fold function, subscribed to the stream by an event source mapping. */
 const logger = new Logger({ serviceName: FOLD_SERVICE });

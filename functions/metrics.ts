@@ -1,7 +1,7 @@
 import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { EmitReport } from '../shared/emit-due-windows.js';
 import type { FoldReport } from '../shared/fold-shard-batch.js';
-import { EMIT_METRICS, FOLD_METRICS } from './metric-names.js';
+import { EMIT_METRICS, FOLD_METRICS } from '../shared/metric-names.js';
 
 /** Adds one fold invocation's figures; the logMetrics middleware flushes them as one EMF line. */
 export function addFoldMetrics(metrics: Metrics, reports: readonly FoldReport[]): void {

@@ -113,6 +113,9 @@ export const STACK_OUTPUTS = {
   alarmTopic: 'AlarmTopicArn',
   foldFunction: 'FoldFunctionName',
   emitFunction: 'EmitFunctionName',
+  /** The settings a query needs to read the results as they were made. */
+  windowSeconds: 'WindowSeconds',
+  timeZone: 'TimeZone',
 } as const;
 
 /** Physical names derive from one prefix, so several deployments or test runs can share an endpoint. */

@@ -1,10 +1,31 @@
 import { App, Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
+import { SETTING_KEYS, settingsFromContext } from '../../shared/settings.js';
 import { IpCountStack } from '../lib/ipcount-stack.js';
 
-/** Settings come from cdk.json context, overridable with `cdk deploy -c ipcount:shards=8`. */
+/**
+ * Settings come from cdk.json context, overridable with `cdk deploy -c ipcount:windowSeconds=10`: the
+ * pipeline's settings under their keys in shared/settings.ts, and the deployment's own below.
+ */
+const DEPLOYMENT_KEYS = [
+  'stackName',
+  'prefix',
+  'shards',
+  'retentionHours',
+  'removalPolicy',
+  'emitReservedConcurrency',
+  'alarmEmail',
+];
+
 const app = new App();
 const context = (key: string): unknown => app.node.tryGetContext(`ipcount:${key}`);
+
+// A misspelt key would otherwise be ignored silently and deploy the default.
+const known = new Set<string>([...SETTING_KEYS, ...DEPLOYMENT_KEYS]);
+for (const key of Object.keys(app.node.getAllContext())) {
+  if (key.startsWith('ipcount:') && !known.has(key.slice('ipcount:'.length)))
+    throw new Error(`unknown context key ${key}; known: ${[...known].map((k) => `ipcount:${k}`).join(', ')}`);
+}
 
 function wholeNumber(key: string, min: number, max: number): number | undefined {
   const raw = context(key);
@@ -23,23 +44,7 @@ new IpCountStack(app, String(context('stackName') ?? 'IpCount'), {
   shardCount: shards === 'on-demand' ? undefined : (wholeNumber('shards', 1, 10_000) ?? 4),
   streamRetention: Duration.hours(wholeNumber('retentionHours', 24, 8_760) ?? 24),
   removalPolicy: context('removalPolicy') === 'destroy' ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
-  settings: {
-    windowSeconds: wholeNumber('windowSeconds', 1, 86_400),
-    maxDisorderSeconds: wholeNumber('maxDisorderSeconds', 0, 86_400),
-    allowedLatenessSeconds: wholeNumber('allowedLatenessSeconds', 0, 86_400),
-    maxClockSkewSeconds: wholeNumber('maxClockSkewSeconds', 0, 604_800),
-    idleTimeoutSeconds: wholeNumber('idleTimeoutSeconds', 1, 86_400),
-    resultRetentionDays: wholeNumber('resultRetentionDays', 0, 36_500),
-    deadLetterRetentionDays: wholeNumber('deadLetterRetentionDays', 0, 36_500),
-    ...(context('timeZone') ? { timeZone: String(context('timeZone')) } : {}),
-  },
-  fold: {
-    batchSize: wholeNumber('batchSize', 1, 10_000),
-    maxBatchingWindow: Duration.seconds(wholeNumber('batchingWindowSeconds', 0, 300) ?? 1),
-    retryAttempts: wholeNumber('retryAttempts', 0, 10_000),
-    maxRecordAge: Duration.seconds(wholeNumber('maxRecordAgeSeconds', 60, 604_800) ?? 21_600),
-    parallelizationFactor: wholeNumber('parallelizationFactor', 1, 10),
-  },
+  settings: settingsFromContext(context),
   emitReservedConcurrency:
     reserved === 'none' ? undefined : (wholeNumber('emitReservedConcurrency', 1, 1000) ?? 1),
   ...(context('alarmEmail') ? { alarmEmail: String(context('alarmEmail')) } : {}),

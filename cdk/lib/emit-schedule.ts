@@ -4,24 +4,22 @@ import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import type * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import { Construct } from 'constructs';
+import { EMIT_SERVICE } from '../../shared/metric-names.js';
+import { functionSettingsEnvironment, type PipelineSettings } from '../../shared/settings.js';
 import { RESULTS_TABLE, SHARD_STATE_TABLE, STREAM, WINDOWS_TABLE } from '../../shared/tables.js';
 import { IpCountFunction } from './ipcount-function.js';
-import { emitEnvironment, type PipelineSettings } from './pipeline-settings.js';
 
 export interface EmitScheduleProps {
   readonly stream: kinesis.IStream;
   readonly windows: dynamodb.ITable;
   readonly shardState: dynamodb.ITable;
   readonly results: dynamodb.ITable;
-  readonly settings?: PipelineSettings;
   /**
-   * Within one scheduled invocation the emitter makes a pass every `interval` for `loop`; with the rule
-   * firing each minute a result lands within about one interval of its window becoming due.
-   * @default Duration.seconds(50)
+   * Resolved settings (shared/settings.ts). Within one scheduled invocation the emitter makes a pass every
+   * `emitIntervalSeconds` for `emitLoopSeconds`; with the rule firing each minute a result lands within about
+   * one interval of its window becoming due.
    */
-  readonly loop?: Duration;
-  /** @default Duration.seconds(5) */
-  readonly interval?: Duration;
+  readonly settings: PipelineSettings;
   /**
    * Reserved concurrency: 1 keeps a slow run from overlapping the next (an overlap is harmless, the close is
    * conditional, but wasteful). Accounts whose concurrency limit is 10 cannot reserve any: set undefined.
@@ -37,23 +35,17 @@ export class EmitSchedule extends Construct {
 
   constructor(scope: Construct, id: string, props: EmitScheduleProps) {
     super(scope, id);
-    const loop = props.loop ?? Duration.seconds(50);
-    const interval = props.interval ?? Duration.seconds(5);
-    if (loop.toSeconds() > 55)
-      throw new Error(
-        `emit loop must end before the next minute's run starts (≤ 55 s), got ${loop.toSeconds()} s`,
-      );
+    // The settings table bounds the loop at 55 s: it ends before the next minute's run starts.
+    const loopSeconds = props.settings.emitLoopSeconds;
     this.function = new IpCountFunction(this, 'Function', {
       entry: 'emit.ts',
       description: 'IpCount emitter: closes due event-time windows and stores their results',
-      serviceName: 'ipcount-emit',
+      serviceName: EMIT_SERVICE,
       // The last pass starts before `loop` ends; the rest covers it and its retries.
-      timeout: Duration.seconds(loop.toSeconds() + 40),
+      timeout: Duration.seconds(loopSeconds + 40),
       reservedConcurrentExecutions: 'reservedConcurrency' in props ? props.reservedConcurrency : 1,
       environment: {
-        ...emitEnvironment(props.settings ?? {}),
-        EMIT_LOOP_SECONDS: String(loop.toSeconds()),
-        EMIT_INTERVAL_SECONDS: String(interval.toSeconds()),
+        ...functionSettingsEnvironment(props.settings, 'emit'),
         [STREAM.envVar]: props.stream.streamName,
       },
     });

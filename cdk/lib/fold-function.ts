@@ -5,9 +5,10 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { FOLD_SERVICE } from '../../shared/metric-names.js';
+import { functionSettingsEnvironment, type PipelineSettings } from '../../shared/settings.js';
 import { DEAD_LETTERS_TABLE, SHARD_STATE_TABLE, STREAM, WINDOWS_TABLE } from '../../shared/tables.js';
 import { IpCountFunction } from './ipcount-function.js';
-import { foldEnvironment, type PipelineSettings } from './pipeline-settings.js';
 
 /** What Lambda's event source mapping calls on the stream for a standard-iterator consumer. */
 export const FOLD_STREAM_ACTIONS = [
@@ -23,20 +24,12 @@ export interface FoldFunctionProps {
   readonly windows: dynamodb.ITable;
   readonly shardState: dynamodb.ITable;
   readonly deadLetters: dynamodb.ITable;
-  readonly settings?: PipelineSettings;
-  /** Records per invocation. @default 500 */
-  readonly batchSize?: number;
-  /** How long to gather records before invoking. @default Duration.seconds(1) */
-  readonly maxBatchingWindow?: Duration;
   /**
-   * Retries of a failing batch before its metadata goes to the on-failure queue and the shard moves on. Each
-   * retry is safe (the fold is idempotent); giving up loses the batch from the counts. @default 10
+   * Resolved settings (shared/settings.ts): the fold's environment, and its event source's batch size and
+   * window, retries (each safe: the fold is idempotent; giving up loses the batch from the counts until
+   * redriven), record age and parallelization factor (above 1 the fold switches to its per-key mode).
    */
-  readonly retryAttempts?: number;
-  /** Records older than this are given up the same way. Keep it well under the stream's retention. @default 6 h */
-  readonly maxRecordAge?: Duration;
-  /** Concurrent batches per shard (1–10); above 1 the fold switches to its per-key mode. @default 1 */
-  readonly parallelizationFactor?: number;
+  readonly settings: PipelineSettings;
 }
 
 /**
@@ -52,14 +45,14 @@ export class FoldFunction extends Construct {
 
   constructor(scope: Construct, id: string, props: FoldFunctionProps) {
     super(scope, id);
-    const parallelizationFactor = props.parallelizationFactor ?? 1;
+    const { settings } = props;
+    const { parallelizationFactor } = settings;
     this.function = new IpCountFunction(this, 'Function', {
       entry: 'fold.ts',
       description: 'IpCount fold: Kinesis lines to per-IP counts in event-time window items',
-      serviceName: 'ipcount-fold',
+      serviceName: FOLD_SERVICE,
       environment: {
-        ...foldEnvironment(props.settings ?? {}),
-        PARALLELIZATION_FACTOR: String(parallelizationFactor),
+        ...functionSettingsEnvironment(settings, 'fold'),
         [STREAM.envVar]: props.stream.streamName,
       },
     });
@@ -85,12 +78,15 @@ export class FoldFunction extends Construct {
     this.eventSource = fn.addEventSourceMapping('Lines', {
       eventSourceArn: props.stream.streamArn,
       startingPosition: lambda.StartingPosition.TRIM_HORIZON,
-      batchSize: props.batchSize ?? 500,
-      maxBatchingWindow: props.maxBatchingWindow ?? Duration.seconds(1),
+      batchSize: settings.batchSize,
+      maxBatchingWindow: Duration.seconds(settings.batchingWindowSeconds),
       bisectBatchOnError: true,
       reportBatchItemFailures: true,
-      retryAttempts: props.retryAttempts ?? 10,
-      maxRecordAge: props.maxRecordAge ?? Duration.hours(6),
+      // -1 (retry until the record expires; never expire) is Lambda's default, which CDK expresses as unset.
+      ...(settings.maxRetryAttempts >= 0 ? { retryAttempts: settings.maxRetryAttempts } : {}),
+      ...(settings.maxRecordAgeSeconds >= 0
+        ? { maxRecordAge: Duration.seconds(settings.maxRecordAgeSeconds) }
+        : {}),
       parallelizationFactor,
       onFailure: new SqsDlq(this.onFailure),
     });

@@ -2,6 +2,7 @@ import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import type { Construct } from 'constructs';
+import { type PipelineSettings, STACK_DEFAULTS } from '../../shared/settings.js';
 import {
   STACK_OUTPUTS as OUTPUTS,
   resourceNames,
@@ -11,11 +12,10 @@ import {
 } from '../../shared/tables.js';
 import { DefinedTable } from './defined-table.js';
 import { EmitSchedule } from './emit-schedule.js';
-import { FoldFunction, type FoldFunctionProps } from './fold-function.js';
+import { FoldFunction } from './fold-function.js';
 import { LineStream } from './line-stream.js';
 import { Monitoring } from './monitoring.js';
 import { suppressAcceptedFindings } from './nag-suppressions.js';
-import type { PipelineSettings } from './pipeline-settings.js';
 
 export interface IpCountStackProps extends StackProps {
   /** Prefix of every physical name (stream, tables, dashboard), as `ipcount query --prefix` expects. @default 'ipcount' */
@@ -26,13 +26,12 @@ export interface IpCountStackProps extends StackProps {
   readonly streamRetention?: Duration;
   /** What `cdk destroy` does to the tables. @default RemovalPolicy.RETAIN */
   readonly removalPolicy?: RemovalPolicy;
-  /** Window size, disorder, lateness, skew, time zone, idle timeout: shared by fold and emitter. */
-  readonly settings?: PipelineSettings;
-  /** The fold's event source: batch size and window, retries, record age, parallelization factor. */
-  readonly fold?: Pick<
-    FoldFunctionProps,
-    'batchSize' | 'maxBatchingWindow' | 'retryAttempts' | 'maxRecordAge' | 'parallelizationFactor'
-  >;
+  /**
+   * Any of the settings in shared/settings.ts (window size, disorder, lateness, skew, time zone, idle
+   * timeout, batch size and window, retries, record age, emit interval, retention…), over the stack's
+   * defaults.
+   */
+  readonly settings?: Partial<PipelineSettings>;
   /** Emitter reserved concurrency (undefined for accounts that cannot reserve). @default 1 */
   readonly emitReservedConcurrency?: number;
   /** Subscribed to the alarm topic. @default none */
@@ -53,6 +52,7 @@ export class IpCountStack extends Stack {
   constructor(scope: Construct, id: string, props: IpCountStackProps = {}) {
     super(scope, id, props);
     const prefix = props.prefix ?? 'ipcount';
+    const settings: PipelineSettings = { ...STACK_DEFAULTS, ...props.settings };
     const names = resourceNames(prefix);
     this.stream = new LineStream(this, 'Lines', {
       streamName: names.stream,
@@ -77,15 +77,14 @@ export class IpCountStack extends Stack {
       windows: table('Windows'),
       shardState: table('ShardState'),
       deadLetters: table('DeadLetters'),
-      settings: props.settings,
-      ...props.fold,
+      settings,
     });
     this.emit = new EmitSchedule(this, 'Emit', {
       stream: this.stream,
       windows: table('Windows'),
       shardState: table('ShardState'),
       results: table('Results'),
-      settings: props.settings,
+      settings,
       ...('emitReservedConcurrency' in props ? { reservedConcurrency: props.emitReservedConcurrency } : {}),
     });
     this.monitoring = new Monitoring(this, 'Monitoring', {
@@ -104,6 +103,8 @@ export class IpCountStack extends Stack {
     new CfnOutput(this, OUTPUTS.alarmTopic, { value: this.monitoring.alarmTopic.topicArn });
     new CfnOutput(this, OUTPUTS.foldFunction, { value: this.fold.function.functionName });
     new CfnOutput(this, OUTPUTS.emitFunction, { value: this.emit.function.functionName });
+    new CfnOutput(this, OUTPUTS.windowSeconds, { value: String(settings.windowSeconds) });
+    new CfnOutput(this, OUTPUTS.timeZone, { value: settings.timeZone });
     suppressAcceptedFindings(this);
   }
 }

@@ -16,7 +16,7 @@ import {
   FOLD_METRICS,
   FOLD_SERVICE,
   METRICS_NAMESPACE,
-} from '../../functions/metric-names.js';
+} from '../../shared/metric-names.js';
 
 export interface MonitoringProps {
   readonly stream: kinesis.IStream;

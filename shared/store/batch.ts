@@ -1,10 +1,9 @@
 import { BatchGetCommand, BatchWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { pause } from '../pause.js';
 
 const WRITE_BATCH = 25;
 const GET_BATCH = 100;
 const MAX_ROUNDS = 8;
-
-const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function chunks<T>(items: readonly T[], size: number): T[][] {
   const out: T[][] = [];

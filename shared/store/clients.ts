@@ -1,3 +1,4 @@
+import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { KinesisClient } from '@aws-sdk/client-kinesis';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
@@ -62,4 +63,9 @@ export function createDocumentClient(target: AwsTarget): DynamoDBDocumentClient 
 
 export function createKinesisClient(target: AwsTarget): KinesisClient {
   return new KinesisClient(clientConfig(target));
+}
+
+/** For reading a stack's outputs (`--stack NAME`), at the same target. */
+export function createCloudFormationClient(target: AwsTarget): CloudFormationClient {
+  return new CloudFormationClient(clientConfig(target));
 }

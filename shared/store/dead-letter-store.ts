@@ -1,7 +1,8 @@
-import { type DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { DeadLetter } from '../fold.js';
 import { readCutLine, truncateAtCodePoint } from '../parse.js';
 import { putAll } from './batch.js';
+import { queryAll } from './pages.js';
 
 /** Raw lines are kept, cut to this many characters, so one huge line cannot exceed DynamoDB's item limit. */
 export const DEAD_LETTER_RAW_CHARS = 2048;
@@ -60,20 +61,10 @@ export class DeadLetterStore {
   }
 
   async forShard(shardId: string): Promise<DeadLetterItem[]> {
-    const items: DeadLetterItem[] = [];
-    let start: Record<string, unknown> | undefined;
-    do {
-      const out = await this.doc.send(
-        new QueryCommand({
-          TableName: this.table,
-          KeyConditionExpression: 'shardId = :shard',
-          ExpressionAttributeValues: { ':shard': shardId },
-          ExclusiveStartKey: start,
-        }),
-      );
-      items.push(...((out.Items ?? []) as DeadLetterItem[]));
-      start = out.LastEvaluatedKey;
-    } while (start);
-    return items;
+    return queryAll<DeadLetterItem>(this.doc, {
+      TableName: this.table,
+      KeyConditionExpression: 'shardId = :shard',
+      ExpressionAttributeValues: { ':shard': shardId },
+    });
   }
 }

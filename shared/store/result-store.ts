@@ -1,7 +1,8 @@
-import { type DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { allWindowBuckets, compareResults, type WindowResult } from '../result.js';
 import { RESULTS_TABLE } from '../tables.js';
 import { putAll } from './batch.js';
+import { queryAll, scanAll } from './pages.js';
 
 export class ResultStore {
   /** @param retentionSeconds how long a result is kept after it is written (TTL); 0 = until deleted. */
@@ -25,8 +26,10 @@ export class ResultStore {
     const [index] = RESULTS_TABLE.indexes;
     const perBucket = await Promise.all(
       allWindowBuckets(windowStart).map((bucket) =>
-        this.queryAll(
+        queryAll<WindowResult>(
+          this.doc,
           {
+            TableName: this.table,
             IndexName: index.name,
             KeyConditionExpression: 'windowBucket = :bucket',
             ExpressionAttributeValues: { ':bucket': bucket },
@@ -41,27 +44,27 @@ export class ResultStore {
     return limit ? merged.slice(0, limit) : merged;
   }
 
-  /** One IP's results with window start in [fromMs, toMs]. */
+  /** One IP's results with window start in [fromMs, toMs], oldest first. */
   async ip(ip: string, fromMs: number, toMs: number): Promise<WindowResult[]> {
-    return this.queryAll({
+    return queryAll<WindowResult>(this.doc, {
+      TableName: this.table,
       KeyConditionExpression: 'ip = :ip AND windowStart BETWEEN :from AND :to',
       ExpressionAttributeValues: { ':ip': ip, ':from': fromMs, ':to': toMs },
     });
   }
 
-  private async queryAll(
-    params: Omit<ConstructorParameters<typeof QueryCommand>[0], 'TableName'>,
-    limit?: number,
-  ) {
-    const items: WindowResult[] = [];
-    let start: Record<string, unknown> | undefined;
-    do {
-      const out = await this.doc.send(
-        new QueryCommand({ ...params, TableName: this.table, ExclusiveStartKey: start }),
-      );
-      items.push(...((out.Items ?? []) as WindowResult[]));
-      start = limit && items.length >= limit ? undefined : out.LastEvaluatedKey;
-    } while (start);
-    return items;
+  /**
+   * Results of every IP `matches` accepts, window start in [fromMs, toMs]: a prefix of addresses is no key
+   * of the table, so this scans it (read units for the whole table), filtering windows at the server.
+   */
+  async ipsMatching(matches: (ip: string) => boolean, fromMs: number, toMs: number): Promise<WindowResult[]> {
+    const items = await scanAll<WindowResult>(this.doc, {
+      TableName: this.table,
+      FilterExpression: 'windowStart BETWEEN :from AND :to',
+      ExpressionAttributeValues: { ':from': fromMs, ':to': toMs },
+    });
+    return items
+      .filter((r) => matches(r.ip))
+      .sort((a, b) => a.windowStart - b.windowStart || a.ip.localeCompare(b.ip));
   }
 }

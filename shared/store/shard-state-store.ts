@@ -1,6 +1,7 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { type DynamoDBDocumentClient, GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { type ShardProgress, watermarkOf } from '../watermark.js';
+import { queryAll } from './pages.js';
 
 /** A shard's stored state, as the emitter reads it. */
 export interface ShardState extends ShardProgress {
@@ -122,31 +123,20 @@ export class ShardStateStore {
   }
 
   async list(): Promise<ShardState[]> {
-    const states: ShardState[] = [];
-    let start: Record<string, unknown> | undefined;
-    do {
-      const out = await this.doc.send(
-        new QueryCommand({
-          TableName: this.table,
-          KeyConditionExpression: '#stream = :stream',
-          ExpressionAttributeNames: { '#stream': 'stream' },
-          ExpressionAttributeValues: { ':stream': this.stream },
-          ConsistentRead: true,
-          ExclusiveStartKey: start,
-        }),
-      );
-      for (const item of out.Items ?? []) {
-        states.push({
-          shardId: String(item.shardId),
-          sequenceNumber: String(item.sequenceNumber ?? ''),
-          maxEventMs: item.maxEventMs as number | undefined,
-          pendingEventMs: item.pendingEventMs as number | undefined,
-          watermarkMs: item.watermarkMs as number | undefined,
-          updatedAt: Number(item.updatedAt ?? 0),
-        });
-      }
-      start = out.LastEvaluatedKey;
-    } while (start);
-    return states;
+    const items = await queryAll(this.doc, {
+      TableName: this.table,
+      KeyConditionExpression: '#stream = :stream',
+      ExpressionAttributeNames: { '#stream': 'stream' },
+      ExpressionAttributeValues: { ':stream': this.stream },
+      ConsistentRead: true,
+    });
+    return items.map((item) => ({
+      shardId: String(item.shardId),
+      sequenceNumber: String(item.sequenceNumber ?? ''),
+      maxEventMs: item.maxEventMs as number | undefined,
+      pendingEventMs: item.pendingEventMs as number | undefined,
+      watermarkMs: item.watermarkMs as number | undefined,
+      updatedAt: Number(item.updatedAt ?? 0),
+    }));
   }
 }

@@ -1,5 +1,5 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { type DynamoDBDocumentClient, GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { type Contribution, remainderAfter } from '../fold.js';
 import { WINDOWS_TABLE } from '../tables.js';
 import {
@@ -12,6 +12,7 @@ import {
   windowKey,
 } from '../window-item.js';
 import { getAll } from './batch.js';
+import { queryAll } from './pages.js';
 
 export interface ContributionOutcome {
   /** Records newly counted by this write. */
@@ -95,22 +96,13 @@ export class WindowStore {
   /** Keys of the open windows a shard owns whose end is at or before `watermarkMs`, via the sparse index. */
   async dueWindowKeys(shardId: string, watermarkMs: number): Promise<string[]> {
     const [index] = WINDOWS_TABLE.indexes;
-    const keys: string[] = [];
-    let start: Record<string, unknown> | undefined;
-    do {
-      const out = await this.doc.send(
-        new QueryCommand({
-          TableName: this.table,
-          IndexName: index.name,
-          KeyConditionExpression: 'openShard = :shard AND openSort < :upper',
-          ExpressionAttributeValues: { ':shard': shardId, ':upper': openSortUpperBound(watermarkMs) },
-          ExclusiveStartKey: start,
-        }),
-      );
-      for (const item of out.Items ?? []) keys.push(String(item.pk));
-      start = out.LastEvaluatedKey;
-    } while (start);
-    return keys;
+    const items = await queryAll(this.doc, {
+      TableName: this.table,
+      IndexName: index.name,
+      KeyConditionExpression: 'openShard = :shard AND openSort < :upper',
+      ExpressionAttributeValues: { ':shard': shardId, ':upper': openSortUpperBound(watermarkMs) },
+    });
+    return items.map((item) => String(item.pk));
   }
 
   /**

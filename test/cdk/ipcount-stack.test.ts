@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { App, Duration, RemovalPolicy } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { IpCountStack, type IpCountStackProps } from '../../cdk/lib/ipcount-stack.js';
-import { createTableInput } from '../../local/provision.js';
+import { createTableInput } from '../../local/aws/provision.js';
 import { resourceNames, TABLES, tableName } from '../../shared/tables.js';
 
 /** Unit tests skip bundling (the CI synth and the bundle test below bundle for real). */
@@ -87,11 +87,14 @@ describe('IpCountStack: stream and tables', () => {
 describe('IpCountStack: functions', () => {
   const template = synth({
     prefix: 'ipc',
-    settings: { windowSeconds: 10, maxDisorderSeconds: 3, idleTimeoutSeconds: 90, timeZone: 'Asia/Shanghai' },
-    fold: {
+    settings: {
+      windowSeconds: 10,
+      maxDisorderSeconds: 3,
+      idleTimeoutSeconds: 90,
+      timeZone: 'Asia/Shanghai',
       batchSize: 200,
-      maxBatchingWindow: Duration.seconds(2),
-      retryAttempts: 4,
+      batchingWindowSeconds: 2,
+      maxRetryAttempts: 4,
       parallelizationFactor: 2,
     },
   });

@@ -4,8 +4,8 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { IpCountStack } from '../../cdk/lib/ipcount-stack.js';
-import { InjectedCrash } from '../../local/faults.js';
-import { localContext } from '../../local/lambda-context.js';
+import { InjectedCrash } from '../../local/lambda/faults.js';
+import { localContext } from '../../local/lambda/lambda-context.js';
 import { TABLES } from '../../shared/tables.js';
 import { faultyHandlers } from '../helpers/faulty-stack.js';
 import { kinesisEvent } from '../helpers/records.js';
@@ -174,7 +174,7 @@ describe('least privilege: the policy grants exactly what the handlers send', ()
   const synth = (parallelizationFactor: number) =>
     Template.fromStack(
       new IpCountStack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), 'Policy', {
-        fold: { parallelizationFactor },
+        settings: { parallelizationFactor },
       }),
     );
   before(async () => {

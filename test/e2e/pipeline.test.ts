@@ -5,8 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
-import { resolveDeployment } from '../../local/deployment.js';
-import { query } from '../../local/query.js';
+import { resolveDeployment } from '../../local/aws/deployment.js';
+import { parseIpRange, query } from '../../local/commands/query.js';
 import { ipcount } from '../helpers/cli.js';
 import { type E2eTarget, e2eTarget } from './target.js';
 
@@ -104,10 +104,9 @@ describe('e2e: produce → deployed stack → result table', () => {
         deployment: { stack: target.stack },
         json: true,
         timeZone: 'UTC',
-        windowSeconds: WINDOW_MS / 1000,
         ...options,
       },
-      out,
+      { stdout: out, stderr: new Collect() },
     );
     return JSON.parse(out.text || '[]') as Array<Record<string, unknown>>;
   };
@@ -133,7 +132,7 @@ describe('e2e: produce → deployed stack → result table', () => {
       actual = new Map();
       for (const ip of input.ips) {
         const rows = await read({
-          ip,
+          ip: parseIpRange(ip),
           from: new Date(input.windows[0] as number).toISOString(),
           to: new Date((input.windows[2] as number) + WINDOW_MS - 1).toISOString(),
         });

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { InjectedCrash } from '../../local/faults.js';
-import { localContext } from '../../local/lambda-context.js';
-import { scheduledEvent } from '../../local/pipeline.js';
+import { InjectedCrash } from '../../local/lambda/faults.js';
+import { localContext } from '../../local/lambda/lambda-context.js';
+import { scheduledEvent } from '../../local/lambda/pipeline.js';
 import type { WindowResult } from '../../shared/result.js';
 import { ResultStore } from '../../shared/store/result-store.js';
 import { faultyHandlers } from '../helpers/faulty-stack.js';

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { createFoldHandler } from '../../functions/fold-handler.js';
-import { localContext } from '../../local/lambda-context.js';
+import { localContext } from '../../local/lambda/lambda-context.js';
 import { DeadLetterStore } from '../../shared/store/dead-letter-store.js';
 import { ShardStateStore } from '../../shared/store/shard-state-store.js';
 import { WindowStore } from '../../shared/store/window-store.js';

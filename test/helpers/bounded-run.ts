@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
-import { startEmulators } from '../../local/emulators.js';
-import { type RunOptions, type RunStats, run } from '../../local/run.js';
+import { startEmulators } from '../../local/aws/emulators.js';
+import { type RunOptions, type RunStats, run } from '../../local/commands/run.js';
 import { createDocumentClient } from '../../shared/store/clients.js';
 import { resourceNames } from '../../shared/tables.js';
 import { formatClock } from '../../shared/time.js';
@@ -52,8 +52,8 @@ export async function boundedRun(
       ips: [],
       seed: 1,
       batchSize: 50,
-      batchingWindowMs: 0,
-      emitIntervalMs: 100,
+      batchingWindowSeconds: 0,
+      emitIntervalSeconds: 0.1,
       retryBackoffMs: 5,
       logLevel: 'CRITICAL',
       ...overrides,

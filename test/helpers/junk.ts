@@ -1,4 +1,4 @@
-import type { Random } from '../../local/generate.js';
+import type { Random } from '../../local/sources/generate.js';
 
 /**
  * Bad input of every class, at random: binary bytes (some invalid UTF-8), printable noise, over-long lines,

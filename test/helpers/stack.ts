@@ -1,11 +1,12 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { type Environment, emitDependencies, foldDependencies } from '../../functions/config.js';
-import { type Emulators, startEmulators } from '../../local/emulators.js';
-import { functionEnvironment } from '../../local/pipeline.js';
-import { provision } from '../../local/provision.js';
+import { type Emulators, startEmulators } from '../../local/aws/emulators.js';
+import { provision } from '../../local/aws/provision.js';
+import { functionEnvironment } from '../../local/lambda/pipeline.js';
 import type { EmitDependencies } from '../../shared/emit-due-windows.js';
 import type { FoldDependencies } from '../../shared/fold-shard-batch.js';
+import { resolveSettings } from '../../shared/settings.js';
 import { createDocumentClient, createKinesisClient } from '../../shared/store/clients.js';
 import { type ResourceNames, resourceNames } from '../../shared/tables.js';
 
@@ -38,12 +39,12 @@ export async function startTestStack(
   kinesis.destroy();
   dynamo.destroy();
   const doc = createDocumentClient(emulators.dynamo);
-  const env = functionEnvironment({
-    prefix,
-    windowSeconds: 5,
-    maxDisorderSeconds: options.maxDisorderSeconds ?? 2,
-    timeZone: 'UTC',
-  });
+  const settings = resolveSettings({ maxDisorderSeconds: options.maxDisorderSeconds });
+  // Both functions' variables in one environment, as the handlers under test each read theirs.
+  const env = {
+    ...functionEnvironment(prefix, settings, 'fold'),
+    ...functionEnvironment(prefix, settings, 'emit'),
+  };
   return {
     emulators,
     doc,

@@ -1,14 +1,14 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { type Emulators, startEmulators } from '../../local/emulators.js';
-import { type Pipeline, startPipeline } from '../../local/pipeline.js';
-import { StreamProducer } from '../../local/producer.js';
+import { type Emulators, startEmulators } from '../../local/aws/emulators.js';
+import { type Pipeline, startPipeline } from '../../local/lambda/pipeline.js';
+import { StreamProducer } from '../../local/sources/producer.js';
+import { pause } from '../../shared/pause.js';
 import type { WindowResult } from '../../shared/result.js';
+import { resolveSettings } from '../../shared/settings.js';
 import { formatClock } from '../../shared/time.js';
 import { boundedRun } from '../helpers/bounded-run.js';
 import { oracleCounts } from '../helpers/oracle.js';
-
-const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('idle shards, live: when input stops, the last window is still emitted', () => {
   let emulators: Emulators;
@@ -21,10 +21,7 @@ describe('idle shards, live: when input stops, the last window is still emitted'
       dynamo: emulators.dynamo,
       prefix: 'idle',
       shards: 2,
-      windowSeconds: 1,
-      maxDisorderSeconds: 0,
-      timeZone: 'UTC',
-      idleTimeoutSeconds: 1,
+      settings: resolveSettings({ windowSeconds: 1, maxDisorderSeconds: 0, idleTimeoutSeconds: 1 }),
       eventSource: { idlePollMs: 20 },
       onResults: (rs) => void published.push(...rs),
     });

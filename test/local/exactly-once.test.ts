@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ipPool, seedLogLines } from '../../local/generate.js';
-import type { ReshardKind } from '../../local/reshard.js';
+import type { ReshardKind } from '../../local/lambda/reshard.js';
+import { ipPool, seedLogLines } from '../../local/sources/generate.js';
 import { boundedRun } from '../helpers/bounded-run.js';
 import { oracleCounts, resultCounts } from '../helpers/oracle.js';
 

@@ -7,8 +7,9 @@ import {
   type KinesisClient,
   PutRecordsCommand,
 } from '@aws-sdk/client-kinesis';
-import { type Emulators, startEmulators } from '../../local/emulators.js';
-import { createStream } from '../../local/provision.js';
+import { type Emulators, startEmulators } from '../../local/aws/emulators.js';
+import { createStream } from '../../local/aws/provision.js';
+import { pause } from '../../shared/pause.js';
 import { createKinesisClient } from '../../shared/store/clients.js';
 import { boundedRun } from '../helpers/bounded-run.js';
 import { oracleCounts } from '../helpers/oracle.js';
@@ -47,7 +48,6 @@ levelup.prototype.batch = function (this: unknown, ...args: unknown[]) {
   return originalBatch.apply(this, args);
 };
 
-const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 /** Waits until the wall clock is in a later second than it is now, plus `extraMs`. */
 const pastNextSecond = (extraMs: number) => pause(1000 - (Date.now() % 1000) + extraMs);
 

@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { ipPool, seededRandom, seedLogLines } from '../../local/generate.js';
+import { ipPool, seededRandom, seedLogLines } from '../../local/sources/generate.js';
 import { ipcount } from '../helpers/cli.js';
 import { junkLine } from '../helpers/junk.js';
 import { oracleCounts, resultCounts } from '../helpers/oracle.js';

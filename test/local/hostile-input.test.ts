@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { ipPool, seedLogLines } from '../../local/generate.js';
+import { ipPool, seedLogLines } from '../../local/sources/generate.js';
 import { ipcount } from '../helpers/cli.js';
 import { combinedOracleCounts, oracleCounts, resultCounts } from '../helpers/oracle.js';
 

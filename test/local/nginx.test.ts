@@ -6,6 +6,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { pause } from '../../shared/pause.js';
 import { formatClock } from '../../shared/time.js';
 import { ipcount } from '../helpers/cli.js';
 import { resultCounts } from '../helpers/oracle.js';
@@ -22,7 +23,6 @@ const nginxProgram = systemProgram(
   ['/usr/sbin/nginx'],
 );
 const dir = mkdtempSync(join(tmpdir(), 'ipcount-nginx-'));
-const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function freePort(): Promise<number> {
   const server = createServer();

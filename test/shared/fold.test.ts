@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { seededRandom } from '../../local/generate.js';
+import { seededRandom } from '../../local/sources/generate.js';
 import { type FoldPlan, foldBatch, remainderAfter } from '../../shared/fold.js';
 import type { ShardProgress } from '../../shared/watermark.js';
 import { shardRecords } from '../helpers/records.js';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { seededRandom } from '../../local/generate.js';
+import { seededRandom } from '../../local/sources/generate.js';
 import { parseLine } from '../../shared/parse.js';
 import { junkLine } from '../helpers/junk.js';
 

@@ -1,11 +1,13 @@
 import type { Readable } from 'node:stream';
-import { CUT_LINE_KEPT_CHARS, cutLine, MAX_LINE_BYTES } from '../shared/parse.js';
+import { CUT_LINE_KEPT_CHARS, cutLine, MAX_LINE_BYTES } from '../../shared/parse.js';
 
 export interface ReadLinesOptions {
   /** @default MAX_LINE_BYTES */
   readonly maxLineBytes?: number;
   /** Stops reading (Ctrl-C): the lines of what was already read are still yielded, then the input is closed. */
   readonly signal?: AbortSignal;
+  /** Told the size of every chunk read: a progress line counts bytes without a listener of its own. */
+  readonly onBytes?: (bytes: number) => void;
 }
 
 /**
@@ -53,6 +55,7 @@ export async function* readLines(input: Readable, options: ReadLinesOptions = {}
     if (next.done) break;
     const chunk = next.value;
     const buffer = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk;
+    options.onBytes?.(buffer.length);
     let from = 0;
     while (from <= buffer.length) {
       const newline = buffer.indexOf(10, from);

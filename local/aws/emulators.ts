@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import dynalite from 'dynalite';
 import kinesalite from 'kinesalite';
-import { type AwsTarget, EMULATOR_CREDENTIALS } from '../shared/store/clients.js';
+import { type AwsTarget, EMULATOR_CREDENTIALS } from '../../shared/store/clients.js';
 
 /**
  * Kinesis and DynamoDB, embedded: kinesalite and dynalite served in this process on loopback. Any AWS client

@@ -1,10 +1,8 @@
-import { connect } from 'node:net';
 import type { Readable, Writable } from 'node:stream';
-import { type AwsTarget, createKinesisClient } from '../shared/store/clients.js';
-import { type DeploymentRef, resolveDeployment } from './deployment.js';
-import { openInputFile } from './input-file.js';
-import { readLines } from './line-reader.js';
-import { StreamProducer } from './producer.js';
+import { type AwsTarget, createKinesisClient } from '../../shared/store/clients.js';
+import { type DeploymentRef, resolveDeployment } from '../aws/deployment.js';
+import { lineSourceSpec, openLineSource } from '../sources/line-source.js';
+import { StreamProducer } from '../sources/producer.js';
 
 /**
  * `ipcount produce`: lines from a file, stdin or a TCP log service onto a real stream (AWS, LocalStack, the
@@ -36,30 +34,16 @@ export interface ProduceIo {
   readonly signal?: AbortSignal;
 }
 
-async function openSource(options: ProduceOptions, io: ProduceIo): Promise<Readable> {
-  if (options.from !== undefined) {
-    const url = new URL(options.from);
-    if (url.protocol !== 'tcp:' || !url.port)
-      throw new Error(`--from wants tcp://host:port, got ${options.from}`);
-    const socket = connect(Number(url.port), url.hostname);
-    await new Promise<void>((resolve, reject) => {
-      socket.once('connect', () => resolve());
-      socket.once('error', (error) =>
-        reject(new Error(`cannot connect to ${options.from}: ${error.message}`)),
-      );
-    });
-    return socket;
-  }
-  return openInputFile(options.input ?? '-', io.stdin ?? process.stdin);
-}
-
 export async function produce(options: ProduceOptions, io: ProduceIo): Promise<ProduceStats> {
   const say = (message: string) => io.stderr.write(`ipcount: ${message}\n`);
   const stream =
     'name' in options.stream
       ? options.stream.name
       : (await resolveDeployment(options.stream, options.target)).stream;
-  const source = await openSource(options, io);
+  const source = await openLineSource(lineSourceSpec(options.input, options.from), {
+    ...(io.stdin ? { stdin: io.stdin } : {}),
+    ...(io.signal ? { signal: io.signal } : {}),
+  });
   const kinesis = createKinesisClient(options.target);
   const producer = new StreamProducer(kinesis, stream);
   const startedAt = Date.now();
@@ -74,7 +58,7 @@ export async function produce(options: ProduceOptions, io: ProduceIo): Promise<P
   const ticker = setInterval(() => progress(false), options.progressIntervalMs ?? 2_000);
   try {
     // Ctrl-C stops reading: lines already read are still put, then everything is flushed.
-    for await (const line of readLines(source, io.signal ? { signal: io.signal } : {})) {
+    for await (const line of source.lines()) {
       await producer.put(line);
     }
     // Ctrl-C or end of input: what was read is sent before exiting.
@@ -90,7 +74,7 @@ export async function produce(options: ProduceOptions, io: ProduceIo): Promise<P
     return result;
   } finally {
     clearInterval(ticker);
-    if (source !== process.stdin && source !== io.stdin) source.destroy();
+    await source.close();
     kinesis.destroy();
   }
 }

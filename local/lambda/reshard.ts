@@ -6,11 +6,10 @@ import {
   type Shard,
   SplitShardCommand,
 } from '@aws-sdk/client-kinesis';
+import { pause } from '../../shared/pause.js';
 
 /** Splits or merges shards of a live stream, as an operator scaling it would (`--reshard`). */
 export type ReshardKind = 'split' | 'merge';
-
-const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function openShards(kinesis: KinesisClient, streamName: string): Promise<Shard[]> {
   const shards: Shard[] = [];

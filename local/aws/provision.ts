@@ -10,13 +10,14 @@ import {
   type KinesisClient,
   ResourceInUseException as StreamInUseException,
 } from '@aws-sdk/client-kinesis';
+import { pause } from '../../shared/pause.js';
 import {
   attributeDefinitions,
   type ResourceNames,
   TABLES,
   type TableDefinition,
   tableName,
-} from '../shared/tables.js';
+} from '../../shared/tables.js';
 
 /**
  * Creates the stream and tables on an emulator from the shared definitions — what the CDK stack does on AWS.
@@ -46,8 +47,6 @@ export function createTableInput(table: TableDefinition, name: string) {
       : {}),
   };
 }
-
-const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function until(check: () => Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;

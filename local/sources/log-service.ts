@@ -1,5 +1,5 @@
 import { createServer, type Server, type Socket } from 'node:net';
-import { formatClock } from '../shared/time.js';
+import { formatClock } from '../../shared/time.js';
 import { seededRandom } from './generate.js';
 
 /**

@@ -1,21 +1,28 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { type Environment, emitDependencies, foldDependencies } from '../functions/config.js';
-import { createEmitHandler, type EmitEvent } from '../functions/emit-handler.js';
-import { createFoldHandler, type FoldHandlerResult } from '../functions/fold-handler.js';
-import type { EmitReport } from '../shared/emit-due-windows.js';
-import type { Delivery, FoldReport } from '../shared/fold-shard-batch.js';
-import type { WindowResult } from '../shared/result.js';
+import { emitDependencies, foldDependencies } from '../../functions/config.js';
+import { createEmitHandler, type EmitEvent } from '../../functions/emit-handler.js';
+import { createFoldHandler, type FoldHandlerResult } from '../../functions/fold-handler.js';
+import type { EmitReport } from '../../shared/emit-due-windows.js';
+import type { FoldReport } from '../../shared/fold-shard-batch.js';
+import { EMIT_SERVICE, FOLD_SERVICE } from '../../shared/metric-names.js';
+import type { WindowResult } from '../../shared/result.js';
+import {
+  type Environment,
+  functionSettingsEnvironment,
+  type PipelineSettings,
+} from '../../shared/settings.js';
 import {
   type AwsTarget,
   createDynamoClient,
   createKinesisClient,
   documentClient,
-} from '../shared/store/clients.js';
-import { DeadLetterStore } from '../shared/store/dead-letter-store.js';
-import { ShardStateStore } from '../shared/store/shard-state-store.js';
-import { shardParents } from '../shared/store/stream-lineage.js';
+} from '../../shared/store/clients.js';
+import { DeadLetterStore } from '../../shared/store/dead-letter-store.js';
+import { SettingsStore } from '../../shared/store/settings-store.js';
+import { ShardStateStore } from '../../shared/store/shard-state-store.js';
+import { shardParents } from '../../shared/store/stream-lineage.js';
 import {
   DEAD_LETTERS_TABLE,
   RESULTS_TABLE,
@@ -24,11 +31,11 @@ import {
   SHARD_STATE_TABLE,
   STREAM,
   WINDOWS_TABLE,
-} from '../shared/tables.js';
+} from '../../shared/tables.js';
+import { provision } from '../aws/provision.js';
 import { type EventSourceHooks, type EventSourceOptions, LocalEventSource } from './event-source.js';
 import type { FaultInjector } from './faults.js';
 import { localContext } from './lambda-context.js';
-import { provision } from './provision.js';
 
 /**
  * The deployed system, assembled locally around the real handlers: the same environment variables a Lambda
@@ -40,20 +47,17 @@ export interface PipelineOptions {
   readonly dynamo: AwsTarget;
   readonly prefix: string;
   readonly shards: number;
-  readonly windowSeconds: number;
-  readonly maxDisorderSeconds: number;
-  readonly timeZone: string;
-  readonly eventSource?: EventSourceOptions;
+  /** Every setting, resolved (shared/settings.ts): the functions' environment and the event source's. */
+  readonly settings: PipelineSettings;
+  /** The event source's own knobs beyond the settings (bisection, backoff, polling). */
+  readonly eventSource?: Omit<
+    EventSourceOptions,
+    'batchSize' | 'batchingWindowMs' | 'maxRetryAttempts' | 'maxRecordAgeSeconds'
+  >;
   readonly hooks?: EventSourceHooks;
   readonly logLevel?: string;
   /** Faults injected into every handler invocation (`--faults`). */
   readonly faults?: FaultInjector;
-  /** @default 'exactly-once' */
-  readonly delivery?: Delivery;
-  /** Seconds of silence after which a shard's windows close on processing time; 'off' for bounded input. */
-  readonly idleTimeoutSeconds?: number | 'off';
-  readonly allowedLatenessSeconds?: number;
-  readonly maxClockSkewSeconds?: number;
   /** Receives every result the emitter publishes (at least once each). */
   readonly onResults?: (results: readonly WindowResult[]) => void;
 }
@@ -73,40 +77,20 @@ export interface Pipeline {
   stop(): Promise<void>;
 }
 
-/** The environment the stack gives both functions; built here from the same definitions. */
+/** The environment the stack gives a function; built here from the same definitions. */
 export function functionEnvironment(
-  options: Pick<
-    PipelineOptions,
-    | 'prefix'
-    | 'windowSeconds'
-    | 'maxDisorderSeconds'
-    | 'timeZone'
-    | 'delivery'
-    | 'idleTimeoutSeconds'
-    | 'allowedLatenessSeconds'
-    | 'maxClockSkewSeconds'
-  >,
+  prefix: string,
+  settings: PipelineSettings,
+  fn: 'fold' | 'emit',
 ): Environment {
-  const names = resourceNames(options.prefix);
+  const names = resourceNames(prefix);
   return {
     [STREAM.envVar]: names.stream,
     [WINDOWS_TABLE.envVar]: names.windows,
     [SHARD_STATE_TABLE.envVar]: names.shardState,
     [RESULTS_TABLE.envVar]: names.results,
     [DEAD_LETTERS_TABLE.envVar]: names.deadLetters,
-    WINDOW_SECONDS: String(options.windowSeconds),
-    MAX_DISORDER_SECONDS: String(options.maxDisorderSeconds),
-    TIME_ZONE: options.timeZone,
-    DELIVERY: options.delivery ?? 'exactly-once',
-    ...(options.idleTimeoutSeconds !== undefined
-      ? { IDLE_TIMEOUT_SECONDS: String(options.idleTimeoutSeconds) }
-      : {}),
-    ...(options.allowedLatenessSeconds !== undefined
-      ? { ALLOWED_LATENESS_SECONDS: String(options.allowedLatenessSeconds) }
-      : {}),
-    ...(options.maxClockSkewSeconds !== undefined
-      ? { MAX_CLOCK_SKEW_SECONDS: String(options.maxClockSkewSeconds) }
-      : {}),
+    ...functionSettingsEnvironment(settings, fn),
   };
 }
 
@@ -129,6 +113,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
   const kinesis = createKinesisClient(options.kinesis);
   const dynamo = createDynamoClient(options.dynamo);
   const { streamArn } = await provision(kinesis, dynamo, names, options.shards, options.prefix);
+  const { settings } = options;
   options.faults?.attach(dynamo);
   const dynamoRequests = new Map<string, number>();
   dynamo.middlewareStack.add(
@@ -142,19 +127,20 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
   const doc = documentClient(dynamo);
   const faults = options.faults;
   const underFaults = <T>(invoke: () => Promise<T>) => (faults ? faults.around(invoke) : invoke());
-  const env = functionEnvironment(options);
+  // Queries read the window size and zone of this data from here.
+  await new SettingsStore(doc, names.shardState, names.stream).put(settings);
   const logLevel = (options.logLevel ?? 'WARN').toUpperCase() as 'WARN';
   const foldHandler = createFoldHandler(
-    foldDependencies(env, doc),
-    new Logger({ serviceName: 'ipcount-fold', logLevel }),
+    foldDependencies(functionEnvironment(options.prefix, settings, 'fold'), doc),
+    new Logger({ serviceName: FOLD_SERVICE, logLevel }),
   );
   const emitHandler = createEmitHandler(
     {
-      ...emitDependencies(env, doc),
+      ...emitDependencies(functionEnvironment(options.prefix, settings, 'emit'), doc),
       shardParents: () => shardParents(kinesis, names.stream),
       ...(options.onResults ? { publish: options.onResults } : {}),
     },
-    new Logger({ serviceName: 'ipcount-emit', logLevel }),
+    new Logger({ serviceName: EMIT_SERVICE, logLevel }),
   );
   const foldReports: FoldReport[] = [];
   const eventSource = new LocalEventSource(
@@ -167,7 +153,13 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
       foldReports.push(...result.reports);
       return result;
     },
-    options.eventSource,
+    {
+      ...options.eventSource,
+      batchSize: settings.batchSize,
+      batchingWindowMs: settings.batchingWindowSeconds * 1000,
+      maxRetryAttempts: settings.maxRetryAttempts,
+      maxRecordAgeSeconds: settings.maxRecordAgeSeconds,
+    },
     options.hooks,
   );
   await eventSource.start();
@@ -182,7 +174,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     dynamoRequests,
     emit: (endOfInput = false) =>
       underFaults(() =>
-        emitHandler(scheduledEvent(endOfInput ? { endOfInput: true } : {}), localContext('ipcount-emit')),
+        emitHandler(scheduledEvent(endOfInput ? { endOfInput: true } : {}), localContext(EMIT_SERVICE)),
       ),
     stop: async () => {
       await eventSource.stop(true);

@@ -4,9 +4,13 @@ import { type AddressInfo, connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { ListStreamsCommand } from '@aws-sdk/client-kinesis';
-import { type Edge, MAX_SERVICE_BODY_BYTES, startEdge } from '../../local/edge.js';
-import { type Emulators, startEmulators } from '../../local/emulators.js';
-import { createDynamoClient, createKinesisClient, EMULATOR_CREDENTIALS } from '../../shared/store/clients.js';
+import { type Edge, MAX_SERVICE_BODY_BYTES, startEdge } from '../../../local/aws/edge.js';
+import { type Emulators, startEmulators } from '../../../local/aws/emulators.js';
+import {
+  createDynamoClient,
+  createKinesisClient,
+  EMULATOR_CREDENTIALS,
+} from '../../../shared/store/clients.js';
 
 /** Malformed, oversized and cross-host requests against the edge of `ipcount run --serve`. */
 

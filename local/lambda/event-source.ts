@@ -12,7 +12,8 @@ import type {
   KinesisStreamEvent,
   KinesisStreamRecord,
 } from 'aws-lambda';
-import { compareSequence } from '../shared/sequence.js';
+import { pause } from '../../shared/pause.js';
+import { compareSequence } from '../../shared/sequence.js';
 import { localContext } from './lambda-context.js';
 
 /**
@@ -80,8 +81,6 @@ export interface EventSourceStats {
   discardedBatches: number;
   discardedRecords: number;
 }
-
-const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function toEventRecord(
   record: KinesisRecord,

@@ -2,17 +2,17 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import type { KinesisStreamEvent } from 'aws-lambda';
-import { type Emulators, startEmulators } from '../../local/emulators.js';
+import { type Emulators, startEmulators } from '../../../local/aws/emulators.js';
+import { createStream } from '../../../local/aws/provision.js';
 import {
   type DiscardedBatch,
   type EventSourceOptions,
   type KinesisHandler,
   LocalEventSource,
-} from '../../local/event-source.js';
-import { StreamProducer } from '../../local/producer.js';
-import { createStream } from '../../local/provision.js';
-import { reshard } from '../../local/reshard.js';
-import { createKinesisClient } from '../../shared/store/clients.js';
+} from '../../../local/lambda/event-source.js';
+import { reshard } from '../../../local/lambda/reshard.js';
+import { StreamProducer } from '../../../local/sources/producer.js';
+import { createKinesisClient } from '../../../shared/store/clients.js';
 
 /** The event-source stand-in against real kinesalite, with scripted handlers standing in for the function. */
 let emulators: Emulators;

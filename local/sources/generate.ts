@@ -1,4 +1,4 @@
-import { formatClock } from '../shared/time.js';
+import { formatClock } from '../../shared/time.js';
 
 /** Seeded generators for demo traffic, tests and the bench: reproducible from one number. */
 export type Random = () => number;

@@ -4,9 +4,9 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { ipPool, seedLogLines } from '../../local/generate.js';
-import { ipcount } from '../helpers/cli.js';
-import { oracleCounts, resultCounts } from '../helpers/oracle.js';
+import { ipPool, seedLogLines } from '../../../local/sources/generate.js';
+import { ipcount } from '../../helpers/cli.js';
+import { oracleCounts, resultCounts } from '../../helpers/oracle.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ipcount-e2e-'));
 
@@ -147,21 +147,12 @@ describe('ipcount query', () => {
     const [someKey] = [...all.keys()];
     const [clock, ip] = (someKey ?? '').split(' ');
 
-    const window = await ipcount(['query', '--data-dir', dataDir, '--window', clock ?? '']);
+    const window = await ipcount(['query', '--data-dir', dataDir, '--at', clock ?? '']);
     assert.equal(window.code, 0, window.stderr);
     const expectedWindow = [...all].filter(([k]) => k.startsWith(`${clock} `));
     assert.deepEqual([...resultCounts(window.stdout)].sort(), expectedWindow.sort());
 
-    const top = await ipcount([
-      'query',
-      '--data-dir',
-      dataDir,
-      '--window',
-      clock ?? '',
-      '--top',
-      '2',
-      '--json',
-    ]);
+    const top = await ipcount(['query', '--data-dir', dataDir, '--at', clock ?? '', '--top', '2', '--json']);
     const rows = JSON.parse(top.stdout) as { ip: string; count: number }[];
     const best = expectedWindow.map(([, c]) => c).sort((a, b) => b - a);
     assert.deepEqual(
@@ -191,7 +182,7 @@ describe('ipcount query', () => {
     const rerun = await ipcount(['run', '--input', later.path, '--data-dir', dataDir]);
     assert.equal(rerun.code, 0, rerun.stderr);
     assert.deepEqual(resultCounts(rerun.stdout), oracleCounts(later.lines));
-    const again = await ipcount(['query', '--data-dir', dataDir, '--window', clock ?? '']);
+    const again = await ipcount(['query', '--data-dir', dataDir, '--at', clock ?? '']);
     assert.deepEqual([...resultCounts(again.stdout)].sort(), expectedWindow.sort());
 
     const backwards = await ipcount([

@@ -1,6 +1,7 @@
 import { type KinesisClient, PutRecordsCommand, type PutRecordsRequestEntry } from '@aws-sdk/client-kinesis';
-import { cutLine, MAX_LINE_BYTES, partitionKeyFor, utf8LengthOver } from '../shared/parse.js';
-import { compareSequence } from '../shared/sequence.js';
+import { cutLine, MAX_LINE_BYTES, partitionKeyFor, utf8LengthOver } from '../../shared/parse.js';
+import { pause } from '../../shared/pause.js';
+import { compareSequence } from '../../shared/sequence.js';
 
 /**
  * Puts log lines on the stream, partition key = the line's IP. PutRecords in batches (≤ 500 records, ≤ 5 MB),
@@ -15,8 +16,6 @@ export interface ProducerOptions {
 }
 
 const MAX_BATCH_BYTES = 4_500_000;
-
-const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export interface ProducerStats {
   readonly sent: number;

@@ -1,6 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import type { Random } from './generate.js';
+import type { Random } from '../sources/generate.js';
 
 /**
  * Fault injection for the local runtime, at the DynamoDB client: per handler invocation, with probability

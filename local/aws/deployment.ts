@@ -1,7 +1,7 @@
-import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
-import { NodeHttpHandler } from '@smithy/node-http-handler';
-import type { AwsTarget } from '../shared/store/clients.js';
-import { type ResourceNames, resourceNames, STACK_OUTPUTS } from '../shared/tables.js';
+import { DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import type { PipelineSettings } from '../../shared/settings.js';
+import { type AwsTarget, createCloudFormationClient } from '../../shared/store/clients.js';
+import { type ResourceNames, resourceNames, STACK_OUTPUTS } from '../../shared/tables.js';
 
 /**
  * Where a deployment's stream and tables are: named by a prefix (the local runtime, or a stack deployed with
@@ -11,12 +11,7 @@ import { type ResourceNames, resourceNames, STACK_OUTPUTS } from '../shared/tabl
 export type DeploymentRef = { readonly stack: string } | { readonly prefix: string };
 
 export async function stackOutputs(target: AwsTarget, stackName: string): Promise<Record<string, string>> {
-  const client = new CloudFormationClient({
-    region: target.region ?? process.env.AWS_REGION ?? 'us-east-1',
-    ...(target.endpoint ? { endpoint: target.endpoint } : {}),
-    ...(target.credentials ? { credentials: target.credentials } : {}),
-    requestHandler: new NodeHttpHandler({ connectionTimeout: 5_000, requestTimeout: 30_000 }),
-  });
+  const client = createCloudFormationClient(target);
   try {
     const out = await client.send(new DescribeStacksCommand({ StackName: stackName }));
     const [stack] = out.Stacks ?? [];
@@ -35,12 +30,11 @@ const NAMED_OUTPUTS = (['stream', 'windows', 'shardState', 'results', 'deadLette
   (name) => [name, STACK_OUTPUTS[name]] as const,
 );
 
-export async function resolveDeployment(ref: DeploymentRef, target: AwsTarget): Promise<ResourceNames> {
-  if ('prefix' in ref) return resourceNames(ref.prefix);
-  const outputs = await stackOutputs(target, ref.stack);
+/** The resource names a stack's outputs give. */
+export function namesFromOutputs(outputs: Record<string, string>, stack: string): ResourceNames {
   const need = (key: string) => {
     const value = outputs[key];
-    if (!value) throw new Error(`stack ${ref.stack} has no output ${key}: is it an IpCount stack?`);
+    if (!value) throw new Error(`stack ${stack} has no output ${key}: is it an IpCount stack?`);
     return value;
   };
   return Object.fromEntries(
@@ -48,8 +42,20 @@ export async function resolveDeployment(ref: DeploymentRef, target: AwsTarget): 
   ) as unknown as ResourceNames;
 }
 
+export async function resolveDeployment(ref: DeploymentRef, target: AwsTarget): Promise<ResourceNames> {
+  if ('prefix' in ref) return resourceNames(ref.prefix);
+  return namesFromOutputs(await stackOutputs(target, ref.stack), ref.stack);
+}
+
 /** The outputs a stack deployed with `prefix` has, for the embedded edge to answer DescribeStacks with. */
-export function localStackOutputs(prefix: string): Record<string, string> {
+export function localStackOutputs(
+  prefix: string,
+  settings: Pick<PipelineSettings, 'windowSeconds' | 'timeZone'>,
+): Record<string, string> {
   const names = resourceNames(prefix);
-  return Object.fromEntries(NAMED_OUTPUTS.map(([name, key]) => [key, names[name]]));
+  return {
+    ...Object.fromEntries(NAMED_OUTPUTS.map(([name, key]) => [key, names[name]])),
+    [STACK_OUTPUTS.windowSeconds]: String(settings.windowSeconds),
+    [STACK_OUTPUTS.timeZone]: settings.timeZone,
+  };
 }

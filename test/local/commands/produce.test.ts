@@ -10,9 +10,9 @@ import {
   type KinesisClient,
   ListShardsCommand,
 } from '@aws-sdk/client-kinesis';
-import { createKinesisClient } from '../../shared/store/clients.js';
-import { ipcount } from '../helpers/cli.js';
-import { startTestStack, type TestStack } from '../helpers/stack.js';
+import { createKinesisClient } from '../../../shared/store/clients.js';
+import { ipcount } from '../../helpers/cli.js';
+import { startTestStack, type TestStack } from '../../helpers/stack.js';
 
 /** Every record on the stream, read from each shard's start: what the fold would see. */
 async function streamLines(kinesis: KinesisClient, stream: string): Promise<Map<string, string[]>> {

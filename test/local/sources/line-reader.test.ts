@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { PassThrough, Readable } from 'node:stream';
 import { describe, it } from 'node:test';
-import { readLines } from '../../local/line-reader.js';
-import { parseLine, readCutLine } from '../../shared/parse.js';
+import { readLines } from '../../../local/sources/line-reader.js';
+import { parseLine, readCutLine } from '../../../shared/parse.js';
 
 async function all(chunks: (string | Buffer)[], maxLineBytes?: number): Promise<string[]> {
   const out: string[] = [];

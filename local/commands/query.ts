@@ -1,0 +1,224 @@
+import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Writable } from 'node:stream';
+import { ResourceNotFoundException } from '@aws-sdk/client-dynamodb';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import ipaddr from 'ipaddr.js';
+import { normaliseIp } from '../../shared/parse.js';
+import { formatResultLine, type WindowResult } from '../../shared/result.js';
+import { LOCAL_DEFAULTS } from '../../shared/settings.js';
+import { type AwsTarget, createDocumentClient } from '../../shared/store/clients.js';
+import { DeadLetterStore } from '../../shared/store/dead-letter-store.js';
+import { ResultStore } from '../../shared/store/result-store.js';
+import { SettingsStore } from '../../shared/store/settings-store.js';
+import { ShardStateStore } from '../../shared/store/shard-state-store.js';
+import { type ResourceNames, resourceNames, STACK_OUTPUTS } from '../../shared/tables.js';
+import { formatClock, formatIsoInZone, parseClock, resolveClockTime } from '../../shared/time.js';
+import { windowOf } from '../../shared/window.js';
+import { type DeploymentRef, namesFromOutputs, stackOutputs } from '../aws/deployment.js';
+import { startEmulators } from '../aws/emulators.js';
+
+/** `ipcount query`: reads the result table, of the embedded data dir or of any endpoint / AWS. */
+export interface QueryOptions {
+  readonly dataDir?: string;
+  readonly target: AwsTarget;
+  /** The deployment to read: by prefix (the local runtime's default) or by a stack's outputs. */
+  readonly deployment: DeploymentRef;
+  readonly resultsTable?: string;
+  /** The window containing this time. */
+  readonly at?: string;
+  readonly ip?: IpRange;
+  readonly from?: string;
+  readonly to?: string;
+  readonly top?: number;
+  readonly deadLetters?: boolean;
+  readonly json: boolean;
+  /** Overrides the zone the data was made with. */
+  readonly timeZone?: string;
+}
+
+export interface QueryIo {
+  readonly stdout: Writable;
+  readonly stderr: Writable;
+}
+
+/** One client, or a prefix of addresses (CIDR), as `--ip` takes them. */
+export type IpRange =
+  | { readonly kind: 'ip'; readonly ip: string }
+  | { readonly kind: 'cidr'; readonly text: string; readonly matches: (ip: string) => boolean };
+
+/** `192.168.1.2`, `2001:db8::1`, `192.168.1.0/24`, `2001:db8::/32`; a /32 (/128) is the one address. */
+export function parseIpRange(text: string): IpRange {
+  if (!text.includes('/')) {
+    const ip = normaliseIp(text);
+    if (!ip) throw new Error(`must be an IP address or a CIDR prefix such as 192.168.1.0/24, got ${text}`);
+    return { kind: 'ip', ip };
+  }
+  let range: [ipaddr.IPv4 | ipaddr.IPv6, number];
+  try {
+    range = ipaddr.parseCIDR(text);
+  } catch {
+    throw new Error(`must be an IP address or a CIDR prefix such as 192.168.1.0/24, got ${text}`);
+  }
+  // Results are keyed by the normalised address (an IPv4-mapped IPv6 address counts as its IPv4 one).
+  const [base, bits] =
+    range[0].kind() === 'ipv6' && (range[0] as ipaddr.IPv6).isIPv4MappedAddress() && range[1] >= 96
+      ? ([(range[0] as ipaddr.IPv6).toIPv4Address(), range[1] - 96] as const)
+      : range;
+  const full = base.kind() === 'ipv4' ? 32 : 128;
+  if (bits === full) return { kind: 'ip', ip: normaliseIp(base.toString()) ?? base.toString() };
+  const kind = base.kind();
+  return {
+    kind: 'cidr',
+    text,
+    matches: (ip) => {
+      const address = ipaddr.parse(ip);
+      return address.kind() === kind && address.match(base, bits);
+    },
+  };
+}
+
+/** `HH:mm:ss` (the nearest such time to now, in the zone), an ISO 8601 instant, or epoch milliseconds. */
+export function parseInstant(text: string, timeZone: string, now = Date.now()): number {
+  const clock = parseClock(text);
+  if (clock !== undefined) return resolveClockTime(clock, now, timeZone);
+  if (/^\d{10,}$/.test(text)) return Number(text);
+  const parsed = Date.parse(text);
+  if (Number.isNaN(parsed))
+    throw new Error(`not a time: ${text} (use HH:mm:ss, an ISO 8601 time, or epoch ms)`);
+  return parsed;
+}
+
+/** Window size and zone of the data, as it was made: from the stack outputs or from what the run stored. */
+interface DataSettings {
+  readonly windowSeconds: number;
+  readonly timeZone: string;
+  /** Where they came from, when not from the data itself: said on stderr. */
+  readonly assumed?: string;
+}
+
+async function dataSettings(
+  ref: DeploymentRef,
+  outputs: Record<string, string> | undefined,
+  doc: DynamoDBDocumentClient,
+  names: ResourceNames,
+): Promise<DataSettings> {
+  if (outputs) {
+    const windowSeconds = Number(outputs[STACK_OUTPUTS.windowSeconds]);
+    const timeZone = outputs[STACK_OUTPUTS.timeZone];
+    if (Number.isInteger(windowSeconds) && windowSeconds > 0 && timeZone) return { windowSeconds, timeZone };
+  } else {
+    const stored = await new SettingsStore(doc, names.shardState, names.stream).get();
+    if (stored) return { windowSeconds: stored.windowSeconds, timeZone: stored.timeZone };
+  }
+  const where = 'stack' in ref ? `stack ${ref.stack} publishes` : `the data at prefix ${ref.prefix} holds`;
+  return {
+    windowSeconds: LOCAL_DEFAULTS.windowSeconds,
+    timeZone: LOCAL_DEFAULTS.timeZone,
+    assumed: `${where} no window settings; assuming ${LOCAL_DEFAULTS.windowSeconds} s windows in ${LOCAL_DEFAULTS.timeZone}`,
+  };
+}
+
+function render(results: readonly WindowResult[], json: boolean, timeZone: string, out: Writable): void {
+  if (json) {
+    const rows = results.map((r) => ({
+      worker: r.worker,
+      ip: r.ip,
+      windowStart: formatIsoInZone(r.windowStart, timeZone),
+      windowEnd: formatIsoInZone(r.windowEnd, timeZone),
+      count: r.count,
+      late: r.late ?? 0,
+      revision: r.revision ?? 1,
+    }));
+    out.write(`${JSON.stringify(rows)}\n`);
+  } else if (results.length > 0) {
+    out.write(`${results.map((r) => formatResultLine(r, timeZone)).join('\n')}\n`);
+  }
+}
+
+/** A data dir is read, never made: a mistyped path must not look like an empty result. */
+function assertDataDir(dir: string): void {
+  if (!existsSync(dir)) throw new Error(`no such data dir: ${dir} (ipcount run --data-dir ${dir} makes one)`);
+  if (!statSync(dir).isDirectory()) throw new Error(`--data-dir ${dir} is not a directory`);
+  if (!existsSync(join(dir, 'dynamodb')))
+    throw new Error(`${dir} holds no ipcount data (ipcount run --data-dir ${dir} makes it)`);
+}
+
+/** The earliest and latest instants a Date can hold: "all time". */
+const ALL_TIME = { from: -8.64e15, to: 8.64e15 };
+
+export async function query(options: QueryOptions, io: QueryIo): Promise<number> {
+  if (options.dataDir !== undefined) assertDataDir(options.dataDir);
+  const emulators = options.dataDir ? await startEmulators({ dataDir: options.dataDir }) : undefined;
+  const target = emulators ? emulators.dynamo : options.target;
+  const doc = createDocumentClient(target);
+  const note = (message: string) => io.stderr.write(`ipcount: ${message}\n`);
+  const ref = options.deployment;
+  try {
+    const outputs = 'stack' in ref ? await stackOutputs(target, ref.stack) : undefined;
+    const names =
+      outputs && 'stack' in ref ? namesFromOutputs(outputs, ref.stack) : resourceNames(prefixOf(ref));
+    const settings = await dataSettings(ref, outputs, doc, names).catch((error) => {
+      if (error instanceof ResourceNotFoundException)
+        throw new Error(
+          `no IpCount tables named ${names.shardState}, ${names.results}… at ${describeTarget(options)}; check --prefix or --stack`,
+        );
+      throw error;
+    });
+    if (settings.assumed) note(settings.assumed);
+    const timeZone = options.timeZone ?? settings.timeZone;
+    if (options.deadLetters) {
+      const store = new DeadLetterStore(doc, names.deadLetters);
+      const shards = await new ShardStateStore(doc, names.shardState, names.stream).list();
+      const letters = (await Promise.all(shards.map((s) => store.forShard(s.shardId)))).flat();
+      if (options.json) io.stdout.write(`${JSON.stringify(letters)}\n`);
+      else
+        for (const l of letters)
+          io.stdout.write(
+            `${l.shardId} ${l.sequenceNumber.replace(/^0+/, '')} ${l.reason}: ${JSON.stringify(l.raw)}\n`,
+          );
+      if (letters.length === 0) note('no dead letters');
+      return letters.length;
+    }
+    const results = new ResultStore(doc, options.resultsTable ?? names.results);
+    const size = settings.windowSeconds * 1000;
+    let rows: WindowResult[];
+    let what: string;
+    if (options.at !== undefined) {
+      const window = windowOf(parseInstant(options.at, timeZone), size);
+      rows = await results.window(window.start, options.top);
+      what = `window ${formatClock(window.start, timeZone)}–${formatClock(window.end, timeZone)} (${formatIsoInZone(window.start, timeZone)}, ${settings.windowSeconds} s windows)`;
+    } else if (options.ip !== undefined) {
+      const to = options.to !== undefined ? parseInstant(options.to, timeZone) : ALL_TIME.to;
+      const from = options.from !== undefined ? parseInstant(options.from, timeZone) : ALL_TIME.from;
+      if (from > to) throw new Error(`--from ${options.from} is after --to ${options.to}`);
+      // Windows that contain `from` count, so the range starts at that window's start.
+      const fromStart = windowOf(from, size).start;
+      const range = options.ip;
+      rows =
+        range.kind === 'ip'
+          ? await results.ip(range.ip, fromStart, to)
+          : await results.ipsMatching(range.matches, fromStart, to);
+      what = `${range.kind === 'ip' ? range.ip : range.text}${options.from !== undefined || options.to !== undefined ? ' in that time range' : ''}`;
+    } else {
+      throw new Error(
+        'say what to read: --at TIME [--top N], --ip IP|CIDR [--from TIME] [--to TIME], or --dead-letters',
+      );
+    }
+    render(rows, options.json, timeZone, io.stdout);
+    if (rows.length === 0) note(`no results for ${what}`);
+    return rows.length;
+  } finally {
+    doc.destroy();
+    await emulators?.stop();
+  }
+}
+
+function prefixOf(ref: DeploymentRef): string {
+  return 'prefix' in ref ? ref.prefix : 'ipcount';
+}
+
+function describeTarget(options: QueryOptions): string {
+  if (options.dataDir !== undefined) return `data dir ${options.dataDir}`;
+  return options.target.endpoint ?? `AWS ${options.target.region ?? process.env.AWS_REGION ?? 'us-east-1'}`;
+}

@@ -1,0 +1,102 @@
+import { writeFileSync } from 'node:fs';
+import type { WindowResult } from '../../shared/result.js';
+import { WindowStore } from '../../shared/store/window-store.js';
+import { FINAL_WATERMARK } from '../../shared/watermark.js';
+import type { FaultStats } from '../lambda/faults.js';
+import type { Pipeline } from '../lambda/pipeline.js';
+import type { ProducerStats } from '../sources/producer.js';
+
+/** Where every line of a run went, and what it cost: `--stats FILE` and the run's closing lines. */
+export interface RunStats {
+  /** Lines put on the stream. */
+  records: number;
+  /** Sum of the counts emitted by this run. */
+  counted: number;
+  bad: number;
+  late: number;
+  /** (ip, window) results emitted by this run. */
+  windows: number;
+  /** Windows still open at the end (a live run stopped mid-window), and the records they hold. */
+  openWindows: number;
+  openRecords: number;
+  invocations: number;
+  failedInvocations: number;
+  /** Faults injected by --faults (crashes and throttling bursts), and what they were. */
+  faultsInjected: number;
+  crashes: number;
+  throttleErrors: number;
+  /** Batches delivered again after a failed or partly failed invocation. */
+  retries: number;
+  bisections: number;
+  /** Extra deliveries of records (each record delivered twice counts once). */
+  redeliveredRecords: number;
+  /** Batches given up after their retries or age, sent to the on-failure destination: lost, and said so. */
+  discardedBatches: number;
+  discardedRecords: number;
+  producerRetries: number;
+  /** DynamoDB requests made by the fold and emit handlers (counted at the client, retries included). */
+  dynamoRequests: number;
+  durationMs: number;
+  linesPerSecond: number;
+}
+
+export interface RunFacts {
+  readonly pipeline: Pipeline;
+  readonly startedAt: number;
+  /** The results printed, one per (ip, window). */
+  readonly emitted: readonly WindowResult[];
+  readonly produced: ProducerStats;
+  readonly faults?: FaultStats;
+}
+
+/** Dead letters of this run (by arrival), and the windows still open with what they hold. */
+async function tally(pipeline: Pipeline, startedAt: number) {
+  const shardIds = new Set([
+    ...pipeline.eventSource.shardIds(),
+    ...(await pipeline.shardState.list()).map((s) => s.shardId),
+  ]);
+  let bad = 0;
+  let late = 0;
+  for (const shardId of shardIds) {
+    for (const letter of await pipeline.deadLetters.forShard(shardId)) {
+      if (letter.arrivalMs < startedAt - 1000) continue;
+      if (letter.reason === 'late') late++;
+      else bad++;
+    }
+  }
+  const windows = new WindowStore(pipeline.doc, pipeline.names.windows);
+  const openKeys: string[] = [];
+  for (const shardId of shardIds) openKeys.push(...(await windows.dueWindowKeys(shardId, FINAL_WATERMARK)));
+  const open = await windows.getMany(openKeys);
+  return { bad, late, openWindows: open.length, openRecords: open.reduce((sum, w) => sum + w.count, 0) };
+}
+
+export async function reportRun(facts: RunFacts): Promise<RunStats> {
+  const { pipeline, produced } = facts;
+  const durationMs = Date.now() - facts.startedAt;
+  const source = pipeline.eventSource.stats;
+  return {
+    records: produced.sent,
+    counted: facts.emitted.reduce((sum, r) => sum + r.count, 0),
+    windows: facts.emitted.length,
+    ...(await tally(pipeline, facts.startedAt)),
+    invocations: source.invocations,
+    failedInvocations: source.failedInvocations,
+    faultsInjected: facts.faults?.faults ?? 0,
+    crashes: facts.faults?.crashes ?? 0,
+    throttleErrors: facts.faults?.throttleErrors ?? 0,
+    retries: source.failedInvocations + source.partialFailures,
+    bisections: source.bisections,
+    redeliveredRecords: source.deliveredRecords - source.checkpointedRecords,
+    discardedBatches: source.discardedBatches,
+    discardedRecords: source.discardedRecords,
+    producerRetries: produced.retried,
+    dynamoRequests: [...pipeline.dynamoRequests.values()].reduce((a, b) => a + b, 0),
+    durationMs,
+    linesPerSecond: Math.round((produced.sent / durationMs) * 1000),
+  };
+}
+
+export function writeStats(path: string, stats: RunStats): void {
+  writeFileSync(path, `${JSON.stringify(stats, null, 2)}\n`);
+}

@@ -1,0 +1,304 @@
+import { existsSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import type { Readable, Writable } from 'node:stream';
+import { compareResults, formatResultLine, type WindowResult } from '../../shared/result.js';
+import { type PipelineSettings, resolveSettings } from '../../shared/settings.js';
+import { localStackOutputs } from '../aws/deployment.js';
+import { startEdge } from '../aws/edge.js';
+import { startEmulators } from '../aws/emulators.js';
+import type { DiscardedBatch } from '../lambda/event-source.js';
+import { FaultInjector, InjectedCrash } from '../lambda/faults.js';
+import { type Pipeline, startPipeline } from '../lambda/pipeline.js';
+import { type ReshardKind, reshard } from '../lambda/reshard.js';
+import { startSchedule } from '../lambda/schedule.js';
+import { seededRandom } from '../sources/generate.js';
+import { type LineSourceSpec, openLineSource } from '../sources/line-source.js';
+import { StreamProducer } from '../sources/producer.js';
+import { startProgressLine } from './progress.js';
+import { type RunStats, reportRun, writeStats } from './run-report.js';
+
+export type { RunStats } from './run-report.js';
+
+/**
+ * `ipcount run`: the seed's job, live from the log service or bounded from a file, on embedded emulators.
+ * Settings not given take the settings table's local defaults.
+ */
+export interface RunOptions extends Partial<PipelineSettings> {
+  /** A file of lines, or '-' for stdin; absent = live from the log service. */
+  readonly input?: string;
+  readonly shards: number;
+  readonly statsFile?: string;
+  readonly dataDir?: string;
+  readonly prefix: string;
+  readonly host: string;
+  readonly port: number;
+  readonly rate: number;
+  readonly ips: readonly string[];
+  readonly seed: number;
+  readonly durationSeconds?: number;
+  readonly kinesisPort?: number;
+  readonly dynamoPort?: number;
+  readonly logLevel?: string;
+  /** Probability per handler invocation of an injected fault (`--faults`); seeded by `seed`. */
+  readonly faults?: number;
+  /** Split or merge shards once this many lines have been put (`--reshard split@N`). */
+  readonly reshard?: { readonly kind: ReshardKind; readonly afterLines: number };
+  readonly bisectOnError?: boolean;
+  readonly retryBackoffMs?: number;
+  /** The progress line of an --input run: on a terminal only (default), or always. */
+  readonly progress?: 'terminal' | 'always';
+  /**
+   * No source of its own: stand in for the deployed stack. Lines come from outside (`ipcount produce`)
+   * through one endpoint that also answers DescribeStacks for `stackName`, until the run is stopped.
+   */
+  readonly serve?: { readonly edgePort: number; readonly stackName: string };
+}
+
+export interface RunIo {
+  readonly stdout: Writable;
+  readonly stderr: Writable;
+  readonly stdin?: Readable;
+  /** Aborting stops a live run (Ctrl-C) or cuts a bounded one short. */
+  readonly signal?: AbortSignal;
+}
+
+function sourceSpec(options: RunOptions, settings: PipelineSettings): LineSourceSpec {
+  if (options.serve) return { kind: 'none' };
+  if (options.input === '-') return { kind: 'stdin' };
+  if (options.input !== undefined) return { kind: 'file', path: options.input };
+  return {
+    kind: 'log-service',
+    host: options.host,
+    port: options.port,
+    ratePerSecond: options.rate,
+    ips: options.ips,
+    timeZone: settings.timeZone,
+    seed: options.seed,
+  };
+}
+
+/**
+ * The settings of this run: the options over the local defaults. A bounded input ends with its own signal
+ * (the watermark to +∞); idleness there would only mean a stalled shard, so the idle rule is off unless asked.
+ */
+export function runSettings(options: RunOptions): PipelineSettings {
+  return resolveSettings({
+    ...options,
+    idleTimeoutSeconds: options.idleTimeoutSeconds ?? (options.input !== undefined ? 'off' : undefined),
+  });
+}
+
+/**
+ * What stdout shows: each result once by (ip, window), and again only if its count changed, as a
+ * correction; the emitter publishes at least once. Late-only tallies (count 0) are in the table only.
+ */
+function resultPrinter(stdout: Writable, timeZone: string) {
+  const printed = new Map<string, WindowResult>();
+  return {
+    print(results: readonly WindowResult[]) {
+      const fresh = results
+        .filter((r) => r.count > 0 && printed.get(`${r.ip} ${r.windowStart}`)?.count !== r.count)
+        .sort(compareResults);
+      for (const r of fresh) printed.set(`${r.ip} ${r.windowStart}`, r);
+      if (fresh.length > 0) stdout.write(`${fresh.map((r) => formatResultLine(r, timeZone)).join('\n')}\n`);
+    },
+    printed: () => [...printed.values()],
+  };
+}
+
+export async function run(options: RunOptions, io: RunIo): Promise<RunStats> {
+  const startedAt = Date.now();
+  const say = (message: string) => io.stderr.write(`ipcount: ${message}\n`);
+  const settings = runSettings(options);
+  if (options.statsFile !== undefined) assertWritableFile(options.statsFile, '--stats');
+  const lines = await openLineSource(sourceSpec(options, settings), {
+    ...(io.stdin ? { stdin: io.stdin } : {}),
+    ...(io.signal ? { signal: io.signal } : {}),
+    ...(options.durationSeconds !== undefined ? { durationMs: options.durationSeconds * 1000 } : {}),
+  });
+  const emulators = await startEmulators({
+    ...(options.dataDir ? { dataDir: options.dataDir } : {}),
+    host: options.host,
+    ...(options.kinesisPort !== undefined ? { kinesisPort: options.kinesisPort } : {}),
+    ...(options.dynamoPort !== undefined ? { dynamoPort: options.dynamoPort } : {}),
+  }).catch(async (error) => {
+    await lines.close();
+    throw error;
+  });
+  const edge = options.serve
+    ? await startEdge({
+        host: options.host,
+        port: options.serve.edgePort,
+        kinesisEndpoint: emulators.kinesis.endpoint,
+        dynamoEndpoint: emulators.dynamo.endpoint,
+        stacks: new Map([[options.serve.stackName, localStackOutputs(options.prefix, settings)]]),
+      }).catch(async (error) => {
+        await Promise.all([lines.close(), emulators.stop()]);
+        throw error;
+      })
+    : undefined;
+  const faults = options.faults ? new FaultInjector(options.faults, seededRandom(options.seed)) : undefined;
+  const results = resultPrinter(io.stdout, settings.timeZone);
+  let pipeline: Pipeline | undefined;
+  let schedule: { stop(): Promise<void> } | undefined;
+  try {
+    say(
+      `Kinesis endpoint ${emulators.kinesis.endpoint}, DynamoDB endpoint ${emulators.dynamo.endpoint} (region us-east-1, any credentials)`,
+    );
+    pipeline = await startPipeline({
+      kinesis: emulators.kinesis,
+      // Under --faults, throttling backoff starts at 10 ms rather than the SDK's 100 ms: same schedule, faster.
+      dynamo: faults ? { ...emulators.dynamo, retryBaseDelayMs: 10 } : emulators.dynamo,
+      prefix: options.prefix,
+      shards: options.shards,
+      settings,
+      eventSource: {
+        ...(options.bisectOnError !== undefined ? { bisectOnError: options.bisectOnError } : {}),
+        ...(options.retryBackoffMs !== undefined ? { retryBackoffMs: options.retryBackoffMs } : {}),
+      },
+      ...(faults ? { faults } : {}),
+      hooks: {
+        onBatchDiscarded: (batch: DiscardedBatch) =>
+          say(
+            `on-failure destination: gave up on ${batch.batchSize} records of ${batch.shardId} ` +
+              `(${batch.startSequenceNumber}…${batch.endSequenceNumber}, ${batch.condition}): ${batch.error}`,
+          ),
+        onInvocationError: (shardId, error, attempt) => {
+          if (faults) return; // expected by the hundred under --faults; the stats count them
+          if (attempt === 1 || attempt % 10 === 0)
+            say(`fold of ${shardId} failed (attempt ${attempt}), retrying: ${(error as Error).message}`);
+        },
+        onPollError: (shardId, error) =>
+          say(`reading ${shardId} failed, resuming: ${(error as Error).message}`),
+      },
+      ...(options.logLevel !== undefined ? { logLevel: options.logLevel } : {}),
+      onResults: results.print,
+    });
+    const live = pipeline;
+    const { names } = live;
+    say(
+      `stream ${names.stream}; tables ${names.windows}, ${names.shardState}, ${names.results}, ${names.deadLetters}`,
+    );
+    if (options.serve)
+      say(
+        `serving stack ${options.serve.stackName} at ${edge?.endpoint}: ` +
+          `ipcount produce --stack ${options.serve.stackName} --endpoint ${edge?.endpoint} --input FILE; Ctrl-C stops`,
+      );
+    else if (options.input === undefined) say(`${lines.description}; Ctrl-C stops`);
+
+    /** One emitter invocation; true when it emitted every window that was due. */
+    const emitOnce = async (endOfInput: boolean) => {
+      try {
+        const report = await live.emit(endOfInput);
+        return report.due === report.emitted.length;
+      } catch (error) {
+        if (!(error instanceof InjectedCrash))
+          say(`emitter failed, will run again: ${(error as Error).message}`);
+        return false;
+      }
+    };
+    schedule = startSchedule(() => emitOnce(false), settings.emitIntervalSeconds * 1000);
+
+    const producer = new StreamProducer(live.kinesis, names.stream);
+    let read = 0;
+    const progress =
+      options.input !== undefined
+        ? startProgressLine(
+            io.stderr,
+            () => ({
+              read,
+              put: producer.stats().sent,
+              folded: live.eventSource.stats.checkpointedRecords,
+              ...lines.position(),
+            }),
+            { always: options.progress === 'always' },
+          )
+        : undefined;
+    try {
+      for await (const line of lines.lines()) {
+        if (io.signal?.aborted) break;
+        read++;
+        await producer.put(line);
+        if (options.reshard && read === options.reshard.afterLines) {
+          await producer.flush();
+          // A reshard the stream refuses is reported; the run goes on with the shards it has.
+          const outcome = await reshard(live.kinesis, names.stream, options.reshard.kind).catch(
+            (error: Error) => `failed (${error.message}); continuing without it`,
+          );
+          say(`resharding after ${read} lines: ${outcome}`);
+        }
+      }
+      const produced = await producer.flush();
+      say(`${produced.sent} lines on the stream; waiting for the fold to catch up`);
+      await Promise.race([
+        live.eventSource.drained(produced.lastSequenceByShard),
+        ...(io.signal ? [abortedTwice(io.signal)] : []),
+      ]);
+    } finally {
+      progress?.stop();
+      await lines.close();
+    }
+    await schedule.stop();
+    // End of a bounded input: the watermark goes to +∞ and every window is emitted. A live run stops
+    // mid-stream: its open windows stay open (in --data-dir) for the next run.
+    const endOfInput = options.input !== undefined && !io.signal?.aborted;
+    for (let round = 0; round < 100 && !(await emitOnce(endOfInput)); round++);
+
+    const stats = await reportRun({
+      pipeline: live,
+      startedAt,
+      emitted: results.printed(),
+      produced: producer.stats(),
+      ...(faults ? { faults: faults.stats } : {}),
+    });
+    if (options.statsFile) writeStats(options.statsFile, stats);
+    for (const line of describeRun(stats, options)) say(line);
+    return stats;
+  } finally {
+    await schedule?.stop();
+    await lines.close();
+    await pipeline?.stop();
+    await edge?.stop();
+    await emulators.stop();
+  }
+}
+
+/** The run's closing lines on stderr: where every line went, and what the faults did. */
+export function describeRun(stats: RunStats, options: RunOptions): string[] {
+  const out = [
+    `${stats.records} lines: ${stats.counted} counted in ${stats.windows} windows, ${stats.bad} bad, ${stats.late} late` +
+      (stats.openWindows ? `, ${stats.openRecords} in ${stats.openWindows} windows still open` : '') +
+      (stats.discardedRecords ? `, ${stats.discardedRecords} LOST (given up after retries)` : '') +
+      ` (${stats.linesPerSecond} lines/s)`,
+  ];
+  if (options.faults)
+    out.push(
+      `faults: ${stats.faultsInjected} injected (${stats.crashes} crashes, ${stats.throttleErrors} throttling errors); ` +
+        `${stats.retries} retries, ${stats.bisections} bisections, ${stats.redeliveredRecords} records redelivered`,
+    );
+  const accounted = stats.counted + stats.bad + stats.late + stats.openRecords + stats.discardedRecords;
+  if (accounted !== stats.records && !options.dataDir && !options.serve)
+    out.push(
+      options.delivery === 'at-least-once'
+        ? `at-least-once: ${stats.records} lines in, ${accounted} counted or set aside (replays counted again)`
+        : `warning: ${stats.records} lines in but ${accounted} accounted for`,
+    );
+  return out;
+}
+
+/** A file the run writes at its end is checked at its start, so a bad path does not cost the run's output. */
+function assertWritableFile(path: string, option: string): void {
+  const folder = dirname(resolve(path));
+  if (!existsSync(folder) || !statSync(folder).isDirectory())
+    throw new Error(`${option}: no such directory ${folder}`);
+  if (existsSync(path) && statSync(path).isDirectory()) throw new Error(`${option}: ${path} is a directory`);
+}
+
+/** Resolves on a second abort only: the first Ctrl-C flushes, the second gives up waiting. */
+function abortedTwice(signal: AbortSignal): Promise<never> {
+  return new Promise((_, reject) => {
+    const second = () => reject(new Error('interrupted again: stopped without waiting for the fold'));
+    signal.addEventListener('abort', () => process.once('SIGINT', second), { once: true });
+    if (signal.aborted) process.once('SIGINT', second);
+  });
+}
