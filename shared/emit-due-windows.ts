@@ -2,9 +2,9 @@ import pLimit from 'p-limit';
 import { resultOf, type WindowResult } from './result.js';
 import type { ResultStore } from './store/result-store.js';
 import type { ShardStateStore } from './store/shard-state-store.js';
+import { OPEN } from './store/window-item.js';
 import type { WindowStore } from './store/window-store.js';
 import { effectiveWatermarks, FINAL_WATERMARK } from './watermark.js';
-import { OPEN } from './window-item.js';
 
 /**
  * The window firing. A window is due when the watermark of the shard that owns it has passed its end. Results

@@ -4,14 +4,14 @@ import {
   type DeadLetter,
   type FoldSettings,
   foldBatch,
+  lateDeadLetter,
   type ShardRecord,
 } from './fold.js';
 import type { DeadLetterStore } from './store/dead-letter-store.js';
 import type { ShardStateStore } from './store/shard-state-store.js';
 import type { WindowStore } from './store/window-store.js';
 import { describeInstant } from './time.js';
-import type { ShardProgress } from './watermark.js';
-import { guardAttribute } from './window-item.js';
+import { type ShardProgress, timelinessInClosedWindow, watermarkOf } from './watermark.js';
 
 /**
  * One invocation's work for one shard, in the order that makes a crash anywhere safe to replay:
@@ -82,7 +82,7 @@ export async function foldShardBatch(
   // (and their guards) must not expire while they are still being folded and emitted.
   const write = (c: Contribution) =>
     deps.windows.apply(shardId, c, Math.ceil(Math.max(c.windowEnd, now) / 1000) + retention, guarded);
-  const reopenAllowed = (deps.settings.allowedLatenessMs ?? 0) > 0;
+  const reopenAllowed = timelinessInClosedWindow(deps.settings.allowedLatenessMs) === 'update';
   const outcomes = await Promise.allSettled(
     plan.contributions.map((c) =>
       limit(async () => {
@@ -121,16 +121,8 @@ export async function foldShardBatch(
     if (!late || reopenAllowed) return;
     if (lineOf.size === 0) for (const r of records) lineOf.set(r.sequenceNumber, r);
     for (const sequenceNumber of late.sequenceNumbers) {
-      const record = lineOf.get(sequenceNumber);
-      closedLate.push({
-        sequenceNumber,
-        arrivalMs: record?.arrivalMs ?? now,
-        reason: 'late',
-        detail: `window ending ${describeInstant(late.windowEnd)} was already closed`,
-        line: record?.line ?? '',
-        ip: late.ip,
-        windowStart: late.windowStart,
-      });
+      const record = lineOf.get(sequenceNumber) ?? { sequenceNumber, arrivalMs: now, line: '' };
+      closedLate.push(lateDeadLetter(record, late, 'was already closed'));
     }
   });
 
@@ -178,8 +170,9 @@ async function recordProgress(
   now: number,
   exact: boolean,
 ): Promise<void> {
-  if (exact) await deps.shardState.advance(shardId, stored, next, deps.settings.maxDisorderMs, now);
-  else await deps.shardState.raise(shardId, next, deps.settings.maxDisorderMs, now);
+  const progress = { ...next, watermarkMs: watermarkOf(next.maxEventMs, deps.settings.maxDisorderMs) };
+  if (exact) await deps.shardState.advance(shardId, stored, progress, now);
+  else await deps.shardState.raise(shardId, progress, now);
 }
 
 /**
@@ -191,11 +184,10 @@ async function withoutCountedRecords(deps: FoldDependencies, shardId: string, le
     (l) => l.reason === 'late' && l.ip !== undefined && l.windowStart !== undefined,
   );
   if (late.length === 0) return letters;
-  const items = await deps.windows.getMany([...new Set(late.map((l) => `${l.ip}#${l.windowStart}`))]);
-  const guards = new Map(items.map((item) => [item.pk, item[guardAttribute(shardId)]]));
+  const counted = await deps.windows.countedThrough(shardId, late as { ip: string; windowStart: number }[]);
   return letters.filter((l) => {
     if (l.reason !== 'late') return true;
-    const guard = guards.get(`${l.ip}#${l.windowStart}`);
-    return !(typeof guard === 'string' && guard >= l.sequenceNumber);
+    const guard = counted(l as { ip: string; windowStart: number });
+    return !(guard !== undefined && guard >= l.sequenceNumber);
   });
 }

@@ -9,8 +9,8 @@ import {
 import {
   advanceEventTime,
   type EventTimeProgress,
-  isLate,
   type ShardProgress,
+  timeliness,
   watermarkOf,
 } from './watermark.js';
 import { windowStartOf } from './window.js';
@@ -74,6 +74,25 @@ export interface DeadLetter {
   readonly windowStart?: number;
 }
 
+/** The one way a late record becomes a dead letter: its window, and why it was too late for it. */
+export function lateDeadLetter(
+  record: Pick<ShardRecord, 'sequenceNumber' | 'arrivalMs' | 'line'>,
+  window: { readonly ip: string; readonly windowStart: number; readonly windowEnd: number },
+  why: string,
+  eventMs?: number,
+): DeadLetter {
+  return {
+    sequenceNumber: record.sequenceNumber,
+    arrivalMs: record.arrivalMs,
+    reason: 'late',
+    detail: `window ending ${describeInstant(window.windowEnd)} ${why}`,
+    line: record.line,
+    ip: window.ip,
+    ...(eventMs !== undefined ? { eventMs } : {}),
+    windowStart: window.windowStart,
+  };
+}
+
 export interface FoldPlan {
   readonly contributions: Contribution[];
   readonly deadLetters: DeadLetter[];
@@ -129,22 +148,19 @@ export class WindowFolder {
       return;
     }
     const { ip, eventMs, windowStart, windowEnd, watermark } = this.current;
-    if (!isLate(windowEnd, watermark)) {
-      this.contribute(this.byWindow, ip, windowStart, windowEnd, record.sequenceNumber, false);
-    } else if (windowEnd + (this.settings.allowedLatenessMs ?? 0) > watermark) {
-      this.contribute(this.byWindow, ip, windowStart, windowEnd, record.sequenceNumber, true);
+    const when = timeliness(windowEnd, watermark, this.settings.allowedLatenessMs);
+    if (when !== 'late') {
+      this.contribute(this.byWindow, ip, windowStart, windowEnd, record.sequenceNumber, when === 'update');
     } else {
       this.contribute(this.lateByWindow, ip, windowStart, windowEnd, record.sequenceNumber, false);
-      this.deadLetters.push({
-        sequenceNumber: record.sequenceNumber,
-        arrivalMs: record.arrivalMs,
-        reason: 'late',
-        detail: `window ending ${describeInstant(windowEnd)} is at or before watermark ${describeInstant(watermark)}`,
-        line: record.line,
-        ip,
-        eventMs,
-        windowStart,
-      });
+      this.deadLetters.push(
+        lateDeadLetter(
+          record,
+          { ip, windowStart, windowEnd },
+          `is at or before watermark ${describeInstant(watermark)}`,
+          eventMs,
+        ),
+      );
     }
     this.progress = advanceEventTime(this.progress, eventMs, this.settings.maxDisorderMs);
   }

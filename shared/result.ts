@@ -1,6 +1,6 @@
+import { countingShardOrdinal, type WindowItem } from './store/window-item.js';
 import { RESULT_WINDOW_BUCKETS } from './tables.js';
 import { formatClock } from './time.js';
-import { countingShardOrdinal, type WindowItem } from './window-item.js';
 
 /** An emitted result: the count of one IP in one closed window, as stored in the results table. */
 export interface WindowResult {

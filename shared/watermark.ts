@@ -54,9 +54,25 @@ export function watermarkOf(maxEventMs: number | undefined, maxDisorderMs: numbe
   return maxEventMs - maxDisorderMs;
 }
 
-/** A record is late when its window ends at or before the watermark established by the records before it. */
-export function isLate(windowEndMs: number, watermarkMs: number): boolean {
-  return windowEndMs <= watermarkMs;
+/**
+ * The event-time rule, in one place: a record is on time while its window ends after the watermark
+ * established by the records before it; late but still an update of its window within the allowed lateness
+ * past that; late (tallied, dead-lettered) beyond it.
+ */
+export type Timeliness = 'on-time' | 'update' | 'late';
+
+export function timeliness(windowEndMs: number, watermarkMs: number, allowedLatenessMs = 0): Timeliness {
+  if (windowEndMs > watermarkMs) return 'on-time';
+  return windowEndMs + allowedLatenessMs > watermarkMs ? 'update' : 'late';
+}
+
+/**
+ * A record on time by its shard's watermark can still find its window closed (the idle rule closed it on
+ * processing time, before the watermark passed it): it is then late by the window's closing, which happened
+ * before any lateness ran out, so any allowed lateness makes it an update.
+ */
+export function timelinessInClosedWindow(allowedLatenessMs = 0): Exclude<Timeliness, 'on-time'> {
+  return allowedLatenessMs > 0 ? 'update' : 'late';
 }
 
 /**

@@ -1,6 +1,6 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { type ShardProgress, watermarkOf } from '../watermark.js';
+import type { ShardProgress } from '../watermark.js';
 import { queryAll } from './pages.js';
 
 /** A shard's stored state, as the emitter reads it. */
@@ -9,6 +9,11 @@ export interface ShardState extends ShardProgress {
   /** Watermark through the stored position; absent while the shard has seen no valid record. */
   readonly watermarkMs: number | undefined;
   readonly updatedAt: number;
+}
+
+/** Progress as stored: the watermark beside the maximum it follows from (computed by the fold, not here). */
+export interface StoredProgress extends ShardProgress {
+  readonly watermarkMs: number;
 }
 
 export class ProgressConflictError extends Error {
@@ -44,15 +49,14 @@ export class ShardStateStore {
   async advance(
     shardId: string,
     previous: ShardProgress | undefined,
-    next: ShardProgress,
-    maxDisorderMs: number,
+    next: StoredProgress,
     now: number,
   ): Promise<void> {
     const values: Record<string, unknown> = { ':seq': next.sequenceNumber, ':now': now };
     const sets = ['sequenceNumber = :seq', 'updatedAt = :now'];
     if (next.maxEventMs !== undefined) {
       values[':max'] = next.maxEventMs;
-      values[':wm'] = watermarkOf(next.maxEventMs, maxDisorderMs);
+      values[':wm'] = next.watermarkMs;
       sets.push('maxEventMs = :max', 'watermarkMs = :wm');
     }
     // The unconfirmed jump travels with the position, so a redelivery from here decides as this one did.
@@ -89,13 +93,13 @@ export class ShardStateStore {
    * maximum no lower than the stored one (so single-record batches of a sparse shard still confirm each
    * other), or alone while the shard has no confirmed maximum.
    */
-  async raise(shardId: string, next: ShardProgress, maxDisorderMs: number, now: number): Promise<void> {
+  async raise(shardId: string, next: StoredProgress, now: number): Promise<void> {
     const values: Record<string, unknown> = { ':seq': next.sequenceNumber, ':now': now };
     const sets = ['sequenceNumber = :seq', 'updatedAt = :now'];
     let condition: string;
     if (next.maxEventMs !== undefined) {
       values[':max'] = next.maxEventMs;
-      values[':wm'] = watermarkOf(next.maxEventMs, maxDisorderMs);
+      values[':wm'] = next.watermarkMs;
       sets.push('maxEventMs = :max', 'watermarkMs = :wm');
       condition = 'attribute_not_exists(maxEventMs) OR maxEventMs <= :max';
     } else if (next.pendingEventMs !== undefined) {

@@ -2,17 +2,19 @@ import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { type Contribution, remainderAfter } from '../fold.js';
 import { WINDOWS_TABLE } from '../tables.js';
+import { getAll } from './batch.js';
+import { queryAll } from './pages.js';
 import {
   CLOSED,
+  closeUpdate,
   contributionUpdate,
+  guardAttribute,
   guardFor,
   OPEN,
   openSortUpperBound,
   type WindowItem,
   windowKey,
-} from '../window-item.js';
-import { getAll } from './batch.js';
-import { queryAll } from './pages.js';
+} from './window-item.js';
 
 export interface ContributionOutcome {
   /** Records newly counted by this write. */
@@ -93,6 +95,23 @@ export class WindowStore {
     )) as WindowItem[];
   }
 
+  /**
+   * The guards of one shard on some windows: for each, the highest sequence number of the shard counted
+   * into it (undefined when none).
+   */
+  async countedThrough(
+    shardId: string,
+    windows: readonly { readonly ip: string; readonly windowStart: number }[],
+  ): Promise<(window: { readonly ip: string; readonly windowStart: number }) => string | undefined> {
+    const keys = [...new Set(windows.map((w) => windowKey(w.ip, w.windowStart)))];
+    const items = await this.getMany(keys);
+    const guards = new Map(items.map((item) => [item.pk, item[guardAttribute(shardId)]]));
+    return (w) => {
+      const guard = guards.get(windowKey(w.ip, w.windowStart));
+      return typeof guard === 'string' ? guard : undefined;
+    };
+  }
+
   /** Keys of the open windows a shard owns whose end is at or before `watermarkMs`, via the sparse index. */
   async dueWindowKeys(shardId: string, watermarkMs: number): Promise<string[]> {
     const [index] = WINDOWS_TABLE.indexes;
@@ -111,34 +130,8 @@ export class WindowStore {
    * since it was read, makes the condition fail and nothing is emitted twice.
    */
   async close(item: WindowItem, closedAt: number): Promise<boolean> {
-    const stillAsRead =
-      '#count = :count AND (attribute_not_exists(#late) OR #late = :late) AND ' +
-      '(attribute_not_exists(emissions) OR emissions = :emissions)';
-    const condition =
-      item.status === OPEN
-        ? `#status = :open AND ${stillAsRead}`
-        : `#status = :closed AND stale = :true AND ${stillAsRead}`;
     try {
-      await this.doc.send(
-        new UpdateCommand({
-          TableName: this.table,
-          Key: { pk: item.pk },
-          UpdateExpression:
-            'SET #status = :closed, closedAt = :at, emissions = if_not_exists(emissions, :zero) + :one REMOVE openShard, stale',
-          ConditionExpression: condition,
-          ExpressionAttributeNames: { '#status': 'status', '#count': 'count', '#late': 'late' },
-          ExpressionAttributeValues: {
-            ':closed': CLOSED,
-            ...(item.status === OPEN ? { ':open': OPEN } : { ':true': true }),
-            ':count': item.count,
-            ':late': item.late ?? 0,
-            ':emissions': item.emissions ?? 0,
-            ':at': closedAt,
-            ':zero': 0,
-            ':one': 1,
-          },
-        }),
-      );
+      await this.doc.send(new UpdateCommand({ TableName: this.table, ...closeUpdate(item, closedAt) }));
       return true;
     } catch (error) {
       if (error instanceof ConditionalCheckFailedException) return false;

@@ -7,8 +7,8 @@ import { localContext } from '../../local/lambda/lambda-context.js';
 import { scheduledEvent } from '../../local/lambda/pipeline.js';
 import type { EmitReport } from '../../shared/emit-due-windows.js';
 import { ResultStore } from '../../shared/store/result-store.js';
+import type { WindowItem } from '../../shared/store/window-item.js';
 import { WindowStore } from '../../shared/store/window-store.js';
-import type { WindowItem } from '../../shared/window-item.js';
 import { kinesisEvent } from '../helpers/records.js';
 import { startTestStack, type TestStack } from '../helpers/stack.js';
 

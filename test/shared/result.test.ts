@@ -1,14 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { allWindowBuckets, formatResultLine, resultOf, windowBucket } from '../../shared/result.js';
-import { RESULT_WINDOW_BUCKETS } from '../../shared/tables.js';
 import {
   contributionUpdate,
   countingShardOrdinal,
   openSortKey,
   openSortUpperBound,
   type WindowItem,
-} from '../../shared/window-item.js';
+} from '../../shared/store/window-item.js';
+import { RESULT_WINDOW_BUCKETS } from '../../shared/tables.js';
 
 describe('result lines', () => {
   it('prints the seed form: worker, window start, ip, count', () => {

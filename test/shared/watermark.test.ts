@@ -5,20 +5,28 @@ import {
   type EventTimeProgress,
   effectiveWatermarks,
   FINAL_WATERMARK,
-  isLate,
   NO_WATERMARK,
+  timeliness,
+  timelinessInClosedWindow,
   watermarkOf,
 } from '../../shared/watermark.js';
 
-describe('watermarkOf and isLate', () => {
+describe('watermarkOf and timeliness', () => {
   it('is the highest event time minus the disorder bound', () => {
     assert.equal(watermarkOf(10_000, 2_000), 8_000);
     assert.equal(watermarkOf(undefined, 2_000), NO_WATERMARK);
     assert.equal(watermarkOf(FINAL_WATERMARK, 2_000), FINAL_WATERMARK);
   });
   it('calls a window late when it ends at or before the watermark', () => {
-    assert.ok(isLate(8_000, 8_000));
-    assert.ok(!isLate(8_001, 8_000));
+    assert.equal(timeliness(8_000, 8_000), 'late');
+    assert.equal(timeliness(8_001, 8_000), 'on-time');
+  });
+  it('makes a late record an update within the allowed lateness, and late beyond it', () => {
+    assert.equal(timeliness(8_000, 8_000, 1), 'update');
+    assert.equal(timeliness(8_000, 9_999, 2_000), 'update');
+    assert.equal(timeliness(8_000, 10_000, 2_000), 'late');
+    assert.equal(timelinessInClosedWindow(0), 'late');
+    assert.equal(timelinessInClosedWindow(1_000), 'update');
   });
 });
 

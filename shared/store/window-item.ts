@@ -1,5 +1,5 @@
-import type { Contribution } from './fold.js';
-import { shardOrdinal } from './sequence.js';
+import type { Contribution } from '../fold.js';
+import { shardOrdinal } from '../sequence.js';
 
 /**
  * Layout of a window item in the windows table, and the conditional update that folds one contribution into
@@ -164,6 +164,37 @@ export function contributionUpdate({
     ...(condition ? { ConditionExpression: condition } : {}),
     ExpressionAttributeNames: names,
     ExpressionAttributeValues: values,
+  } as ConditionalUpdate;
+}
+
+/**
+ * The close: freezes the window as the emitter read it. Only an open window, or a closed one marked stale by
+ * late records, is closed, and only if its count, late tally and emissions are still as read, so a second
+ * emitter or a count that moved makes the condition fail and nothing is emitted twice.
+ */
+export function closeUpdate(item: WindowItem, closedAt: number): ConditionalUpdate {
+  const stillAsRead =
+    '#count = :count AND (attribute_not_exists(#late) OR #late = :late) AND ' +
+    '(attribute_not_exists(emissions) OR emissions = :emissions)';
+  return {
+    Key: { pk: item.pk },
+    UpdateExpression:
+      'SET #status = :closed, closedAt = :at, emissions = if_not_exists(emissions, :zero) + :one REMOVE openShard, stale',
+    ConditionExpression:
+      item.status === OPEN
+        ? `#status = :open AND ${stillAsRead}`
+        : `#status = :closed AND stale = :true AND ${stillAsRead}`,
+    ExpressionAttributeNames: { '#status': 'status', '#count': 'count', '#late': 'late' },
+    ExpressionAttributeValues: {
+      ':closed': CLOSED,
+      ...(item.status === OPEN ? { ':open': OPEN } : { ':true': true }),
+      ':count': item.count,
+      ':late': item.late ?? 0,
+      ':emissions': item.emissions ?? 0,
+      ':at': closedAt,
+      ':zero': 0,
+      ':one': 1,
+    },
   } as ConditionalUpdate;
 }
 
