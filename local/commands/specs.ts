@@ -1,0 +1,272 @@
+import { normaliseIp } from '../../shared/parse.js';
+import { STREAM } from '../../shared/tables.js';
+import { assertTimeZone } from '../../shared/time.js';
+import { SEED_IPS } from '../sources/log-service.js';
+import { type CommandSpec, flag, integer, type Option, parsed, positive, setting, text } from './options.js';
+import { parseIpRange } from './query.js';
+
+/** What each command takes: the one table its parsing, validation and `--help` come from. */
+export const DEPLOYMENTS =
+  'Deployments: --stack NAME finds the stream and tables from the stack outputs (CloudFormation at --endpoint\n' +
+  "or in --region: AWS, LocalStack, or the edge of 'ipcount run --serve'); --prefix P names them directly.";
+
+const port = (flagName: string, help: string, fallback: number) =>
+  integer(flagName, { help, min: 0, max: 65_535, default: fallback });
+const freePort = (flagName: string, help: string) =>
+  integer(flagName, { help, min: 0, max: 65_535, defaultText: 'a free port, printed' });
+
+const RUN_SOURCE = {
+  input: text('input', {
+    metavar: 'FILE|-',
+    short: 'i',
+    help: "bounded run over FILE's lines ('-' = stdin); without it, live from the log service",
+  }),
+  serve: flag(
+    'serve',
+    "no source of its own: act as the deployed stack, folding whatever is put on the stream through one endpoint (--edge-port) until Ctrl-C (for 'ipcount produce', 'ipcount query --stack' and 'npm run test:e2e')",
+  ),
+  edgePort: port('edge-port', 'with --serve: the one endpoint for every AWS API the CLI uses', 4566),
+  stackName: text('stack-name', {
+    metavar: 'NAME',
+    help: 'with --serve: the stack name the edge answers DescribeStacks for',
+    default: 'IpCount',
+  }),
+  host: text('host', {
+    metavar: 'HOST',
+    help: 'address of the log service and emulators',
+    default: '127.0.0.1',
+  }),
+  port: port('port', 'log service port', 9999),
+  rate: positive('rate', { help: 'log service lines per second', default: 20 }),
+  ips: parsed(
+    'ips',
+    {
+      metavar: 'A,B,...',
+      help: 'the log service writes lines of these IPs',
+      defaultText: SEED_IPS.join(','),
+    },
+    (value) =>
+      value.split(',').map((s) => {
+        const ip = s.trim();
+        if (!normaliseIp(ip)) throw new Error(`must list IP addresses, got ${ip}`);
+        return ip;
+      }),
+  ),
+  duration: positive('duration', {
+    metavar: 'SECONDS',
+    help: 'stop a live run after this long',
+    defaultText: 'until Ctrl-C',
+  }),
+  progress: flag('progress', 'print the progress line of an --input run even when stderr is not a terminal'),
+} satisfies Record<string, Option<unknown>>;
+
+const RUN_SETTINGS = {
+  windowSeconds: setting('windowSeconds'),
+  maxDisorderSeconds: setting('maxDisorderSeconds'),
+  allowedLatenessSeconds: setting('allowedLatenessSeconds'),
+  maxClockSkewSeconds: setting('maxClockSkewSeconds'),
+  idleTimeoutSeconds: setting('idleTimeoutSeconds'),
+  timeZone: setting('timeZone'),
+  batchSize: setting('batchSize'),
+  batchingWindowSeconds: setting('batchingWindowSeconds'),
+  emitIntervalSeconds: setting('emitIntervalSeconds'),
+} satisfies Record<string, Option<unknown>>;
+
+const RUN_RUNTIME = {
+  shards: integer('shards', {
+    help: 'Kinesis shards, the parallelism',
+    min: 1,
+    max: 64,
+    default: STREAM.defaultShards,
+  }),
+  stats: text('stats', { metavar: 'FILE', help: 'write run statistics as JSON when the run ends' }),
+  dataDir: text('data-dir', {
+    metavar: 'DIR',
+    help: "keep the emulators' data in DIR between runs, for 'ipcount query --data-dir DIR'",
+    defaultText: 'in memory',
+  }),
+  prefix: text('prefix', { metavar: 'P', help: 'resource name prefix', default: 'ipcount' }),
+  kinesisPort: freePort('kinesis-port', 'fixed Kinesis emulator port'),
+  dynamoPort: freePort('dynamodb-port', 'fixed DynamoDB emulator port'),
+  logLevel: text('log-level', { metavar: 'LEVEL', help: "the handlers' log level", default: 'WARN' }),
+} satisfies Record<string, Option<unknown>>;
+
+const RUN_FAULTS = {
+  faults: parsed(
+    'faults',
+    {
+      metavar: 'RATE',
+      help: 'probability per handler invocation of a crash between its writes or a DynamoDB throttling burst (0–1)',
+      defaultText: '0',
+    },
+    probability,
+  ),
+  seed: integer('seed', {
+    help: 'makes --faults and the log service reproducible',
+    min: 0,
+    max: 2 ** 32 - 1,
+    default: 1,
+  }),
+  delivery: setting('delivery'),
+  reshard: parsed(
+    'reshard',
+    { metavar: 'KIND@N', help: 'split or merge shards after N input lines (e.g. split@5000)' },
+    reshardPlan,
+  ),
+  maxRetryAttempts: setting('maxRetryAttempts'),
+  maxRecordAgeSeconds: setting('maxRecordAgeSeconds'),
+  noBisect: flag('no-bisect', 'do not split a failing batch in two (BisectBatchOnFunctionError off)'),
+} satisfies Record<string, Option<unknown>>;
+
+export const RUN: CommandSpec<
+  typeof RUN_SOURCE & typeof RUN_SETTINGS & typeof RUN_RUNTIME & typeof RUN_FAULTS
+> = {
+  name: 'run',
+  summary:
+    'The job, locally on embedded emulators: the real handlers, one result line per (window, ip) on stdout, everything else on stderr.',
+  usage: [
+    'ipcount run [--input FILE|-] [--shards N] [--window SECONDS] [--data-dir DIR] [options]',
+    'ipcount run --serve [--edge-port N] [--stack-name NAME] [options]',
+  ],
+  sections: [
+    { title: 'source', options: RUN_SOURCE },
+    { title: 'settings (shared with the stack: shared/settings.ts)', options: RUN_SETTINGS },
+    { title: 'runtime', options: RUN_RUNTIME },
+    { title: 'failure injection (the exactly-once lesson)', options: RUN_FAULTS },
+  ],
+};
+
+const TARGET = {
+  dataDir: text('data-dir', {
+    metavar: 'DIR',
+    help: "the data of 'ipcount run --data-dir DIR' (the run must have stopped)",
+  }),
+  endpoint: parsed(
+    'endpoint',
+    { metavar: 'URL', help: "LocalStack or the edge of 'ipcount run --serve'" },
+    endpointUrl,
+  ),
+  region: text('region', { metavar: 'R', help: 'AWS region (AWS credentials from the usual chain)' }),
+  stack: text('stack', { metavar: 'NAME', help: "find the tables from this stack's outputs" }),
+  prefix: text('prefix', { metavar: 'P', help: 'name the tables by their prefix', defaultText: 'ipcount' }),
+  table: text('table', { metavar: 'NAME', help: 'read this result table instead' }),
+} satisfies Record<string, Option<unknown>>;
+
+const QUERY_WHAT = {
+  at: text('at', {
+    metavar: 'TIME',
+    help: 'every IP of the window containing TIME (HH:mm:ss, the nearest such time; ISO 8601; epoch ms)',
+  }),
+  top: integer('top', { help: 'with --at: only the N largest', min: 1, max: 10_000, defaultText: 'all' }),
+  ip: parsed(
+    'ip',
+    {
+      metavar: 'IP|CIDR',
+      help: 'one client, or every client in a prefix such as 192.168.1.0/24 or 2001:db8::/32',
+    },
+    parseIpRange,
+  ),
+  from: text('from', { metavar: 'TIME', help: 'with --ip: windows from TIME', defaultText: 'all time' }),
+  to: text('to', { metavar: 'TIME', help: 'with --ip: windows up to TIME', defaultText: 'all time' }),
+  deadLetters: flag('dead-letters', 'the lines that were not counted, with their reasons'),
+  json: flag('json', 'print JSON'),
+  tz: parsed(
+    'tz',
+    {
+      metavar: 'ZONE',
+      help: 'time zone of HH:mm:ss times and of printed windows',
+      defaultText: "the run's or stack's",
+    },
+    (zone) => {
+      try {
+        return assertTimeZone(zone);
+      } catch {
+        throw new Error(`must be an IANA time zone such as UTC or Asia/Shanghai, got ${zone}`);
+      }
+    },
+  ),
+} satisfies Record<string, Option<unknown>>;
+
+export const QUERY: CommandSpec<typeof TARGET & typeof QUERY_WHAT> = {
+  name: 'query',
+  summary:
+    "Reads the result table (or the dead letters) of a local run, of a stack at an endpoint, or on AWS. The window size is the run's or stack's own.",
+  usage: [
+    'ipcount query (--data-dir DIR | --endpoint URL | --stack NAME [--region R] | --region R)',
+    '              (--at TIME [--top N] | --ip IP|CIDR [--from TIME] [--to TIME] | --dead-letters) [--json]',
+  ],
+  sections: [
+    { title: 'where', options: TARGET },
+    { title: 'what', options: QUERY_WHAT },
+  ],
+  notes: DEPLOYMENTS,
+  moved: {
+    window: 'the window size is read from the run or stack settings; for the window at a time, use --at TIME',
+    'window-seconds': 'the window size is read from the run or stack settings',
+  },
+};
+
+const PRODUCE_OPTIONS = {
+  stack: text('stack', { metavar: 'NAME', help: 'put on the stream of this stack (from its outputs)' }),
+  stream: text('stream', { metavar: 'NAME', help: 'put on this stream' }),
+  prefix: text('prefix', { metavar: 'P', help: 'put on the stream named by this prefix' }),
+  region: text('region', { metavar: 'R', help: 'AWS region' }),
+  endpoint: parsed(
+    'endpoint',
+    { metavar: 'URL', help: "LocalStack or the edge of 'ipcount run --serve'" },
+    endpointUrl,
+  ),
+  input: text('input', {
+    metavar: 'FILE|-',
+    short: 'i',
+    help: "lines from FILE ('-' = stdin)",
+    defaultText: 'stdin',
+  }),
+  from: parsed('from', { metavar: 'tcp://HOST:PORT', help: 'lines from a TCP log service' }, (value) => {
+    if (!/^tcp:\/\/[^:/]+:\d+\/?$/.test(value)) throw new Error(`must be tcp://host:port, got ${value}`);
+    return value;
+  }),
+  progressInterval: positive('progress-interval', {
+    metavar: 'SECONDS',
+    help: 'progress line every',
+    default: 2,
+  }),
+} satisfies Record<string, Option<unknown>>;
+
+export const PRODUCE: CommandSpec<typeof PRODUCE_OPTIONS> = {
+  name: 'produce',
+  summary:
+    'Puts lines on a real stream (AWS, LocalStack, the edge of ipcount run --serve), batched, retrying only what failed.',
+  usage: [
+    'ipcount produce (--stack NAME | --stream NAME | --prefix P) [--region R] [--endpoint URL]',
+    '                [--input FILE|- | --from tcp://HOST:PORT]',
+  ],
+  sections: [{ title: 'options', options: PRODUCE_OPTIONS }],
+  notes: DEPLOYMENTS,
+};
+
+export const COMMANDS = { run: RUN, query: QUERY, produce: PRODUCE } as const;
+
+function probability(value: string): number {
+  const n = /^(?:0(?:\.\d*)?|1(?:\.0*)?|\.\d+)$/.test(value) ? Number(value) : Number.NaN;
+  if (!Number.isFinite(n) || n < 0 || n > 1)
+    throw new Error(`must be a probability from 0 to 1, got ${value}`);
+  return n;
+}
+
+function reshardPlan(value: string): { kind: 'split' | 'merge'; afterLines: number } {
+  const match = /^(split|merge)@(\d+)$/.exec(value);
+  const afterLines = Number(match?.[2]);
+  if (!match || !Number.isSafeInteger(afterLines) || afterLines < 1)
+    throw new Error(`must be split@LINES or merge@LINES, got ${value}`);
+  return { kind: match[1] as 'split' | 'merge', afterLines };
+}
+
+function endpointUrl(value: string): string {
+  try {
+    new URL(value);
+  } catch {
+    throw new Error(`must be a URL such as http://localhost:4566, got ${value}`);
+  }
+  return value;
+}
