@@ -19,7 +19,7 @@ describe('per-command help, from the option table that parses', () => {
         assert.equal(lines.length, 1, `--${option.flag} listed once`);
       }
       // Each option's default is shown once, in its own entry.
-      const defaults = flagged.stdout.match(/\(default /g) ?? [];
+      const defaults = flagged.stdout.match(/\(default\s/g) ?? [];
       assert.equal(defaults.length, options.filter((o) => o.defaultText !== undefined).length);
     });
   }
