@@ -10,7 +10,6 @@ import {
 import type { DeadLetterStore } from './store/dead-letter-store.js';
 import type { ShardStateStore } from './store/shard-state-store.js';
 import type { WindowStore } from './store/window-store.js';
-import { describeInstant } from './time.js';
 import { type ShardProgress, timelinessInClosedWindow, watermarkOf } from './watermark.js';
 
 /**

@@ -1,5 +1,11 @@
 import { isIPv6 } from 'node:net';
-import { describeInstant, isRepresentableEventTime, utcFromCalendar } from './time.js';
+import {
+  describeInstant,
+  isRepresentableEventTime,
+  parseClock,
+  timeOfDayMs,
+  utcFromCalendar,
+} from './time.js';
 
 /**
  * Parses one access-log line into (ip, time), detecting the format per line. Pure and allocation-light: this
@@ -161,8 +167,8 @@ export function parseLine(raw: string): ParsedLine {
     const h = (raw.charCodeAt(0) - ZERO) * 10 + raw.charCodeAt(1) - ZERO;
     const m = (raw.charCodeAt(3) - ZERO) * 10 + raw.charCodeAt(4) - ZERO;
     const s = (raw.charCodeAt(6) - ZERO) * 10 + raw.charCodeAt(7) - ZERO;
-    if (h > 23 || m > 59 || s > 59) return bad('invalid-time', `no such time of day: ${raw.slice(0, 8)}`);
-    const clockMs = ((h * 60 + m) * 60 + s) * 1000;
+    const clockMs = timeOfDayMs(h, m, s);
+    if (clockMs === undefined) return bad('invalid-time', `no such time of day: ${raw.slice(0, 8)}`);
     if (isCanonicalIPv4(raw, 9, end)) return { kind: 'clock', ip: raw.slice(9, end), clockMs };
     const address = raw.slice(9, end);
     const ip = normaliseIp(address);
@@ -291,9 +297,8 @@ export function parseTimeValue(value: unknown): TimeOf {
     );
   }
   if (/^\d{2}:\d{2}:\d{2}$/.test(value)) {
-    const [h, m, s] = value.split(':').map(Number) as [number, number, number];
-    if (h > 23 || m > 59 || s > 59) return { error: `no such time of day: ${value}` };
-    return { clockMs: ((h * 60 + m) * 60 + s) * 1000 };
+    const clockMs = parseClock(value);
+    return clockMs === undefined ? { error: `no such time of day: ${value}` } : { clockMs };
   }
   if (/^\d{10,13}(\.\d+)?$/.test(value)) return parseTimeValue(Number(value));
   if (NGINX_TIME.test(value)) return parseNginxTime(value);

@@ -1,5 +1,4 @@
 import { countingShardOrdinal, type WindowItem } from './store/window-item.js';
-import { RESULT_WINDOW_BUCKETS } from './tables.js';
 import { formatClock } from './time.js';
 
 /** An emitted result: the count of one IP in one closed window, as stored in the results table. */
@@ -14,19 +13,7 @@ export interface WindowResult {
   readonly revision: number;
   /** 1-based ordinal of the shard that counted it, printed as Flink's `k>`. */
   readonly worker: number;
-  readonly windowBucket: string;
   readonly emittedAt: number;
-}
-
-/** Spreads one window's results over a few index partitions (FNV-1a of the IP): they are written together. */
-export function windowBucket(windowStart: number, ip: string): string {
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < ip.length; i++) hash = Math.imul(hash ^ ip.charCodeAt(i), 0x01000193);
-  return `${windowStart}#${(hash >>> 0) % RESULT_WINDOW_BUCKETS}`;
-}
-
-export function allWindowBuckets(windowStart: number): string[] {
-  return Array.from({ length: RESULT_WINDOW_BUCKETS }, (_, b) => `${windowStart}#${b}`);
 }
 
 export function resultOf(item: WindowItem, emittedAt: number): WindowResult {
@@ -38,7 +25,6 @@ export function resultOf(item: WindowItem, emittedAt: number): WindowResult {
     late: item.late ?? 0,
     revision: (item.emissions ?? 0) + 1,
     worker: countingShardOrdinal(item),
-    windowBucket: windowBucket(item.windowStart, item.ip),
     emittedAt,
   };
 }

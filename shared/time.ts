@@ -134,13 +134,16 @@ export function formatIsoInZone(epochMs: number, timeZone: string): string {
   return `${local}${sign}${pad2(Math.floor(minutes / 60))}:${pad2(minutes % 60)}`;
 }
 
+/** Milliseconds since midnight of h:m:s, or undefined when that is no time of day (24:00:00, 12:60:00). */
+export function timeOfDayMs(h: number, m: number, s: number): number | undefined {
+  if (h > 23 || m > 59 || s > 59) return undefined;
+  return ((h * 60 + m) * 60 + s) * 1000;
+}
+
 /** Parses `HH:mm:ss` into ms since midnight, or undefined when it is not a valid clock time. */
 export function parseClock(text: string): number | undefined {
   const match = /^(\d{2}):(\d{2}):(\d{2})$/.exec(text);
-  if (!match) return undefined;
-  const [h, m, s] = [Number(match[1]), Number(match[2]), Number(match[3])];
-  if (h > 23 || m > 59 || s > 59) return undefined;
-  return ((h * 60 + m) * 60 + s) * 1000;
+  return match ? timeOfDayMs(Number(match[1]), Number(match[2]), Number(match[3])) : undefined;
 }
 
 /** The latest instant at or before `limitMs` with this time of day: logs are written before they arrive. */

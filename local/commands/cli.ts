@@ -121,7 +121,6 @@ async function produceCommand(args: string[]): Promise<number> {
   const given = [v.stack, v.stream, v.prefix].filter((x) => x !== undefined);
   if (given.length !== 1)
     throw new UsageError('say where to put the lines: one of --stack, --stream, --prefix');
-  if (v.input !== undefined && v.from !== undefined) throw new UsageError('give --input or --from, not both');
   const controller = abortOnSignal('sending what was read');
   await produce(
     {
@@ -133,7 +132,6 @@ async function produceCommand(args: string[]): Promise<number> {
             ? { stack: v.stack }
             : { prefix: v.prefix ?? 'ipcount' },
       ...(v.input !== undefined ? { input: v.input } : {}),
-      ...(v.from !== undefined ? { from: v.from } : {}),
       progressIntervalMs: v.progressInterval * 1000,
     },
     { stderr: process.stderr, signal: controller.signal },

@@ -13,10 +13,8 @@ export interface ProduceOptions {
   readonly target: AwsTarget;
   /** The stream by name, or the deployment whose stream it is. */
   readonly stream: { readonly name: string } | DeploymentRef;
-  /** A file, or '-' for stdin. */
+  /** A file, '-' for stdin, or `tcp://host:port`: a log service writing one line per `\n`. */
   readonly input?: string;
-  /** `tcp://host:port`: a log service writing one line per `\n` (the seed's localhost:9999). */
-  readonly from?: string;
   readonly progressIntervalMs?: number;
 }
 
@@ -40,7 +38,7 @@ export async function produce(options: ProduceOptions, io: ProduceIo): Promise<P
     'name' in options.stream
       ? options.stream.name
       : (await resolveDeployment(options.stream, options.target)).stream;
-  const source = await openLineSource(lineSourceSpec(options.input, options.from), {
+  const source = await openLineSource(lineSourceSpec(options.input), {
     ...(io.stdin ? { stdin: io.stdin } : {}),
     ...(io.signal ? { signal: io.signal } : {}),
   });

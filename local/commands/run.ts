@@ -12,7 +12,7 @@ import { type Pipeline, startPipeline } from '../lambda/pipeline.js';
 import { type ReshardKind, reshard } from '../lambda/reshard.js';
 import { startSchedule } from '../lambda/schedule.js';
 import { seededRandom } from '../sources/generate.js';
-import { type LineSourceSpec, openLineSource } from '../sources/line-source.js';
+import { type LineSourceSpec, lineSourceSpec, openLineSource } from '../sources/line-source.js';
 import { StreamProducer } from '../sources/producer.js';
 import { startProgressLine } from './progress.js';
 import { type RunStats, reportRun, writeStats } from './run-report.js';
@@ -24,7 +24,7 @@ export type { RunStats } from './run-report.js';
  * Settings not given take the settings table's local defaults.
  */
 export interface RunOptions extends Partial<PipelineSettings> {
-  /** A file of lines, or '-' for stdin; absent = live from the log service. */
+  /** A file of lines, '-' for stdin or tcp://host:port; absent = live from the built-in log service. */
   readonly input?: string;
   readonly shards: number;
   readonly statsFile?: string;
@@ -64,8 +64,7 @@ export interface RunIo {
 
 function sourceSpec(options: RunOptions, settings: PipelineSettings): LineSourceSpec {
   if (options.serve) return { kind: 'none' };
-  if (options.input === '-') return { kind: 'stdin' };
-  if (options.input !== undefined) return { kind: 'file', path: options.input };
+  if (options.input !== undefined) return lineSourceSpec(options.input);
   return {
     kind: 'log-service',
     host: options.host,

@@ -1,6 +1,7 @@
 import { normaliseIp } from '../../shared/parse.js';
 import { STREAM } from '../../shared/tables.js';
 import { assertTimeZone } from '../../shared/time.js';
+import { lineSourceSpec } from '../sources/line-source.js';
 import { SEED_IPS } from '../sources/log-service.js';
 import { type CommandSpec, flag, integer, type Option, parsed, positive, setting, text } from './options.js';
 import { parseIpRange } from './query.js';
@@ -10,17 +11,26 @@ export const DEPLOYMENTS =
   'Deployments: --stack NAME finds the stream and tables from the stack outputs (CloudFormation at --endpoint\n' +
   "or in --region: AWS, LocalStack, or the edge of 'ipcount run --serve'); --prefix P names them directly.";
 
+/** `--input`, in run and produce alike: the one line source (sources/line-source.ts). */
+function inputOption(help: string, defaultText?: string) {
+  return {
+    ...parsed('input', { metavar: 'SOURCE', help, ...(defaultText ? { defaultText } : {}) }, (value) => {
+      lineSourceSpec(value);
+      return value;
+    }),
+    short: 'i',
+  };
+}
+
 const port = (flagName: string, help: string, fallback: number) =>
   integer(flagName, { help, min: 0, max: 65_535, default: fallback });
 const freePort = (flagName: string, help: string) =>
   integer(flagName, { help, min: 0, max: 65_535, defaultText: 'a free port, printed' });
 
 const RUN_SOURCE = {
-  input: text('input', {
-    metavar: 'FILE|-',
-    short: 'i',
-    help: "bounded run over FILE's lines ('-' = stdin); without it, live from the log service",
-  }),
+  input: inputOption(
+    "bounded run over the lines of a file, stdin ('-') or a TCP log service (tcp://HOST:PORT) until it ends; without it, live from the built-in log service",
+  ),
   serve: flag(
     'serve',
     "no source of its own: act as the deployed stack, folding whatever is put on the stream through one endpoint (--edge-port) until Ctrl-C (for 'ipcount produce', 'ipcount query --stack' and 'npm run test:e2e')",
@@ -125,7 +135,7 @@ export const RUN: CommandSpec<
   summary:
     'The job, locally on embedded emulators: the real handlers, one result line per (window, ip) on stdout, everything else on stderr.',
   usage: [
-    'ipcount run [--input FILE|-] [--shards N] [--window SECONDS] [--data-dir DIR] [options]',
+    'ipcount run [--input FILE|-|tcp://HOST:PORT] [--shards N] [--window SECONDS] [--data-dir DIR] [options]',
     'ipcount run --serve [--edge-port N] [--stack-name NAME] [options]',
   ],
   sections: [
@@ -216,16 +226,7 @@ const PRODUCE_OPTIONS = {
     { metavar: 'URL', help: "LocalStack or the edge of 'ipcount run --serve'" },
     endpointUrl,
   ),
-  input: text('input', {
-    metavar: 'FILE|-',
-    short: 'i',
-    help: "lines from FILE ('-' = stdin)",
-    defaultText: 'stdin',
-  }),
-  from: parsed('from', { metavar: 'tcp://HOST:PORT', help: 'lines from a TCP log service' }, (value) => {
-    if (!/^tcp:\/\/[^:/]+:\d+\/?$/.test(value)) throw new Error(`must be tcp://host:port, got ${value}`);
-    return value;
-  }),
+  input: inputOption("lines from a file, stdin ('-') or a TCP log service (tcp://HOST:PORT)", 'stdin'),
   progressInterval: positive('progress-interval', {
     metavar: 'SECONDS',
     help: 'progress line every',
@@ -239,10 +240,11 @@ export const PRODUCE: CommandSpec<typeof PRODUCE_OPTIONS> = {
     'Puts lines on a real stream (AWS, LocalStack, the edge of ipcount run --serve), batched, retrying only what failed.',
   usage: [
     'ipcount produce (--stack NAME | --stream NAME | --prefix P) [--region R] [--endpoint URL]',
-    '                [--input FILE|- | --from tcp://HOST:PORT]',
+    '                [--input FILE|-|tcp://HOST:PORT]',
   ],
   sections: [{ title: 'options', options: PRODUCE_OPTIONS }],
   notes: DEPLOYMENTS,
+  moved: { from: 'a TCP log service is an --input: --input tcp://HOST:PORT' },
 };
 
 export const COMMANDS = { run: RUN, query: QUERY, produce: PRODUCE } as const;

@@ -3,8 +3,6 @@ import {
   GetShardIteratorCommand,
   type KinesisClient,
   type _Record as KinesisRecord,
-  ListShardsCommand,
-  type Shard,
 } from '@aws-sdk/client-kinesis';
 import type {
   Context,
@@ -14,6 +12,7 @@ import type {
 } from 'aws-lambda';
 import { pause } from '../../shared/pause.js';
 import { compareSequence } from '../../shared/sequence.js';
+import { listShards } from '../../shared/store/stream-lineage.js';
 import { localContext } from './lambda-context.js';
 
 /**
@@ -338,15 +337,7 @@ export class LocalEventSource {
 
   /** Lists the shards, and starts a poller for each whose parents have all been read to their end. */
   private async discover(): Promise<void> {
-    const shards: Shard[] = [];
-    let token: string | undefined;
-    do {
-      const out = await this.kinesis.send(
-        new ListShardsCommand(token ? { NextToken: token } : { StreamName: this.streamName }),
-      );
-      shards.push(...(out.Shards ?? []));
-      token = out.NextToken;
-    } while (token);
+    const shards = await listShards(this.kinesis, this.streamName);
     const known = new Set(shards.map((s) => s.ShardId));
     for (const shard of shards) {
       const shardId = shard.ShardId ?? '';

@@ -1,27 +1,18 @@
 import {
   DescribeStreamSummaryCommand,
   type KinesisClient,
-  ListShardsCommand,
   MergeShardsCommand,
   type Shard,
   SplitShardCommand,
 } from '@aws-sdk/client-kinesis';
 import { pause } from '../../shared/pause.js';
+import { listShards } from '../../shared/store/stream-lineage.js';
 
 /** Splits or merges shards of a live stream, as an operator scaling it would (`--reshard`). */
 export type ReshardKind = 'split' | 'merge';
 
 async function openShards(kinesis: KinesisClient, streamName: string): Promise<Shard[]> {
-  const shards: Shard[] = [];
-  let token: string | undefined;
-  do {
-    const out = await kinesis.send(
-      new ListShardsCommand(token ? { NextToken: token } : { StreamName: streamName }),
-    );
-    shards.push(...(out.Shards ?? []));
-    token = out.NextToken;
-  } while (token);
-  return shards
+  return (await listShards(kinesis, streamName))
     .filter((s) => s.SequenceNumberRange?.EndingSequenceNumber === undefined)
     .sort((a, b) =>
       BigInt(a.HashKeyRange?.StartingHashKey ?? 0) < BigInt(b.HashKeyRange?.StartingHashKey ?? 0) ? -1 : 1,

@@ -42,14 +42,19 @@ export interface LineSourceIo {
   readonly durationMs?: number;
 }
 
-/** `-` is stdin, anything else a file; `tcp://host:port` a log service. */
-export function lineSourceSpec(input: string | undefined, from: string | undefined): LineSourceSpec {
-  if (from !== undefined) {
-    const url = new URL(from);
-    if (url.protocol !== 'tcp:' || !url.port) throw new Error(`--from must be tcp://host:port, got ${from}`);
-    return { kind: 'tcp', host: url.hostname, port: Number(url.port) };
-  }
-  return input === undefined || input === '-' ? { kind: 'stdin' } : { kind: 'file', path: input };
+const TCP_SOURCE = /^tcp:\/\/([^:/]+|\[[^\]]+\]):(\d{1,5})\/?$/;
+
+/**
+ * What `--input` names: `-` is stdin, `tcp://host:port` a log service writing lines (the seed's
+ * localhost:9999), anything else a file. A URL of another scheme is an error, not a file name.
+ */
+export function lineSourceSpec(input: string | undefined): LineSourceSpec {
+  if (input === undefined || input === '-') return { kind: 'stdin' };
+  const tcp = TCP_SOURCE.exec(input);
+  if (tcp) return { kind: 'tcp', host: (tcp[1] ?? '').replace(/^\[|\]$/g, ''), port: Number(tcp[2]) };
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(input))
+    throw new Error(`must be a file, '-' (stdin) or tcp://host:port, got ${input}`);
+  return { kind: 'file', path: input };
 }
 
 function once(close: () => Promise<void>): () => Promise<void> {

@@ -1,8 +1,19 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { allWindowBuckets, compareResults, type WindowResult } from '../result.js';
-import { RESULTS_TABLE } from '../tables.js';
+import { compareResults, type WindowResult } from '../result.js';
+import { RESULT_WINDOW_BUCKETS, RESULTS_TABLE } from '../tables.js';
 import { putAll } from './batch.js';
 import { queryAll, scanAll } from './pages.js';
+
+/** Spreads one window's results over a few index partitions (FNV-1a of the IP): they are written together. */
+export function windowBucket(windowStart: number, ip: string): string {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < ip.length; i++) hash = Math.imul(hash ^ ip.charCodeAt(i), 0x01000193);
+  return `${windowStart}#${(hash >>> 0) % RESULT_WINDOW_BUCKETS}`;
+}
+
+export function allWindowBuckets(windowStart: number): string[] {
+  return Array.from({ length: RESULT_WINDOW_BUCKETS }, (_, b) => `${windowStart}#${b}`);
+}
 
 export class ResultStore {
   /** @param retentionSeconds how long a result is kept after it is written (TTL); 0 = until deleted. */
@@ -15,9 +26,11 @@ export class ResultStore {
   /** Idempotent: a result is keyed by (ip, window), so writing it again writes the same item. */
   async putMany(results: readonly WindowResult[]): Promise<void> {
     const retention = this.retentionSeconds;
-    const items = results.map((r) =>
-      retention > 0 ? { ...r, expiresAt: Math.ceil(r.emittedAt / 1000) + retention } : { ...r },
-    );
+    const items = results.map((r) => ({
+      ...r,
+      windowBucket: windowBucket(r.windowStart, r.ip),
+      ...(retention > 0 ? { expiresAt: Math.ceil(r.emittedAt / 1000) + retention } : {}),
+    }));
     await putAll(this.doc, this.table, items);
   }
 

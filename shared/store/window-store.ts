@@ -10,7 +10,6 @@ import {
   contributionUpdate,
   guardAttribute,
   guardFor,
-  OPEN,
   openSortUpperBound,
   type WindowItem,
   windowKey,

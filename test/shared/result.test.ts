@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { allWindowBuckets, formatResultLine, resultOf, windowBucket } from '../../shared/result.js';
+import { formatResultLine, resultOf } from '../../shared/result.js';
+import { allWindowBuckets, windowBucket } from '../../shared/store/result-store.js';
 import {
   contributionUpdate,
   countingShardOrdinal,
@@ -48,7 +49,6 @@ describe('result lines', () => {
       late: 0,
       revision: 1,
       worker: 1,
-      windowBucket: windowBucket(5000, '10.0.0.1'),
       emittedAt: 123,
     });
   });

@@ -110,7 +110,7 @@ describe('ipcount produce', () => {
     );
     try {
       const result = await ipcount(
-        ['produce', ...target(), '--from', `tcp://127.0.0.1:${port}`, '--progress-interval', '0.5'],
+        ['produce', ...target(), '--input', `tcp://127.0.0.1:${port}`, '--progress-interval', '0.5'],
         { interruptWhenStderr: (stderr) => /[1-9]\d* lines on .*\(/.test(stderr) },
       );
       assert.equal(result.code, 0, result.stderr);
@@ -130,10 +130,10 @@ describe('ipcount produce', () => {
     const noStream = await ipcount(['produce', '--input', '/dev/null']);
     assert.equal(noStream.code, 2);
     assert.match(noStream.stderr, /one of --stack, --stream, --prefix/);
-    const badFrom = await ipcount(['produce', ...target(), '--from', 'udp://x:1']);
+    const badFrom = await ipcount(['produce', ...target(), '--input', 'udp://x:1']);
     assert.equal(badFrom.code, 2);
     assert.match(badFrom.stderr, /tcp:\/\/host:port/);
-    const refused = await ipcount(['produce', ...target(), '--from', 'tcp://127.0.0.1:1']);
+    const refused = await ipcount(['produce', ...target(), '--input', 'tcp://127.0.0.1:1']);
     assert.equal(refused.code, 1);
     assert.match(refused.stderr, /cannot connect to tcp:\/\/127.0.0.1:1/);
     const noStack = await ipcount([

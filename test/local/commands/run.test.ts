@@ -111,6 +111,32 @@ describe('ipcount run --input (end to end, real binary, embedded emulators)', ()
       blocker.close();
     }
   });
+  it('reads a TCP log service given as --input tcp://host:port until it closes, like produce does', async () => {
+    const input = generatedFile('tcp.log', 2000, 31);
+    const server = createServer((socket) => socket.end(`${input.lines.join('\n')}\n`));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as { port: number }).port;
+    try {
+      const result = await ipcount(['run', '--input', `tcp://127.0.0.1:${port}`]);
+      assert.equal(result.code, 0, result.stderr);
+      assert.deepEqual(resultCounts(result.stdout), oracleCounts(input.lines));
+    } finally {
+      server.close();
+    }
+  });
+
+  it('prints a progress line when asked, and none on a pipe otherwise', async () => {
+    const input = generatedFile('progress.log', 3000, 32);
+    const asked = await ipcount(['run', '--input', input.path, '--progress']);
+    assert.equal(asked.code, 0, asked.stderr);
+    assert.match(
+      asked.stderr,
+      /ipcount: [\d,]+ read, [\d,]+ put, [\d,]+ folded · [\d,]+ lines\/s · \d+% · ETA /,
+    );
+    assert.deepEqual(resultCounts(asked.stdout), oracleCounts(input.lines));
+    const quiet = await ipcount(['run', '--input', input.path]);
+    assert.doesNotMatch(quiet.stderr, / read, .* folded/);
+  });
 });
 
 describe('ipcount run, live from the log service', () => {
