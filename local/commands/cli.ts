@@ -98,16 +98,16 @@ async function queryCommand(args: string[]): Promise<number> {
     );
   await query(
     {
-      ...(v.dataDir !== undefined ? { dataDir: v.dataDir } : {}),
+      dataDir: v.dataDir,
       target: awsTarget(v.endpoint, v.region),
       deployment: v.stack !== undefined ? { stack: v.stack } : { prefix: v.prefix ?? 'ipcount' },
-      ...(v.table !== undefined ? { resultsTable: v.table } : {}),
-      ...(v.at !== undefined ? { at: v.at } : {}),
-      ...(v.ip !== undefined ? { ip: v.ip } : {}),
-      ...(v.from !== undefined ? { from: v.from } : {}),
-      ...(v.to !== undefined ? { to: v.to } : {}),
-      ...(v.top !== undefined ? { top: v.top } : {}),
-      ...(v.tz !== undefined ? { timeZone: v.tz } : {}),
+      resultsTable: v.table,
+      at: v.at,
+      ip: v.ip,
+      from: v.from,
+      to: v.to,
+      top: v.top,
+      timeZone: v.tz,
       deadLetters: v.deadLetters,
       json: v.json,
     },
@@ -131,7 +131,7 @@ async function produceCommand(args: string[]): Promise<number> {
           : v.stack !== undefined
             ? { stack: v.stack }
             : { prefix: v.prefix ?? 'ipcount' },
-      ...(v.input !== undefined ? { input: v.input } : {}),
+      input: v.input,
       progressIntervalMs: v.progressInterval * 1000,
     },
     { stderr: process.stderr, signal: controller.signal },

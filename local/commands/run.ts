@@ -111,15 +111,15 @@ export async function run(options: RunOptions, io: RunIo): Promise<RunStats> {
   const settings = runSettings(options);
   if (options.statsFile !== undefined) assertWritableFile(options.statsFile, '--stats');
   const lines = await openLineSource(sourceSpec(options, settings), {
-    ...(io.stdin ? { stdin: io.stdin } : {}),
-    ...(io.signal ? { signal: io.signal } : {}),
-    ...(options.durationSeconds !== undefined ? { durationMs: options.durationSeconds * 1000 } : {}),
+    stdin: io.stdin,
+    signal: io.signal,
+    durationMs: options.durationSeconds === undefined ? undefined : options.durationSeconds * 1000,
   });
   const emulators = await startEmulators({
-    ...(options.dataDir ? { dataDir: options.dataDir } : {}),
+    dataDir: options.dataDir,
     host: options.host,
-    ...(options.kinesisPort !== undefined ? { kinesisPort: options.kinesisPort } : {}),
-    ...(options.dynamoPort !== undefined ? { dynamoPort: options.dynamoPort } : {}),
+    kinesisPort: options.kinesisPort,
+    dynamoPort: options.dynamoPort,
   }).catch(async (error) => {
     await lines.close();
     throw error;
@@ -152,10 +152,10 @@ export async function run(options: RunOptions, io: RunIo): Promise<RunStats> {
       shards: options.shards,
       settings,
       eventSource: {
-        ...(options.bisectOnError !== undefined ? { bisectOnError: options.bisectOnError } : {}),
-        ...(options.retryBackoffMs !== undefined ? { retryBackoffMs: options.retryBackoffMs } : {}),
+        bisectOnError: options.bisectOnError,
+        retryBackoffMs: options.retryBackoffMs,
       },
-      ...(faults ? { faults } : {}),
+      faults,
       hooks: {
         onBatchDiscarded: (batch: DiscardedBatch) =>
           say(
@@ -170,7 +170,7 @@ export async function run(options: RunOptions, io: RunIo): Promise<RunStats> {
         onPollError: (shardId, error) =>
           say(`reading ${shardId} failed, resuming: ${(error as Error).message}`),
       },
-      ...(options.logLevel !== undefined ? { logLevel: options.logLevel } : {}),
+      logLevel: options.logLevel,
       onResults: results.print,
     });
     const live = pipeline;
