@@ -7,13 +7,17 @@ import { localStackOutputs } from '../aws/deployment.js';
 import { startEdge } from '../aws/edge.js';
 import { startEmulators } from '../aws/emulators.js';
 import type { DiscardedBatch } from '../lambda/event-source.js';
-import { FaultInjector, InjectedCrash } from '../lambda/faults.js';
+import { FaultInjector } from '../lambda/faults.js';
 import { type Pipeline, startPipeline } from '../lambda/pipeline.js';
 import { type ReshardKind, reshard } from '../lambda/reshard.js';
-import { startSchedule } from '../lambda/schedule.js';
 import { seededRandom } from '../sources/generate.js';
-import { type LineSourceSpec, lineSourceSpec, openLineSource } from '../sources/line-source.js';
-import { StreamProducer } from '../sources/producer.js';
+import {
+  type LineSource,
+  type LineSourceSpec,
+  lineSourceSpec,
+  openLineSource,
+} from '../sources/line-source.js';
+import { type ProducerStats, StreamProducer } from '../sources/producer.js';
 import { startProgressLine } from './progress.js';
 import { type RunStats, reportRun, writeStats } from './run-report.js';
 
@@ -139,7 +143,6 @@ export async function run(options: RunOptions, io: RunIo): Promise<RunStats> {
   const faults = options.faults ? new FaultInjector(options.faults, seededRandom(options.seed)) : undefined;
   const results = resultPrinter(io.stdout, settings.timeZone);
   let pipeline: Pipeline | undefined;
-  let schedule: { stop(): Promise<void> } | undefined;
   try {
     say(
       `Kinesis endpoint ${emulators.kinesis.endpoint}, DynamoDB endpoint ${emulators.dynamo.endpoint} (region us-east-1, any credentials)`,
@@ -172,6 +175,7 @@ export async function run(options: RunOptions, io: RunIo): Promise<RunStats> {
       },
       logLevel: options.logLevel,
       onResults: results.print,
+      onEmitError: (error) => say(`emitter failed, will run again: ${(error as Error).message}`),
     });
     const live = pipeline;
     const { names } = live;
@@ -185,27 +189,16 @@ export async function run(options: RunOptions, io: RunIo): Promise<RunStats> {
       );
     else if (options.input === undefined) say(`${lines.description}; Ctrl-C stops`);
 
-    /** One emitter invocation; true when it emitted every window that was due. */
-    const emitOnce = async (endOfInput: boolean) => {
-      try {
-        const report = await live.emit(endOfInput);
-        return report.due === report.emitted.length;
-      } catch (error) {
-        if (!(error instanceof InjectedCrash))
-          say(`emitter failed, will run again: ${(error as Error).message}`);
-        return false;
-      }
-    };
-    schedule = startSchedule(() => emitOnce(false), settings.emitIntervalSeconds * 1000);
+    const schedule = live.startSchedule();
 
     const producer = new StreamProducer(live.kinesis, names.stream);
-    let read = 0;
+    const feeding = { read: 0 };
     const progress =
       options.input !== undefined
         ? startProgressLine(
             io.stderr,
             () => ({
-              read,
+              read: feeding.read,
               put: producer.stats().sent,
               folded: live.eventSource.stats.checkpointedRecords,
               ...lines.position(),
@@ -213,21 +206,16 @@ export async function run(options: RunOptions, io: RunIo): Promise<RunStats> {
             { always: options.progress === 'always' },
           )
         : undefined;
+    const plan = options.reshard;
     try {
-      for await (const line of lines.lines()) {
-        if (io.signal?.aborted) break;
-        read++;
-        await producer.put(line);
-        if (options.reshard && read === options.reshard.afterLines) {
-          await producer.flush();
-          // A reshard the stream refuses is reported; the run goes on with the shards it has.
-          const outcome = await reshard(live.kinesis, names.stream, options.reshard.kind).catch(
-            (error: Error) => `failed (${error.message}); continuing without it`,
-          );
-          say(`resharding after ${read} lines: ${outcome}`);
-        }
-      }
-      const produced = await producer.flush();
+      const produced = await feed(lines, producer, feeding, {
+        reshard: plan && {
+          afterLines: plan.afterLines,
+          run: () => reshard(live.kinesis, names.stream, plan.kind),
+        },
+        signal: io.signal,
+        say,
+      });
       say(`${produced.sent} lines on the stream; waiting for the fold to catch up`);
       await Promise.race([
         live.eventSource.drained(produced.lastSequenceByShard),
@@ -241,7 +229,7 @@ export async function run(options: RunOptions, io: RunIo): Promise<RunStats> {
     // End of a bounded input: the watermark goes to +∞ and every window is emitted. A live run stops
     // mid-stream: its open windows stay open (in --data-dir) for the next run.
     const endOfInput = options.input !== undefined && !io.signal?.aborted;
-    for (let round = 0; round < 100 && !(await emitOnce(endOfInput)); round++);
+    for (let round = 0; round < 100 && !(await live.emitOnce(endOfInput)); round++);
 
     const stats = await reportRun({
       pipeline: live,
@@ -254,12 +242,40 @@ export async function run(options: RunOptions, io: RunIo): Promise<RunStats> {
     for (const line of describeRun(stats, options)) say(line);
     return stats;
   } finally {
-    await schedule?.stop();
     await lines.close();
     await pipeline?.stop();
     await edge?.stop();
     await emulators.stop();
   }
+}
+
+/**
+ * Puts every line of the source on the stream, in order, and flushes; with a reshard plan, splits or merges
+ * the stream once that many lines are on it (a refused reshard is reported, and the run goes on).
+ */
+async function feed(
+  lines: LineSource,
+  producer: StreamProducer,
+  counter: { read: number },
+  options: {
+    readonly reshard?: { readonly afterLines: number; run(): Promise<string> } | undefined;
+    readonly signal?: AbortSignal | undefined;
+    readonly say: (message: string) => void;
+  },
+): Promise<ProducerStats> {
+  for await (const line of lines.lines()) {
+    if (options.signal?.aborted) break;
+    counter.read++;
+    await producer.put(line);
+    if (options.reshard && counter.read === options.reshard.afterLines) {
+      await producer.flush();
+      const outcome = await options.reshard
+        .run()
+        .catch((error: Error) => `failed (${error.message}); continuing without it`);
+      options.say(`resharding after ${counter.read} lines: ${outcome}`);
+    }
+  }
+  return producer.flush();
 }
 
 /** The run's closing lines on stderr: where every line went, and what the faults did. */

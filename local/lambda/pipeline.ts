@@ -34,8 +34,9 @@ import {
 } from '../../shared/tables.js';
 import { provision } from '../aws/provision.js';
 import { type EventSourceHooks, type EventSourceOptions, LocalEventSource } from './event-source.js';
-import type { FaultInjector } from './faults.js';
+import { type FaultInjector, InjectedCrash } from './faults.js';
 import { localContext } from './lambda-context.js';
+import { type Schedule, startSchedule } from './schedule.js';
 
 /**
  * The deployed system, assembled locally around the real handlers: the same environment variables a Lambda
@@ -60,6 +61,8 @@ export interface PipelineOptions {
   readonly faults?: FaultInjector;
   /** Receives every result the emitter publishes (at least once each). */
   readonly onResults?: (results: readonly WindowResult[]) => void;
+  /** An emitter run failed (other than an injected crash); the schedule runs it again. */
+  readonly onEmitError?: (error: unknown) => void;
 }
 
 export interface Pipeline {
@@ -72,6 +75,13 @@ export interface Pipeline {
   readonly foldReports: FoldReport[];
   /** DynamoDB requests made by the handlers, by command (what the bench charges to recovery). */
   readonly dynamoRequests: Map<string, number>;
+  /**
+   * One emitter run, as the schedule makes it: true when it emitted every window that was due. A failed
+   * run is reported (`onEmitError`) and simply followed by the next, as on the schedule.
+   */
+  emitOnce(endOfInput?: boolean): Promise<boolean>;
+  /** The schedule: an emitter run every `settings.emitIntervalSeconds`, never overlapping itself. */
+  startSchedule(): Schedule;
   /** Invokes the emit handler once, as the schedule would; `endOfInput` emits every open window. */
   emit(endOfInput?: boolean): Promise<EmitReport>;
   stop(): Promise<void>;
@@ -163,6 +173,20 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     options.hooks,
   );
   await eventSource.start();
+  const emit = (endOfInput = false) =>
+    underFaults(() =>
+      emitHandler(scheduledEvent(endOfInput ? { endOfInput: true } : {}), localContext(EMIT_SERVICE)),
+    );
+  const emitOnce = async (endOfInput = false) => {
+    try {
+      const report = await emit(endOfInput);
+      return report.due === report.emitted.length;
+    } catch (error) {
+      if (!(error instanceof InjectedCrash)) options.onEmitError?.(error);
+      return false;
+    }
+  };
+  let schedule: Schedule | undefined;
   return {
     names,
     kinesis,
@@ -172,11 +196,14 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     deadLetters: new DeadLetterStore(doc, names.deadLetters),
     foldReports,
     dynamoRequests,
-    emit: (endOfInput = false) =>
-      underFaults(() =>
-        emitHandler(scheduledEvent(endOfInput ? { endOfInput: true } : {}), localContext(EMIT_SERVICE)),
-      ),
+    emit,
+    emitOnce,
+    startSchedule: () => {
+      schedule = startSchedule(() => emitOnce(false), settings.emitIntervalSeconds * 1000);
+      return schedule;
+    },
     stop: async () => {
+      await schedule?.stop();
       await eventSource.stop(true);
       kinesis.destroy();
       dynamo.destroy();
