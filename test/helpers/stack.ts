@@ -1,4 +1,3 @@
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { type Environment, emitDependencies, foldDependencies } from '../../functions/config.js';
 import { type Emulators, startEmulators } from '../../local/aws/emulators.js';
@@ -7,7 +6,7 @@ import { functionEnvironment } from '../../local/lambda/pipeline.js';
 import type { EmitDependencies } from '../../shared/emit-due-windows.js';
 import type { FoldDependencies } from '../../shared/fold-shard-batch.js';
 import { resolveSettings } from '../../shared/settings.js';
-import { createDocumentClient, createKinesisClient } from '../../shared/store/clients.js';
+import { createDocumentClient, createDynamoClient, createKinesisClient } from '../../shared/store/clients.js';
 import { type ResourceNames, resourceNames } from '../../shared/tables.js';
 
 /**
@@ -34,7 +33,7 @@ export async function startTestStack(
   const prefix = `t${process.pid}x${counter++}`;
   const names = resourceNames(prefix);
   const kinesis = createKinesisClient(emulators.kinesis);
-  const dynamo = new DynamoDBClient({ ...emulators.dynamo });
+  const dynamo = createDynamoClient(emulators.dynamo);
   await provision(kinesis, dynamo, names, options.shards ?? 2, prefix);
   kinesis.destroy();
   dynamo.destroy();
