@@ -64,19 +64,12 @@ export function integer(
   flag: string,
   spec: { metavar?: string; help: string; min: number; max: number; default?: number; defaultText?: string },
 ): Option<number | undefined> {
-  return {
-    flag,
-    metavar: spec.metavar ?? 'N',
-    help: spec.help,
-    ...defaultText(spec.default, spec.defaultText),
-    read: (text) => {
-      if (text === undefined) return spec.default;
-      const n = DECIMAL_INTEGER.test(text) ? Number(text) : Number.NaN;
-      if (!Number.isSafeInteger(n) || n < spec.min || n > spec.max)
-        throw new UsageError(`--${flag} must be a whole number from ${spec.min} to ${spec.max}, got ${text}`);
-      return n;
-    },
-  };
+  return numeric(flag, spec, (text) => {
+    const n = DECIMAL_INTEGER.test(text) ? Number(text) : Number.NaN;
+    return Number.isSafeInteger(n) && n >= spec.min && n <= spec.max
+      ? n
+      : `must be a whole number from ${spec.min} to ${spec.max}`;
+  });
 }
 
 export function positive(
@@ -91,6 +84,18 @@ export function positive(
   flag: string,
   spec: { metavar?: string; help: string; default?: number; defaultText?: string },
 ): Option<number | undefined> {
+  return numeric(flag, spec, (text) => {
+    const n = DECIMAL.test(text) ? Number(text) : Number.NaN;
+    return Number.isFinite(n) && n > 0 ? n : 'must be a positive number';
+  });
+}
+
+/** A number option: `check` returns the value, or what it must be. */
+function numeric(
+  flag: string,
+  spec: { metavar?: string; help: string; default?: number; defaultText?: string },
+  check: (text: string) => number | string,
+): Option<number | undefined> {
   return {
     flag,
     metavar: spec.metavar ?? 'N',
@@ -98,10 +103,9 @@ export function positive(
     ...defaultText(spec.default, spec.defaultText),
     read: (text) => {
       if (text === undefined) return spec.default;
-      const n = DECIMAL.test(text) ? Number(text) : Number.NaN;
-      if (!Number.isFinite(n) || n <= 0)
-        throw new UsageError(`--${flag} must be a positive number, got ${text}`);
-      return n;
+      const value = check(text);
+      if (typeof value === 'string') throw new UsageError(`--${flag} ${value}, got ${text}`);
+      return value;
     },
   };
 }
@@ -217,14 +221,12 @@ export function parseCommand<O extends Record<string, Option<unknown>>>(
       { type: option.metavar ? 'string' : 'boolean', ...(option.short ? { short: option.short } : {}) },
     ]),
   ) as NonNullable<Parameters<typeof parseArgs>[0]>['options'];
-  const { values, positionals } = parseArgs({
+  const { values } = parseArgs({
     args: [...joined],
     strict: true,
-    allowPositionals: true,
+    allowPositionals: false,
     options: config,
   });
-  if (positionals.length > 0)
-    throw new UsageError(`${spec.name} takes no arguments, only options (got ${positionals.join(' ')})`);
   const result: Record<string, unknown> = {};
   for (const [name, { key, option }] of byFlag) {
     const given = (values as Record<string, unknown>)[name];

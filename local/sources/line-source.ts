@@ -2,7 +2,7 @@ import { open } from 'node:fs/promises';
 import { connect } from 'node:net';
 import type { Readable } from 'node:stream';
 import { readLines } from './line-reader.js';
-import { startLogService } from './log-service.js';
+import { type LogServiceOptions, startLogService } from './log-service.js';
 
 /**
  * Where lines come from, for `ipcount run` and `ipcount produce` alike: a file, stdin, a TCP log service,
@@ -12,15 +12,7 @@ export type LineSourceSpec =
   | { readonly kind: 'file'; readonly path: string }
   | { readonly kind: 'stdin' }
   | { readonly kind: 'tcp'; readonly host: string; readonly port: number }
-  | {
-      readonly kind: 'log-service';
-      readonly host: string;
-      readonly port: number;
-      readonly ratePerSecond: number;
-      readonly ips: readonly string[];
-      readonly timeZone: string;
-      readonly seed: number;
-    }
+  | ({ readonly kind: 'log-service' } & LogServiceOptions)
   | { readonly kind: 'none' };
 
 export interface LineSource {
@@ -161,14 +153,7 @@ export async function openLineSource(spec: LineSourceSpec, io: LineSourceIo = {}
       });
     }
     case 'log-service': {
-      const service = await startLogService({
-        host: spec.host,
-        port: spec.port,
-        ratePerSecond: spec.ratePerSecond,
-        ips: spec.ips,
-        timeZone: spec.timeZone,
-        seed: spec.seed,
-      });
+      const service = await startLogService(spec);
       const socket = await connectTcp(spec.host, service.port);
       return streamSource(
         socket,
