@@ -137,8 +137,19 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
   const doc = documentClient(dynamo);
   const faults = options.faults;
   const underFaults = <T>(invoke: () => Promise<T>) => (faults ? faults.around(invoke) : invoke());
-  // Queries read the window size and zone of this data from here.
-  await new SettingsStore(doc, names.shardState, names.stream).put(settings);
+  // Queries read the window size and zone of this data from here. Windows of two sizes in one table would
+  // read as each other's, so a data dir keeps the window size it was made with.
+  const settingsStore = new SettingsStore(doc, names.shardState, names.stream);
+  const stored = await settingsStore.get();
+  if (stored && stored.windowSeconds !== settings.windowSeconds) {
+    kinesis.destroy();
+    dynamo.destroy();
+    throw new Error(
+      `the data of prefix ${options.prefix} holds ${stored.windowSeconds}-second windows, not ${settings.windowSeconds}: ` +
+        'use another --data-dir (or --prefix), or the same --window',
+    );
+  }
+  await settingsStore.put(settings);
   const logLevel = (options.logLevel ?? 'WARN').toUpperCase() as 'WARN';
   const foldHandler = createFoldHandler(
     foldDependencies(functionEnvironment(options.prefix, settings, 'fold'), doc),

@@ -110,6 +110,19 @@ describe('ipcount query on a run with its own window size', () => {
     assert.equal(existsSync(missing), false);
   });
 
+  it('refuses a second run with another window size on the same data dir', async () => {
+    const again = await ipcount(['run', '--input', '-', '--data-dir', dataDir, '--window', '5'], {
+      stdin: `${lines.slice(0, 10).join('\n')}\n`,
+    });
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, /holds 10-second windows, not 5: use another --data-dir/);
+    const still = await ipcount(['query', '--data-dir', dataDir, '--ip', '10.1.3.7', '--json']);
+    assert.deepEqual(
+      counts(JSON.parse(still.stdout)),
+      only((ip) => ip === '10.1.3.7'),
+    );
+  });
+
   it('points --window (a size in run) to --at', async () => {
     const result = await ipcount(['query', '--data-dir', dataDir, '--window', '10:00:00']);
     assert.equal(result.code, 2);
