@@ -47,6 +47,11 @@ export class FoldFunction extends Construct {
     super(scope, id);
     const { settings } = props;
     const { parallelizationFactor } = settings;
+    // Locally the batching window may be a fraction of a second; Lambda's is whole seconds.
+    if (!Number.isInteger(settings.batchingWindowSeconds))
+      throw new Error(
+        `batchingWindowSeconds must be whole seconds on Lambda, got ${settings.batchingWindowSeconds}`,
+      );
     this.function = new IpCountFunction(this, 'Function', {
       entry: 'fold.ts',
       description: 'IpCount fold: Kinesis lines to per-IP counts in event-time window items',

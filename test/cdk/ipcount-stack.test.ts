@@ -175,6 +175,21 @@ describe('IpCountStack: functions', () => {
     });
   });
 
+  it("refuses at synth a batching window Lambda cannot take, and maps -1 to Lambda's unlimited", () => {
+    assert.throws(() => synth({ settings: { batchingWindowSeconds: 0.5 } }), /whole seconds on Lambda/);
+    const unlimited = synth({ settings: { maxRetryAttempts: -1, maxRecordAgeSeconds: -1 } });
+    unlimited.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      MaximumRetryAttempts: Match.absent(),
+      MaximumRecordAgeInSeconds: Match.absent(),
+    });
+  });
+
+  it('publishes the window size and zone for ipcount query --stack', () => {
+    const outputs = synth({ settings: { windowSeconds: 10, timeZone: 'Asia/Shanghai' } }).toJSON().Outputs;
+    assert.equal(outputs.WindowSeconds.Value, '10');
+    assert.equal(outputs.TimeZone.Value, 'Asia/Shanghai');
+  });
+
   it('lets accounts that cannot reserve concurrency go without', () => {
     synth({ emitReservedConcurrency: undefined }).hasResourceProperties('AWS::Lambda::Function', {
       Environment: { Variables: Match.objectLike({ POWERTOOLS_SERVICE_NAME: 'ipcount-emit' }) },
