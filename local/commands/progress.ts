@@ -40,6 +40,8 @@ export function formatProgress(sample: ProgressSample, elapsedMs: number): strin
 }
 
 export interface ProgressLine {
+  /** Writes a message line without it running into the progress line (which is redrawn at its next tick). */
+  print(text: string): void;
   stop(): void;
 }
 
@@ -53,7 +55,7 @@ export function startProgressLine(
   options: { readonly always: boolean; readonly intervalMs?: number },
 ): ProgressLine {
   const terminal = stderr.isTTY === true;
-  if (!terminal && !options.always) return { stop: () => {} };
+  if (!terminal && !options.always) return { print: (text) => stderr.write(text), stop: () => {} };
   const startedAt = Date.now();
   const draw = () => {
     const line = `ipcount: ${formatProgress(sample(), Date.now() - startedAt)}`;
@@ -62,6 +64,7 @@ export function startProgressLine(
   const timer = setInterval(draw, options.intervalMs ?? 1_000);
   timer.unref();
   return {
+    print: (text) => stderr.write(terminal ? `\r\x1b[2K${text}` : text),
     stop: () => {
       clearInterval(timer);
       if (terminal) stderr.write('\r\x1b[2K');

@@ -18,7 +18,7 @@ import {
   openLineSource,
 } from '../sources/line-source.js';
 import { type ProducerStats, StreamProducer } from '../sources/producer.js';
-import { startProgressLine } from './progress.js';
+import { type ProgressLine, startProgressLine } from './progress.js';
 import { type RunStats, reportRun, writeStats } from './run-report.js';
 
 export type { RunStats } from './run-report.js';
@@ -111,7 +111,9 @@ function resultPrinter(stdout: Writable, timeZone: string) {
 
 export async function run(options: RunOptions, io: RunIo): Promise<RunStats> {
   const startedAt = Date.now();
-  const say = (message: string) => io.stderr.write(`ipcount: ${message}\n`);
+  let progress: ProgressLine | undefined;
+  const say = (message: string) =>
+    progress ? progress.print(`ipcount: ${message}\n`) : io.stderr.write(`ipcount: ${message}\n`);
   const settings = runSettings(options);
   if (options.statsFile !== undefined) assertWritableFile(options.statsFile, '--stats');
   const lines = await openLineSource(sourceSpec(options, settings), {
@@ -193,7 +195,7 @@ export async function run(options: RunOptions, io: RunIo): Promise<RunStats> {
 
     const producer = new StreamProducer(live.kinesis, names.stream);
     const feeding = { read: 0 };
-    const progress =
+    progress =
       options.input !== undefined
         ? startProgressLine(
             io.stderr,
@@ -223,6 +225,7 @@ export async function run(options: RunOptions, io: RunIo): Promise<RunStats> {
       ]);
     } finally {
       progress?.stop();
+      progress = undefined;
       await lines.close();
     }
     await schedule.stop();
