@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -43,10 +43,50 @@ async function close(server: Server): Promise<void> {
 
 export const EMULATOR_SHARD_LIMIT = 1024;
 
+/** Written into a data dir while emulators serve it: who holds it, and where it can be reached. */
+const OWNER_FILE = 'ipcount-owner.json';
+
+export interface DataDirOwner {
+  readonly pid: number;
+  readonly kinesisEndpoint: string;
+  readonly dynamoEndpoint: string;
+}
+
+/**
+ * The live process serving a data dir, if any. LevelDB allows one process per data dir (a second open
+ * fails inside the emulators, beyond a clean error), so the owner is asked for first.
+ */
+export function dataDirOwner(dir: string): DataDirOwner | undefined {
+  let owner: DataDirOwner;
+  try {
+    owner = JSON.parse(readFileSync(join(dir, OWNER_FILE), 'utf8')) as DataDirOwner;
+  } catch {
+    return undefined;
+  }
+  if (owner.pid === process.pid) return owner;
+  try {
+    process.kill(owner.pid, 0);
+    return owner;
+  } catch (error) {
+    // EPERM: alive but another user's; ESRCH: gone, and the file is stale.
+    return (error as NodeJS.ErrnoException).code === 'EPERM' ? owner : undefined;
+  }
+}
+
+/** A second process on a data dir is refused with the owner's endpoint, before anything else starts. */
+export function assertDataDirFree(dir: string): void {
+  const owner = dataDirOwner(dir);
+  if (owner)
+    throw new Error(
+      `data dir ${dir} is in use by ipcount (pid ${owner.pid}); while it runs, reach it at --endpoint ${owner.dynamoEndpoint}`,
+    );
+}
+
 export async function startEmulators(options: EmulatorOptions = {}): Promise<Emulators> {
   const host = options.host ?? '127.0.0.1';
   const dir = options.dataDir;
   if (dir) {
+    assertDataDirFree(dir);
     mkdirSync(join(dir, 'kinesis'), { recursive: true });
     mkdirSync(join(dir, 'dynamodb'), { recursive: true });
   }
@@ -72,11 +112,23 @@ export async function startEmulators(options: EmulatorOptions = {}): Promise<Emu
     const dynamoPort = await listen(dynamoServer, options.dynamoPort ?? 0, host, 'DynamoDB emulator');
     started.push(dynamoServer);
     const region = 'us-east-1';
+    const kinesis = { endpoint: `http://${host}:${kinesisPort}`, region, credentials: EMULATOR_CREDENTIALS };
+    const dynamo = { endpoint: `http://${host}:${dynamoPort}`, region, credentials: EMULATOR_CREDENTIALS };
+    const ownerFile = dir ? join(dir, OWNER_FILE) : undefined;
+    if (ownerFile) {
+      const owner: DataDirOwner = {
+        pid: process.pid,
+        kinesisEndpoint: kinesis.endpoint,
+        dynamoEndpoint: dynamo.endpoint,
+      };
+      writeFileSync(ownerFile, `${JSON.stringify(owner)}\n`);
+    }
     return {
-      kinesis: { endpoint: `http://${host}:${kinesisPort}`, region, credentials: EMULATOR_CREDENTIALS },
-      dynamo: { endpoint: `http://${host}:${dynamoPort}`, region, credentials: EMULATOR_CREDENTIALS },
+      kinesis,
+      dynamo,
       stop: async () => {
         await Promise.all([close(kinesisServer), close(dynamoServer)]);
+        if (ownerFile) rmSync(ownerFile, { force: true });
       },
     };
   } catch (error) {

@@ -5,7 +5,7 @@ import { compareResults, formatResultLine, type WindowResult } from '../../share
 import { type PipelineSettings, resolveSettings } from '../../shared/settings.js';
 import { localStackOutputs } from '../aws/deployment.js';
 import { startEdge } from '../aws/edge.js';
-import { startEmulators } from '../aws/emulators.js';
+import { assertDataDirFree, startEmulators } from '../aws/emulators.js';
 import type { DiscardedBatch } from '../lambda/event-source.js';
 import { FaultInjector } from '../lambda/faults.js';
 import { type Pipeline, startPipeline } from '../lambda/pipeline.js';
@@ -116,6 +116,7 @@ export async function run(options: RunOptions, io: RunIo): Promise<RunStats> {
     progress ? progress.print(`ipcount: ${message}\n`) : io.stderr.write(`ipcount: ${message}\n`);
   const settings = runSettings(options);
   if (options.statsFile !== undefined) assertWritableFile(options.statsFile, '--stats');
+  if (options.dataDir !== undefined) assertDataDirFree(options.dataDir);
   const lines = await openLineSource(sourceSpec(options, settings), {
     stdin: io.stdin,
     signal: io.signal,

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -140,6 +140,30 @@ describe('ipcount run --input (end to end, real binary, embedded emulators)', ()
 });
 
 describe('ipcount run, live from the log service', () => {
+  it('lets a query read a data dir while its run is live, and refuses a second run on it', async () => {
+    const dataDir = join(dir, 'live-data');
+    const live = ipcount(['run', '--port', '0', '--rate', '100', '--data-dir', dataDir, '--duration', '8']);
+    const owner = join(dataDir, 'ipcount-owner.json');
+    for (let i = 0; i < 100 && !existsSync(owner); i++) await new Promise((r) => setTimeout(r, 100));
+    assert.ok(existsSync(owner), 'the run marks its data dir as in use');
+    const reading = await ipcount(['query', '--data-dir', dataDir, '--ip', '192.168.1.1']);
+    assert.equal(reading.code, 0, reading.stderr);
+    assert.match(reading.stderr, /data dir in use by a running ipcount \(pid \d+\): reading it at http/);
+    const second = await ipcount(['run', '--port', '0', '--data-dir', dataDir, '--duration', '1']);
+    assert.equal(second.code, 1);
+    assert.match(
+      second.stderr,
+      /data dir .* is in use by ipcount \(pid \d+\); while it runs, reach it at --endpoint/,
+    );
+    const first = await live;
+    assert.equal(first.code, 0, first.stderr);
+    assert.equal(existsSync(owner), false, 'and releases it when it ends');
+    const after = await ipcount(['query', '--data-dir', dataDir, '--ip', '192.168.1.1']);
+    assert.equal(after.code, 0, after.stderr);
+    assert.doesNotMatch(after.stderr, /in use/);
+    assert.ok(after.stdout.length > 0);
+  });
+
   it('prints results as windows close and stops cleanly on Ctrl-C, accounting for every line', async () => {
     const statsFile = join(dir, 'live.stats.json');
     const result = await ipcount(
