@@ -107,7 +107,7 @@ export const SETTINGS = {
     kind: 'integer',
     unit: seconds,
     description:
-      "a shard silent this long closes its windows on processing time ('off' = never; a bounded --input ends with its own signal and is off unless given)",
+      "a shard silent this long closes its windows on processing time ('off' = never: a bounded input ends with its own signal)",
     option: 'idle-timeout',
     metavar: 'SECONDS',
     env: 'IDLE_TIMEOUT_SECONDS',
@@ -145,7 +145,8 @@ export const SETTINGS = {
     kind: 'decimal',
     unit: seconds,
     description: 'how long the event source gathers records before invoking the fold',
-    option: 'batching-window',
+    // Named with its unit: before the settings table this flag took milliseconds.
+    option: 'batching-window-seconds',
     metavar: 'SECONDS',
     functions: [],
     default: 0.5,
@@ -195,7 +196,8 @@ export const SETTINGS = {
     kind: 'decimal',
     unit: seconds,
     description: 'how often the emitter makes a pass over the due windows',
-    option: 'emit-interval',
+    // Named with its unit: before the settings table this flag took milliseconds.
+    option: 'emit-interval-seconds',
     metavar: 'SECONDS',
     env: 'EMIT_INTERVAL_SECONDS',
     functions: ['emit'],
@@ -306,8 +308,14 @@ export const STACK_DEFAULTS = Object.fromEntries(
 ) as unknown as PipelineSettings;
 
 /** Plain decimal only: `Number()` would also take 0x10, 1e1, '' and ' 4 '. */
-const DECIMAL_INTEGER = /^[+-]?\d+$/;
-const DECIMAL = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)$/;
+export const DECIMAL_INTEGER = /^[+-]?\d+$/;
+export const DECIMAL = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)$/;
+
+/** A whole number in [min, max] written in plain decimal, or undefined. */
+export function wholeNumberIn(text: string, min: number, max: number): number | undefined {
+  const n = DECIMAL_INTEGER.test(text) ? Number(text) : Number.NaN;
+  return Number.isSafeInteger(n) && n >= min && n <= max ? n : undefined;
+}
 
 /** What a setting accepts, in words: for help and for error messages ("whole seconds from 1 to 86400"). */
 export function describeRange(key: SettingKey): string {
@@ -316,10 +324,8 @@ export function describeRange(key: SettingKey): string {
   if (s.kind === 'choice') return s.choices.join(' or ');
   const unit = s.unit === 'seconds' || s.unit === 'days' ? s.unit : undefined;
   const what = s.kind === 'integer' ? (unit ? `whole ${unit}` : 'a whole number') : unit ? unit : 'a number';
-  const extra = [
-    ...Object.entries(s.special ?? {}).map(([value, meaning]) => `${value} = ${meaning}`),
-    ...(s.off ? [`'${s.off}'`] : []),
-  ];
+  // What a special value means is said with the default, once.
+  const extra = [...Object.keys(s.special ?? {}), ...(s.off ? [`'${s.off}'`] : [])];
   return `${what} from ${s.min} to ${s.max}${extra.length ? `, or ${extra.join(', ')}` : ''}`;
 }
 
@@ -362,6 +368,7 @@ export type Environment = Readonly<Record<string, string | undefined>>;
  * variable fails the cold start with a message naming it, rather than every record later.
  */
 export function settingsFromEnvironment(env: Environment): PipelineSettings {
+  // Unset variables take the local defaults; the stack sets every variable its functions read.
   const settings: Record<string, unknown> = { ...LOCAL_DEFAULTS };
   for (const key of SETTING_KEYS) {
     const name = spec(key).env;
@@ -384,6 +391,14 @@ export function functionSettingsEnvironment(
       env[s.env] = String(settings[key]);
   }
   return env;
+}
+
+/**
+ * Checks settings given in code (a stack's props) as the CLI and context are checked: each value against
+ * the table, so a bad one fails the synth rather than a cold start.
+ */
+export function assertSettings(settings: PipelineSettings, source: string): void {
+  for (const key of SETTING_KEYS) parseSetting(key, String(settings[key]), `${source}.${key}`);
 }
 
 /** Settings given as CDK context (`ipcount:<key>`), over the stack's defaults. */

@@ -118,6 +118,9 @@ export const STACK_OUTPUTS = {
   timeZone: 'TimeZone',
 } as const;
 
+/** The prefix of every name unless one is given: the local runtime's, the stack's, the CLI's. */
+export const DEFAULT_PREFIX = 'ipcount';
+
 /** Physical names derive from one prefix, so several deployments or test runs can share an endpoint. */
 export function tableName(prefix: string, table: TableDefinition): string {
   const kebab = table.id.replace(/([a-z])([A-Z])/g, '$1-$2').toLowerCase();

@@ -6,6 +6,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
+import { METRICS_NAMESPACE } from '../../shared/metric-names.js';
 import type { TableDefinition } from '../../shared/tables.js';
 
 /** DynamoDB actions a function may be granted: the ones the stores in shared/store/ send. */
@@ -17,7 +18,7 @@ export interface IpCountFunctionProps {
   readonly description: string;
   /** Powertools service name (logs and the metrics dimension). */
   readonly serviceName: string;
-  /** Namespace of the function's CloudWatch metrics. @default 'IpCount' */
+  /** Namespace of the function's CloudWatch metrics. @default METRICS_NAMESPACE */
   readonly metricsNamespace?: string;
   /** @default Duration.seconds(60) */
   readonly timeout?: Duration;
@@ -65,7 +66,7 @@ export class IpCountFunction extends NodejsFunction {
       environment: {
         NODE_OPTIONS: '--enable-source-maps',
         POWERTOOLS_SERVICE_NAME: props.serviceName,
-        POWERTOOLS_METRICS_NAMESPACE: props.metricsNamespace ?? 'IpCount',
+        POWERTOOLS_METRICS_NAMESPACE: props.metricsNamespace ?? METRICS_NAMESPACE,
         POWERTOOLS_LOG_LEVEL: 'INFO',
         ...props.environment,
       },

@@ -2,8 +2,9 @@ import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import type { Construct } from 'constructs';
-import { type PipelineSettings, STACK_DEFAULTS } from '../../shared/settings.js';
+import { assertSettings, type PipelineSettings, STACK_DEFAULTS } from '../../shared/settings.js';
 import {
+  DEFAULT_PREFIX,
   STACK_OUTPUTS as OUTPUTS,
   resourceNames,
   TABLES,
@@ -51,8 +52,9 @@ export class IpCountStack extends Stack {
 
   constructor(scope: Construct, id: string, props: IpCountStackProps = {}) {
     super(scope, id, props);
-    const prefix = props.prefix ?? 'ipcount';
+    const prefix = props.prefix ?? DEFAULT_PREFIX;
     const settings: PipelineSettings = { ...STACK_DEFAULTS, ...props.settings };
+    assertSettings(settings, 'settings');
     const names = resourceNames(prefix);
     this.stream = new LineStream(this, 'Lines', {
       streamName: names.stream,

@@ -1,5 +1,6 @@
 import './quiet-warnings.js';
 import { type AwsTarget, EMULATOR_CREDENTIALS } from '../../shared/store/clients.js';
+import { DEFAULT_PREFIX } from '../../shared/tables.js';
 import { SEED_IPS } from '../sources/log-service.js';
 import { type CommandSpec, formatHelp, type Option, parseCommand, UsageError } from './options.js';
 import { produce } from './produce.js';
@@ -36,6 +37,10 @@ function awsTarget(endpoint: string | undefined, region: string | undefined): Aw
 async function runCommand(args: string[]): Promise<number> {
   const v = parseCommand(RUN, args);
   if (v.serve && v.input !== undefined) throw new UsageError('--serve reads no --input');
+  if (v.input !== undefined && v.duration !== undefined)
+    throw new UsageError('--duration limits a live run; an --input run lasts as long as its input');
+  if (v.progress && v.input === undefined)
+    throw new UsageError('--progress goes with --input (a live run has no end to estimate)');
   const controller = abortOnSignal('flushing what is in flight (Ctrl-C again to stop at once)');
   await run(
     {
@@ -100,7 +105,7 @@ async function queryCommand(args: string[]): Promise<number> {
     {
       dataDir: v.dataDir,
       target: awsTarget(v.endpoint, v.region),
-      deployment: v.stack !== undefined ? { stack: v.stack } : { prefix: v.prefix ?? 'ipcount' },
+      deployment: v.stack !== undefined ? { stack: v.stack } : { prefix: v.prefix ?? DEFAULT_PREFIX },
       resultsTable: v.table,
       at: v.at,
       ip: v.ip,
@@ -130,7 +135,7 @@ async function produceCommand(args: string[]): Promise<number> {
           ? { name: v.stream }
           : v.stack !== undefined
             ? { stack: v.stack }
-            : { prefix: v.prefix ?? 'ipcount' },
+            : { prefix: v.prefix ?? DEFAULT_PREFIX },
       input: v.input,
       progressIntervalMs: v.progressInterval * 1000,
     },

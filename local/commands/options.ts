@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import {
+  DECIMAL,
   describeDefault,
   describeRange,
   type PipelineSettings,
@@ -7,6 +8,7 @@ import {
   SETTINGS,
   SettingError,
   type SettingKey,
+  wholeNumberIn,
 } from '../../shared/settings.js';
 
 /**
@@ -48,10 +50,6 @@ export type Values<O extends Record<string, Option<unknown>>> = {
   readonly [K in keyof O]: O[K] extends Option<infer T> ? T : never;
 };
 
-/** Plain decimal only: `Number()` would also take 0x10, 1e1, '' and ' 4 '. */
-const DECIMAL_INTEGER = /^[+-]?\d+$/;
-const DECIMAL = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)$/;
-
 export function integer(
   flag: string,
   spec: { metavar?: string; help: string; min: number; max: number; default: number },
@@ -64,12 +62,12 @@ export function integer(
   flag: string,
   spec: { metavar?: string; help: string; min: number; max: number; default?: number; defaultText?: string },
 ): Option<number | undefined> {
-  return numeric(flag, spec, (text) => {
-    const n = DECIMAL_INTEGER.test(text) ? Number(text) : Number.NaN;
-    return Number.isSafeInteger(n) && n >= spec.min && n <= spec.max
-      ? n
-      : `must be a whole number from ${spec.min} to ${spec.max}`;
-  });
+  return numeric(
+    flag,
+    spec,
+    (text) =>
+      wholeNumberIn(text, spec.min, spec.max) ?? `must be a whole number from ${spec.min} to ${spec.max}`,
+  );
 }
 
 export function positive(
@@ -159,7 +157,11 @@ export function flag(name: string, help: string): Option<boolean> {
 }
 
 /** An option for a pipeline setting, from the settings table: help, range and default are the table's. */
-export function setting<K extends SettingKey>(key: K): Option<PipelineSettings[K] | undefined> {
+export function setting<K extends SettingKey>(
+  key: K,
+  /** Where the command's default differs by case, e.g. `off for --input`. */
+  note?: string,
+): Option<PipelineSettings[K] | undefined> {
   const spec = SETTINGS[key];
   if (!('option' in spec) || spec.option === undefined) throw new Error(`setting ${key} has no CLI option`);
   const stack = describeDefault(key, 'stack');
@@ -168,7 +170,7 @@ export function setting<K extends SettingKey>(key: K): Option<PipelineSettings[K
     flag: spec.option,
     metavar: spec.metavar ?? 'VALUE',
     help: spec.kind === 'choice' ? spec.description : `${spec.description}; ${describeRange(key)}`,
-    defaultText: stack === local ? local : `${local}; on the stack ${stack}`,
+    defaultText: `${local}${note ? `, ${note}` : ''}${stack === local ? '' : `; on the stack ${stack}`}`,
     read: (value) => {
       if (value === undefined) return undefined;
       try {
@@ -268,6 +270,6 @@ function wrap(name: string, help: string, width: number): string[] {
     } else row = row ? `${row} ${word}` : word;
   }
   if (row) rows.push(row);
-  const first = name.length < width ? name.padEnd(width) : `${name}\n${' '.repeat(width)}`;
+  const first = width === 0 || name.length < width ? name.padEnd(width) : `${name}\n${' '.repeat(width)}`;
   return rows.map((r, i) => (i === 0 ? first : ' '.repeat(width)) + r);
 }

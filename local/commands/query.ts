@@ -13,7 +13,7 @@ import { DeadLetterStore } from '../../shared/store/dead-letter-store.js';
 import { ResultStore } from '../../shared/store/result-store.js';
 import { SettingsStore } from '../../shared/store/settings-store.js';
 import { ShardStateStore } from '../../shared/store/shard-state-store.js';
-import { type ResourceNames, resourceNames, STACK_OUTPUTS } from '../../shared/tables.js';
+import { DEFAULT_PREFIX, type ResourceNames, resourceNames, STACK_OUTPUTS } from '../../shared/tables.js';
 import { formatClock, formatIsoInZone, parseClock, resolveClockTime } from '../../shared/time.js';
 import { windowOf } from '../../shared/window.js';
 import { type DeploymentRef, namesFromOutputs, stackOutputs } from '../aws/deployment.js';
@@ -103,6 +103,7 @@ async function dataSettings(
   outputs: Record<string, string> | undefined,
   doc: DynamoDBDocumentClient,
   names: ResourceNames,
+  results: ResultStore,
 ): Promise<DataSettings> {
   if (outputs) {
     const windowSeconds = Number(outputs[STACK_OUTPUTS.windowSeconds]);
@@ -113,6 +114,14 @@ async function dataSettings(
     if (stored) return { windowSeconds: stored.windowSeconds, timeZone: stored.timeZone };
   }
   const where = 'stack' in ref ? `stack ${ref.stack} publishes` : `the data at prefix ${ref.prefix} holds`;
+  // A stack read by its prefix publishes no settings item, but every result holds its window's bounds.
+  const stored = await results.windowSizeMs();
+  if (stored !== undefined && stored > 0)
+    return {
+      windowSeconds: stored / 1000,
+      timeZone: LOCAL_DEFAULTS.timeZone,
+      assumed: `${where} no window settings; ${stored / 1000} s windows, as its results are (zone ${LOCAL_DEFAULTS.timeZone}; --tz to change; --stack NAME reads both)`,
+    };
   return {
     windowSeconds: LOCAL_DEFAULTS.windowSeconds,
     timeZone: LOCAL_DEFAULTS.timeZone,
@@ -166,7 +175,8 @@ export async function query(options: QueryOptions, io: QueryIo): Promise<number>
     const outputs = 'stack' in ref ? await stackOutputs(target, ref.stack) : undefined;
     const names =
       outputs && 'stack' in ref ? namesFromOutputs(outputs, ref.stack) : resourceNames(prefixOf(ref));
-    const settings = await dataSettings(ref, outputs, doc, names).catch((error) => {
+    const results = new ResultStore(doc, options.resultsTable ?? names.results);
+    const settings = await dataSettings(ref, outputs, doc, names, results).catch((error) => {
       if (error instanceof ResourceNotFoundException)
         throw new Error(
           `no IpCount tables named ${names.shardState}, ${names.results}… at ${describeTarget(options)}; check --prefix or --stack`,
@@ -188,7 +198,6 @@ export async function query(options: QueryOptions, io: QueryIo): Promise<number>
       if (letters.length === 0) note('no dead letters');
       return letters.length;
     }
-    const results = new ResultStore(doc, options.resultsTable ?? names.results);
     const size = settings.windowSeconds * 1000;
     let rows: WindowResult[];
     let what: string;
@@ -223,7 +232,7 @@ export async function query(options: QueryOptions, io: QueryIo): Promise<number>
 }
 
 function prefixOf(ref: DeploymentRef): string {
-  return 'prefix' in ref ? ref.prefix : 'ipcount';
+  return 'prefix' in ref ? ref.prefix : DEFAULT_PREFIX;
 }
 
 function describeTarget(options: QueryOptions): string {

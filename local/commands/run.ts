@@ -120,7 +120,11 @@ export async function run(options: RunOptions, io: RunIo): Promise<RunStats> {
   const lines = await openLineSource(sourceSpec(options, settings), {
     stdin: io.stdin,
     signal: io.signal,
-    durationMs: options.durationSeconds === undefined ? undefined : options.durationSeconds * 1000,
+    // --duration bounds a live run; a bounded input lasts as long as it does.
+    durationMs:
+      options.durationSeconds === undefined || options.input !== undefined
+        ? undefined
+        : options.durationSeconds * 1000,
   });
   const emulators = await startEmulators({
     dataDir: options.dataDir,

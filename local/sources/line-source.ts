@@ -143,7 +143,7 @@ export async function openLineSource(spec: LineSourceSpec, io: LineSourceIo = {}
       );
     }
     case 'stdin': {
-      // stdin is not ours to destroy (a test's, or the terminal): reading stops, the stream stays.
+      // close() leaves stdin open (a test's, or the terminal's); only an abort mid-read destroys it.
       return streamSource(io.stdin ?? process.stdin, io, 'stdin', async () => {});
     }
     case 'tcp': {

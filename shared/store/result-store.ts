@@ -1,4 +1,4 @@
-import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { compareResults, type WindowResult } from '../result.js';
 import { RESULT_WINDOW_BUCKETS, RESULTS_TABLE } from '../tables.js';
 import { putAll } from './batch.js';
@@ -64,6 +64,15 @@ export class ResultStore {
       KeyConditionExpression: 'ip = :ip AND windowStart BETWEEN :from AND :to',
       ExpressionAttributeValues: { ':ip': ip, ':from': fromMs, ':to': toMs },
     });
+  }
+
+  /** The window size of the stored results (each holds its window's start and end), or undefined when empty. */
+  async windowSizeMs(): Promise<number | undefined> {
+    const out = await this.doc.send(
+      new ScanCommand({ TableName: this.table, Limit: 1, ProjectionExpression: 'windowStart, windowEnd' }),
+    );
+    const [item] = out.Items ?? [];
+    return item ? Number(item.windowEnd) - Number(item.windowStart) : undefined;
   }
 
   /**

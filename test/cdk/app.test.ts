@@ -16,12 +16,15 @@ function app(context: Record<string, unknown>) {
 
 describe('the CDK app reads its settings from the settings table', () => {
   it('refuses an ipcount: context key it does not know, naming the known ones', () => {
+    const result = app({ 'ipcount:windowSecs': 3 });
+    assert.notEqual(result.status, 0);
+    assert.match(result.stderr, /unknown context key ipcount:windowSecs; known: .*ipcount:windowSeconds/);
+  });
+
+  it('names the new key of a renamed one', () => {
     const result = app({ 'ipcount:retryAttempts': 3 });
     assert.notEqual(result.status, 0);
-    assert.match(
-      result.stderr,
-      /unknown context key ipcount:retryAttempts; known: .*ipcount:maxRetryAttempts/,
-    );
+    assert.match(result.stderr, /context key ipcount:retryAttempts is now ipcount:maxRetryAttempts/);
   });
 
   it('refuses a setting out of the range the table gives', () => {

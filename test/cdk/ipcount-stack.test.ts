@@ -184,6 +184,13 @@ describe('IpCountStack: functions', () => {
     });
   });
 
+  it('checks settings given in code against the table', () => {
+    assert.throws(
+      () => synth({ settings: { emitLoopSeconds: 70 } }),
+      /settings.emitLoopSeconds must be whole seconds from 0 to 55/,
+    );
+  });
+
   it('publishes the window size and zone for ipcount query --stack', () => {
     const outputs = synth({ settings: { windowSeconds: 10, timeZone: 'Asia/Shanghai' } }).toJSON().Outputs;
     assert.equal(outputs.WindowSeconds.Value, '10');

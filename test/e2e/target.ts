@@ -43,7 +43,7 @@ export async function e2eTarget(): Promise<E2eTarget> {
   if (setting === 'embedded') {
     const child = spawn(
       process.execPath,
-      [BIN, 'run', '--serve', '--edge-port', '0', '--stack-name', stack, '--emit-interval', '0.5'],
+      [BIN, 'run', '--serve', '--edge-port', '0', '--stack-name', stack, '--emit-interval-seconds', '0.5'],
       { stdio: ['ignore', 'ignore', 'pipe'] },
     );
     const endpoint = await waitForServing(child);

@@ -16,6 +16,7 @@ import { type ResourceNames, resourceNames } from '../../shared/tables.js';
 export interface TestStack {
   readonly emulators: Emulators;
   readonly doc: DynamoDBDocumentClient;
+  readonly prefix: string;
   readonly names: ResourceNames;
   /** The environment the stack's functions would get (what fold and emit were built from). */
   readonly env: Environment;
@@ -47,6 +48,7 @@ export async function startTestStack(
   return {
     emulators,
     doc,
+    prefix,
     names,
     env,
     fold: foldDependencies(env, doc),

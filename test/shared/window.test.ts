@@ -7,7 +7,8 @@ import {
   shardOrdinal,
   unpadSequence,
 } from '../../shared/sequence.js';
-import { windowOf, windowSizeMs, windowStartOf } from '../../shared/window.js';
+import { parseSetting } from '../../shared/settings.js';
+import { windowOf, windowStartOf } from '../../shared/window.js';
 
 describe('windows', () => {
   it('aligns tumbling windows to the epoch, end exclusive', () => {
@@ -18,10 +19,10 @@ describe('windows', () => {
     assert.equal(windowStartOf(Date.parse('2026-03-10T18:40:15Z'), 5000), Date.parse('2026-03-10T18:40:15Z'));
   });
   it('handles times before the epoch', () => assert.equal(windowStartOf(-1, 5000), -5000));
-  it('validates sizes', () => {
-    assert.equal(windowSizeMs(5), 5000);
-    assert.throws(() => windowSizeMs(0), /between 1 and 86400/);
-    assert.throws(() => windowSizeMs(2.5), /whole number/);
+  it('validates sizes through the settings table', () => {
+    assert.equal(parseSetting('windowSeconds', '5', 'size'), 5);
+    assert.throws(() => parseSetting('windowSeconds', '0', 'size'), /from 1 to 86400/);
+    assert.throws(() => parseSetting('windowSeconds', '2.5', 'size'), /whole seconds/);
   });
 });
 

@@ -31,7 +31,7 @@ describe('per-command help, from the option table that parses', () => {
       const entry = help.slice(help.indexOf(`  --${option} `));
       assert.ok(entry.includes(`(default ${describeDefault(key)}`), `${key}: ${entry.slice(0, 300)}`);
     }
-    assert.match(help, /\(default 10; on the stack 60\)/);
+    assert.match(help, /\(default 10, off for --input; on the stack 60\)/);
   });
 
   it('parses to the defaults it shows, and rejects what it does not list', () => {

@@ -2,8 +2,12 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import { before, describe, it } from 'node:test';
+import { query } from '../../../local/commands/query.js';
+import { ResultStore } from '../../../shared/store/result-store.js';
 import { ipcount } from '../../helpers/cli.js';
+import { startTestStack } from '../../helpers/stack.js';
 
 /**
  * `ipcount query` as a newcomer uses it, on the data of a run with 10-second windows over an access log
@@ -129,3 +133,51 @@ describe('ipcount query on a run with its own window size', () => {
     assert.match(result.stderr, /query has no --window: .*use --at TIME/);
   });
 });
+
+describe('ipcount query on a deployment that published no settings (a stack read by its prefix)', () => {
+  it('reads the window size from the results themselves, and says so', async () => {
+    const stack = await startTestStack();
+    try {
+      const store = new ResultStore(stack.doc, stack.names.results);
+      const start = Date.parse('2026-11-29T10:00:00Z');
+      const result = (ip: string, count: number) => ({
+        ip,
+        windowStart: start,
+        windowEnd: start + 10_000,
+        count,
+        late: 0,
+        revision: 1,
+        worker: 1,
+        emittedAt: Date.now(),
+      });
+      await store.putMany([result('10.9.0.1', 4), result('10.9.0.2', 7)]);
+      const stdout = new Capture();
+      const stderr = new Capture();
+      await query(
+        {
+          target: stack.emulators.dynamo,
+          deployment: { prefix: stack.prefix },
+          at: '2026-11-29T10:00:07Z',
+          json: true,
+        },
+        { stdout, stderr },
+      );
+      const rows = JSON.parse(stdout.text) as Row[];
+      assert.deepEqual(rows.map((r) => [r.ip, r.count]).sort(), [
+        ['10.9.0.1', 4],
+        ['10.9.0.2', 7],
+      ]);
+      assert.match(stderr.text, /no window settings; 10 s windows, as its results are/);
+    } finally {
+      await stack.stop();
+    }
+  });
+});
+
+class Capture extends Writable {
+  text = '';
+  override _write(chunk: Buffer, _encoding: string, done: () => void): void {
+    this.text += chunk.toString();
+    done();
+  }
+}
