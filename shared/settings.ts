@@ -369,12 +369,22 @@ export type Environment = Readonly<Record<string, string | undefined>>;
  */
 export function settingsFromEnvironment(env: Environment): PipelineSettings {
   // Unset variables take the local defaults; the stack sets every variable its functions read.
-  const settings: Record<string, unknown> = { ...LOCAL_DEFAULTS };
-  for (const key of SETTING_KEYS) {
+  return readSettings(LOCAL_DEFAULTS, (key) => {
     const name = spec(key).env;
-    const text = name === undefined ? undefined : env[name];
-    if (name !== undefined && text !== undefined && text !== '')
-      settings[key] = parseSetting(key, text, `environment variable ${name}`);
+    return name === undefined ? undefined : [env[name], `environment variable ${name}`];
+  });
+}
+
+/** `defaults`, with each setting `read` gives text for (and where from) parsed over it; '' = not given. */
+function readSettings(
+  defaults: PipelineSettings,
+  read: (key: SettingKey) => readonly [text: unknown, source: string] | undefined,
+): PipelineSettings {
+  const settings: Record<string, unknown> = { ...defaults };
+  for (const key of SETTING_KEYS) {
+    const [text, source] = read(key) ?? [];
+    if (text !== undefined && text !== '' && source !== undefined)
+      settings[key] = parseSetting(key, String(text), source);
   }
   return settings as unknown as PipelineSettings;
 }
@@ -403,23 +413,25 @@ export function assertSettings(settings: PipelineSettings, source: string): void
 
 /** Settings given as CDK context (`ipcount:<key>`), over the stack's defaults. */
 export function settingsFromContext(context: (key: string) => unknown): PipelineSettings {
-  const settings: Record<string, unknown> = { ...STACK_DEFAULTS };
-  for (const key of SETTING_KEYS) {
+  return readSettings(STACK_DEFAULTS, (key) => {
     const raw = context(key);
-    if (raw === undefined || raw === '') continue;
-    if ('onStack' in spec(key) && spec(key).onStack === false)
+    if (raw !== undefined && raw !== '' && spec(key).onStack === false)
       throw new SettingError(`ipcount:${key} is a local setting; the stack does not take it`);
-    settings[key] = parseSetting(key, String(raw), `ipcount:${key}`);
-  }
-  return settings as unknown as PipelineSettings;
+    return [raw, `ipcount:${key}`];
+  });
 }
 
-/** The default as help shows it: `5 s` locally, and the stack's where it differs. */
+/** A default as help shows it: the value, and what it means where it is special (`-1, never`). */
 export function describeDefault(key: SettingKey, where: 'local' | 'stack' = 'local'): string {
   const s = spec(key);
   const value = where === 'stack' ? STACK_DEFAULTS[key] : s.default;
   const special = s.kind === 'integer' || s.kind === 'decimal' ? s.special?.[value as number] : undefined;
   return special ? `${value}, ${special}` : String(value);
+}
+
+/** Just the settings among `values` (a command's parsed options, say), for `resolveSettings`. */
+export function pickSettings(values: Partial<Record<SettingKey, unknown>>): Partial<PipelineSettings> {
+  return Object.fromEntries(SETTING_KEYS.map((key) => [key, values[key]])) as Partial<PipelineSettings>;
 }
 
 /** `given` over `defaults`, ignoring keys given as undefined (an option not passed). */

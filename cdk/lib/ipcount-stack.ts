@@ -2,7 +2,12 @@ import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import type { Construct } from 'constructs';
-import { assertSettings, type PipelineSettings, STACK_DEFAULTS } from '../../shared/settings.js';
+import {
+  assertSettings,
+  type PipelineSettings,
+  resolveSettings,
+  STACK_DEFAULTS,
+} from '../../shared/settings.js';
 import {
   DEFAULT_PREFIX,
   STACK_OUTPUTS as OUTPUTS,
@@ -53,7 +58,7 @@ export class IpCountStack extends Stack {
   constructor(scope: Construct, id: string, props: IpCountStackProps = {}) {
     super(scope, id, props);
     const prefix = props.prefix ?? DEFAULT_PREFIX;
-    const settings: PipelineSettings = { ...STACK_DEFAULTS, ...props.settings };
+    const settings = resolveSettings(props.settings ?? {}, STACK_DEFAULTS);
     assertSettings(settings, 'settings');
     const names = resourceNames(prefix);
     this.stream = new LineStream(this, 'Lines', {

@@ -1,4 +1,5 @@
 import './quiet-warnings.js';
+import { pickSettings } from '../../shared/settings.js';
 import { type AwsTarget, EMULATOR_CREDENTIALS } from '../../shared/store/clients.js';
 import { DEFAULT_PREFIX } from '../../shared/tables.js';
 import { SEED_IPS } from '../sources/log-service.js';
@@ -44,20 +45,10 @@ async function runCommand(args: string[]): Promise<number> {
   const controller = abortOnSignal('flushing what is in flight (Ctrl-C again to stop at once)');
   await run(
     {
+      // The setting options are named by their keys in the settings table.
+      ...pickSettings(v),
       input: v.input,
       shards: v.shards,
-      windowSeconds: v.windowSeconds,
-      maxDisorderSeconds: v.maxDisorderSeconds,
-      allowedLatenessSeconds: v.allowedLatenessSeconds,
-      maxClockSkewSeconds: v.maxClockSkewSeconds,
-      idleTimeoutSeconds: v.idleTimeoutSeconds,
-      timeZone: v.timeZone,
-      batchSize: v.batchSize,
-      batchingWindowSeconds: v.batchingWindowSeconds,
-      emitIntervalSeconds: v.emitIntervalSeconds,
-      delivery: v.delivery,
-      maxRetryAttempts: v.maxRetryAttempts,
-      maxRecordAgeSeconds: v.maxRecordAgeSeconds,
       statsFile: v.stats,
       dataDir: v.dataDir,
       prefix: v.prefix,
