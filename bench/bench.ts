@@ -99,7 +99,10 @@ async function writeRequests(lines: string[]) {
     { step: 'initialize', name: 'countRequests' },
   );
   const doc = documentClient(client);
-  const handler = createFoldHandler(foldDependencies(stack.env, doc), new Logger({ logLevel: 'ERROR' }));
+  const handler = createFoldHandler(
+    foldDependencies(stack.env, doc, stack.kinesis),
+    new Logger({ logLevel: 'ERROR' }),
+  );
   const batches = 50;
   let bound = 0;
   const sample = lines.slice(0, batches * 1000);

@@ -1,9 +1,11 @@
+import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { EmitDependencies } from '../shared/emit-due-windows.js';
 import type { FoldDependencies } from '../shared/fold-shard-batch.js';
 import { type Environment, type PipelineSettings, settingsFromEnvironment } from '../shared/settings.js';
 import { DeadLetterStore } from '../shared/store/dead-letter-store.js';
 import { ResultStore } from '../shared/store/result-store.js';
+import { ShardReader } from '../shared/store/shard-reader.js';
 import { ShardStateStore } from '../shared/store/shard-state-store.js';
 import { WindowStore } from '../shared/store/window-store.js';
 import {
@@ -33,7 +35,11 @@ function shardStateStore(env: Environment, doc: DynamoDBDocumentClient): ShardSt
   return new ShardStateStore(doc, requireEnv(env, SHARD_STATE_TABLE.envVar), requireEnv(env, STREAM.envVar));
 }
 
-export function foldDependencies(env: Environment, doc: DynamoDBDocumentClient): FoldDependencies {
+export function foldDependencies(
+  env: Environment,
+  doc: DynamoDBDocumentClient,
+  kinesis: KinesisClient,
+): FoldDependencies {
   const settings = settingsFromEnvironment(env);
   return {
     windows: new WindowStore(doc, requireEnv(env, WINDOWS_TABLE.envVar)),
@@ -54,10 +60,15 @@ export function foldDependencies(env: Environment, doc: DynamoDBDocumentClient):
     writeConcurrency: settings.writeConcurrency,
     delivery: settings.delivery,
     parallelizationFactor: settings.parallelizationFactor,
+    reader: new ShardReader(kinesis, requireEnv(env, STREAM.envVar)),
   };
 }
 
-export function emitDependencies(env: Environment, doc: DynamoDBDocumentClient): EmitDependencies {
+export function emitDependencies(
+  env: Environment,
+  doc: DynamoDBDocumentClient,
+  kinesis: KinesisClient,
+): EmitDependencies {
   const settings = settingsFromEnvironment(env);
   return {
     windows: new WindowStore(doc, requireEnv(env, WINDOWS_TABLE.envVar)),
@@ -70,6 +81,7 @@ export function emitDependencies(env: Environment, doc: DynamoDBDocumentClient):
     closeConcurrency: settings.writeConcurrency,
     ...idleTimeout(settings),
     maxDisorderMs: settings.maxDisorderSeconds * 1000,
+    reader: new ShardReader(kinesis, requireEnv(env, STREAM.envVar)),
   };
 }
 

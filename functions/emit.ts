@@ -13,16 +13,23 @@ const logger = new Logger({ serviceName: EMIT_SERVICE });
 const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: EMIT_SERVICE });
 const doc = createDocumentClient({});
 
-/** The live feed on Lambda: one structured log line per result, in the seed's form too. */
+/**
+ * The live feed on Lambda: one structured log line per result, in the seed's form too; `update` marks a
+ * result whose window was published before with another count.
+ */
 const publish = (results: readonly WindowResult[]) => {
-  for (const r of results) logger.info(formatResultLine(r, 'UTC'), { result: r });
+  for (const r of results) logger.info(formatResultLine(r, 'UTC'), { result: r, update: r.revision > 1 });
 };
 
 const kinesis = createKinesisClient({});
 const streamName = requireEnv(process.env, STREAM.envVar);
 
 export const handler = createEmitHandler(
-  { ...emitDependencies(process.env, doc), publish, shardParents: () => shardParents(kinesis, streamName) },
+  {
+    ...emitDependencies(process.env, doc, kinesis),
+    publish,
+    shardParents: () => shardParents(kinesis, streamName),
+  },
   logger,
   Date.now,
   emitSchedule(process.env),

@@ -1,7 +1,7 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { FOLD_SERVICE, METRICS_NAMESPACE } from '../shared/metric-names.js';
-import { createDocumentClient } from '../shared/store/clients.js';
+import { createDocumentClient, createKinesisClient } from '../shared/store/clients.js';
 import { foldDependencies } from './config.js';
 import { createFoldHandler } from './fold-handler.js';
 
@@ -9,5 +9,11 @@ import { createFoldHandler } from './fold-handler.js';
 const logger = new Logger({ serviceName: FOLD_SERVICE });
 const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: FOLD_SERVICE });
 const doc = createDocumentClient({});
+const kinesis = createKinesisClient({});
 
-export const handler = createFoldHandler(foldDependencies(process.env, doc), logger, Date.now, metrics);
+export const handler = createFoldHandler(
+  foldDependencies(process.env, doc, kinesis),
+  logger,
+  Date.now,
+  metrics,
+);

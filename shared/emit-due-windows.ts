@@ -1,7 +1,8 @@
 import pLimit from 'p-limit';
 import { resultOf, type WindowResult } from './result.js';
 import type { ResultStore } from './store/result-store.js';
-import type { ShardStateStore } from './store/shard-state-store.js';
+import type { ShardReader } from './store/shard-reader.js';
+import type { ShardState, ShardStateStore } from './store/shard-state-store.js';
 import { OPEN } from './store/window-item.js';
 import type { WindowStore } from './store/window-store.js';
 import { effectiveWatermarks, FINAL_WATERMARK } from './watermark.js';
@@ -22,10 +23,13 @@ export interface EmitDependencies {
    */
   readonly publish?: (results: readonly WindowResult[]) => void | Promise<void>;
   /**
-   * A shard with no new records for this long is idle: its windows close on processing time, when
-   * window end + max disorder + idle timeout has passed, so the last window fires when traffic stops.
+   * A shard is idle when its fold has caught up with the stream and nothing has arrived for this long: its
+   * windows then close on processing time, when window end + max disorder + idle timeout has passed, so the
+   * last window fires when traffic stops. See {@link isIdle}.
    */
   readonly idleTimeoutMs?: number;
+  /** The stream, read to confirm that nothing waits behind an idle-looking shard's position. */
+  readonly reader: Pick<ShardReader, 'hasRecordsAfter'>;
   readonly maxDisorderMs?: number;
   /** Parents of each shard after a reshard; without it, each shard's own watermark is used. */
   readonly shardParents?: () => Promise<ReadonlyMap<string, readonly string[]>>;
@@ -47,6 +51,27 @@ export interface EmitOptions {
   readonly endOfInput?: boolean;
 }
 
+/**
+ * Idle means caught up, never slow. A shard is idle only when all of these hold:
+ * - no batch of it has begun or finished for the idle timeout;
+ * - the last batch begun has finished (one being retried or bisected, or given up, holds its shard open);
+ * - the stream holds nothing after the shard's position (a fold throttled by Lambda, or behind, never begins
+ *   a batch, yet its records wait there).
+ * The first two come from the shard's state, the last from one read of the stream, made only for shards that
+ * pass the first two. The trade-off: a shard whose fold is stuck holds its windows open rather than closing
+ * them early and counting its backlog as late.
+ */
+export async function isIdle(
+  deps: Pick<EmitDependencies, 'idleTimeoutMs' | 'reader'>,
+  state: ShardState,
+  now: number,
+): Promise<boolean> {
+  if (deps.idleTimeoutMs === undefined) return false;
+  if (now - Math.max(state.updatedAt, state.startedAt ?? 0) < deps.idleTimeoutMs) return false;
+  if (state.startedThrough !== undefined && state.startedThrough > state.sequenceNumber) return false;
+  return !(await deps.reader.hasRecordsAfter(state.shardId, state.sequenceNumber || undefined));
+}
+
 export async function emitDueWindows(
   deps: EmitDependencies,
   now: number,
@@ -54,12 +79,11 @@ export async function emitDueWindows(
 ): Promise<EmitReport> {
   const states = await deps.shardState.list();
   const idleWatermark = now - (deps.maxDisorderMs ?? 0) - (deps.idleTimeoutMs ?? Number.POSITIVE_INFINITY);
-  const own = new Map(
-    states.map((s) => {
-      const idle = deps.idleTimeoutMs !== undefined && now - s.updatedAt >= deps.idleTimeoutMs;
-      return [s.shardId, idle ? Math.max(s.watermarkMs ?? idleWatermark, idleWatermark) : s.watermarkMs];
-    }),
-  );
+  const own = new Map<string, number | undefined>();
+  for (const s of states) {
+    const idle = await isIdle(deps, s, now);
+    own.set(s.shardId, idle ? Math.max(s.watermarkMs ?? idleWatermark, idleWatermark) : s.watermarkMs);
+  }
   const watermarks = deps.shardParents ? effectiveWatermarks(own, await deps.shardParents()) : own;
   const dueKeys = new Set<string>();
   for (const [shardId, shardWatermark] of watermarks) {
@@ -74,10 +98,22 @@ export async function emitDueWindows(
   );
   const results = open.map((item) => resultOf(item, now));
   await deps.results.putMany(results);
-  await deps.publish?.(results);
+  // Only a new count is published: a refreshed late tally (same count) is stored, not announced again.
+  const isNew = (i: number) => (results[i]?.revision ?? 0) > (open[i]?.emissions ?? 0);
+  await deps.publish?.(results.filter((_, i) => isNew(i)));
 
   const limit = pLimit(deps.closeConcurrency);
-  const closed = await Promise.all(open.map((item) => limit(() => deps.windows.close(item, now))));
+  const closed = await Promise.all(
+    open.map((item, i) =>
+      limit(async () => {
+        const revision = results[i]?.revision ?? 1;
+        if (await deps.windows.close(item, now, revision)) return true;
+        // The count moved after it was read and published: the next result must say it is an update.
+        if (isNew(i)) await deps.windows.recordPublication(item, revision);
+        return false;
+      }),
+    ),
+  );
   const emitted = results.filter((_, i) => closed[i]);
   return { emitted, due: dueKeys.size, skipped: dueKeys.size - emitted.length };
 }

@@ -8,6 +8,7 @@ import {
   type ShardRecord,
 } from './fold.js';
 import type { DeadLetterStore } from './store/dead-letter-store.js';
+import type { ShardReader } from './store/shard-reader.js';
 import type { ShardStateStore } from './store/shard-state-store.js';
 import type { WindowStore } from './store/window-store.js';
 import { type ShardProgress, timelinessInClosedWindow, watermarkOf } from './watermark.js';
@@ -38,6 +39,13 @@ export interface FoldDependencies {
    * are per key, do all the deduplication, and the watermark only ever moves up.
    */
   readonly parallelizationFactor: number;
+  /** The stream itself, to fold a given-up batch the event source skipped before the batch that follows it. */
+  readonly reader: ShardReader;
+  /**
+   * Records on time by their shard's order go into their window even when it has been closed (reopened and
+   * emitted again as an update): `ipcount redrive` folds given-up batches after their windows were emitted.
+   */
+  readonly reopenClosed?: boolean;
 }
 
 export interface FoldReport {
@@ -57,22 +65,34 @@ export interface FoldReport {
    */
   readonly failedFrom?: string;
   readonly failure?: string;
+  /** Records of a given-up earlier batch, read from the stream and folded before this batch. */
+  readonly healed?: number;
 }
 
 export async function foldShardBatch(
   deps: FoldDependencies,
   shardId: string,
-  records: readonly ShardRecord[],
+  delivered: readonly ShardRecord[],
   now: number,
 ): Promise<FoldReport> {
   const sequential = deps.parallelizationFactor <= 1;
   const guarded = deps.delivery === 'exactly-once';
-  const stored = await deps.shardState.read(shardId);
+  const { stored, healed } =
+    sequential && guarded
+      ? await beginInOrder(deps, shardId, delivered, now)
+      : { stored: await deps.shardState.read(shardId), healed: [] };
+  const records = healed.length > 0 ? [...healed, ...delivered] : delivered;
   // Without guards (or with concurrent batches) the stored position must not skip records; its event-time
   // maximum still seeds the watermark.
   const skipFrom = sequential && guarded ? stored : stored && { ...stored, sequenceNumber: '' };
   const plan = foldBatch(records, skipFrom, deps.settings);
-  const empty = { shardId, records: records.length, redelivered: plan.alreadyApplied, windowsTouched: 0 };
+  const empty = {
+    shardId,
+    records: delivered.length,
+    redelivered: plan.alreadyApplied,
+    windowsTouched: 0,
+    ...(healed.length > 0 ? { healed: healed.length } : {}),
+  };
   if (!plan.progress) return { ...empty, counted: 0, alreadyCounted: 0, bad: 0, late: 0 };
 
   const limit = pLimit(deps.writeConcurrency);
@@ -81,7 +101,8 @@ export async function foldShardBatch(
   // (and their guards) must not expire while they are still being folded and emitted.
   const write = (c: Contribution) =>
     deps.windows.apply(shardId, c, Math.ceil(Math.max(c.windowEnd, now) / 1000) + retention, guarded);
-  const reopenAllowed = timelinessInClosedWindow(deps.settings.allowedLatenessMs) === 'update';
+  const reopenAllowed =
+    deps.reopenClosed === true || timelinessInClosedWindow(deps.settings.allowedLatenessMs) === 'update';
   const outcomes = await Promise.allSettled(
     plan.contributions.map((c) =>
       limit(async () => {
@@ -151,14 +172,53 @@ export async function foldShardBatch(
   }
   // Some writes failed after the SDK's retries (persistent throttling, say): record what is complete and
   // tell the event source to resume from the first record not finished.
-  const firstFailed = failedSequences.reduce((a, b) => (a < b ? a : b));
-  const complete = plan.progressBefore(firstFailed);
+  const lowestFailed = failedSequences.reduce((a, b) => (a < b ? a : b));
+  const complete = plan.progressBefore(lowestFailed);
   if (complete) await recordProgress(deps, shardId, stored, complete, now, sequential && guarded);
+  // A failure among the healed records: the event source can only resume from a record it delivered.
+  const firstDelivered = delivered[0]?.sequenceNumber ?? lowestFailed;
+  const firstFailed = lowestFailed < firstDelivered ? firstDelivered : lowestFailed;
   return {
     ...report,
     failedFrom: firstFailed.replace(/^0+(?=\d)/, ''),
     failure: failure instanceof Error ? `${failure.name}: ${failure.message}` : String(failure),
   };
+}
+
+/**
+ * In order, with guards (the normal mode): marks the batch begun and, when the batch begun before it never
+ * finished (Lambda gave it up and moved on), reads the skipped records from the stream to fold them first.
+ * So a given-up batch delays its shard instead of leaving a hole in its counts, and no window is written past
+ * a hole: the guards and the order-decided lateness stay exact. The range is recorded before it is folded,
+ * so `ipcount redrive` knows its on-failure message is already dealt with.
+ */
+async function beginInOrder(
+  deps: FoldDependencies,
+  shardId: string,
+  records: readonly ShardRecord[],
+  now: number,
+): Promise<{ stored: ShardProgress | undefined; healed: readonly ShardRecord[] }> {
+  const first = records[0]?.sequenceNumber;
+  const last = records[records.length - 1]?.sequenceNumber;
+  if (first === undefined || last === undefined)
+    return { stored: await deps.shardState.read(shardId), healed: [] };
+  const start = await deps.shardState.begin(shardId, first, last, now);
+  const stored = start.progress;
+  if (start.unfinishedThrough === undefined || first <= start.unfinishedThrough)
+    return { stored, healed: [] };
+  const after = stored?.sequenceNumber ?? '';
+  const healed = await deps.reader.read(shardId, after || undefined, { before: first });
+  // Not a position of this stream (test events, a recreated stream): nothing to read; the on-failure message
+  // stays for `ipcount redrive`.
+  if (!healed) return { stored, healed: [] };
+  await deps.shardState.recordHealed({
+    shardId,
+    after,
+    before: first,
+    records: healed.length,
+    healedAt: now,
+  });
+  return { stored, healed };
 }
 
 async function recordProgress(

@@ -14,11 +14,16 @@ export function shardIdOf(record: KinesisStreamRecord): string {
 
 export function toShardRecord(record: KinesisStreamRecord): ShardRecord {
   const { data, sequenceNumber, approximateArrivalTimestamp } = record.kinesis;
-  return {
-    sequenceNumber: padSequence(sequenceNumber),
-    arrivalMs: Math.round(approximateArrivalTimestamp * 1000),
-    line: utf8.decode(Buffer.from(data, 'base64')),
-  };
+  return shardRecordOf(
+    sequenceNumber,
+    Math.round(approximateArrivalTimestamp * 1000),
+    Buffer.from(data, 'base64'),
+  );
+}
+
+/** A record as the fold reads it, whether it came in a Lambda event or straight from GetRecords. */
+export function shardRecordOf(sequenceNumber: string, arrivalMs: number, data: Uint8Array): ShardRecord {
+  return { sequenceNumber: padSequence(sequenceNumber), arrivalMs, line: utf8.decode(data) };
 }
 
 /** Groups an event's records by shard, in delivery order (one shard per invocation on Lambda, but never assume). */

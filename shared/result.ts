@@ -9,7 +9,11 @@ export interface WindowResult {
   readonly count: number;
   /** Records that arrived after the window closed, past the allowed lateness: not in `count`. */
   readonly late: number;
-  /** 1 for the first publication; higher for a correction (late records within the allowed lateness). */
+  /**
+   * 1 for the first publication; one higher for each later publication with another count (an update: records
+   * within the allowed lateness, a redriven batch). A result published again with the same revision has the
+   * same count (the feed is at-least-once).
+   */
   readonly revision: number;
   /** 1-based ordinal of the shard that counted it, printed as Flink's `k>`. */
   readonly worker: number;
@@ -23,10 +27,16 @@ export function resultOf(item: WindowItem, emittedAt: number): WindowResult {
     windowEnd: item.windowEnd,
     count: item.count,
     late: item.late ?? 0,
-    revision: (item.emissions ?? 0) + 1,
+    revision: revisionOf(item),
     worker: countingShardOrdinal(item),
     emittedAt,
   };
+}
+
+/** The last published revision, or the next one if the count differs from what that revision published. */
+export function revisionOf(item: WindowItem): number {
+  const published = item.emissions ?? 0;
+  return published > 0 && item.publishedCount === item.count ? published : published + 1;
 }
 
 /** The seed's output form: `1> 18:40:10 192.168.1.2 23`, the window shown by its start. */

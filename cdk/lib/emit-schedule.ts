@@ -59,8 +59,9 @@ export class EmitSchedule extends Construct {
     });
     fn.bindTable(SHARD_STATE_TABLE, props.shardState, ['Query']);
     fn.bindTable(RESULTS_TABLE, props.results, ['BatchWriteItem']);
-    // Reshard lineage: a parent's windows close by its children's watermarks.
-    props.stream.grant(fn, 'kinesis:ListShards');
+    // Reshard lineage (a parent's windows close by its children's watermarks), and one read behind an
+    // idle-looking shard's position: idle means nothing is waiting on the stream.
+    props.stream.grant(fn, 'kinesis:ListShards', 'kinesis:GetShardIterator', 'kinesis:GetRecords');
 
     this.rule = new events.Rule(this, 'EveryMinute', {
       description: 'Fires the IpCount emitter; each run loops for most of the minute',

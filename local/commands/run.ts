@@ -92,8 +92,9 @@ export function runSettings(options: RunOptions): PipelineSettings {
 }
 
 /**
- * What stdout shows: each result once by (ip, window), and again only if its count changed, as a
- * correction; the emitter publishes at least once. Late-only tallies (count 0) are in the table only.
+ * What stdout shows: each result once by (ip, window), and again only if its count changed, as an update
+ * (` (update)`), whatever revision the store gave it; the emitter publishes at least once. Late-only tallies
+ * (count 0) are in the table only.
  */
 function resultPrinter(stdout: Writable, timeZone: string) {
   const printed = new Map<string, WindowResult>();
@@ -102,8 +103,12 @@ function resultPrinter(stdout: Writable, timeZone: string) {
       const fresh = results
         .filter((r) => r.count > 0 && printed.get(`${r.ip} ${r.windowStart}`)?.count !== r.count)
         .sort(compareResults);
-      for (const r of fresh) printed.set(`${r.ip} ${r.windowStart}`, r);
-      if (fresh.length > 0) stdout.write(`${fresh.map((r) => formatResultLine(r, timeZone)).join('\n')}\n`);
+      const lines = fresh.map((r) => {
+        const before = printed.get(`${r.ip} ${r.windowStart}`);
+        printed.set(`${r.ip} ${r.windowStart}`, r);
+        return formatResultLine(before ? { ...r, revision: Math.max(r.revision, 2) } : r, timeZone);
+      });
+      if (lines.length > 0) stdout.write(`${lines.join('\n')}\n`);
     },
     printed: () => [...printed.values()],
   };

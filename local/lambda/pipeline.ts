@@ -7,6 +7,7 @@ import { createFoldHandler, type FoldHandlerResult } from '../../functions/fold-
 import type { EmitReport } from '../../shared/emit-due-windows.js';
 import type { FoldReport } from '../../shared/fold-shard-batch.js';
 import { EMIT_SERVICE, FOLD_SERVICE } from '../../shared/metric-names.js';
+import { pause } from '../../shared/pause.js';
 import type { WindowResult } from '../../shared/result.js';
 import {
   type Environment,
@@ -59,6 +60,8 @@ export interface PipelineOptions {
   readonly logLevel?: string;
   /** Faults injected into every handler invocation (`--faults`). */
   readonly faults?: FaultInjector;
+  /** A slow table: every DynamoDB write of the handlers waits this long first (tests of a fold that lags). */
+  readonly writeDelayMs?: number;
   /** Receives every result the emitter publishes (at least once each). */
   readonly onResults?: (results: readonly WindowResult[]) => void;
   /** An emitter run failed (other than an injected crash); the schedule runs it again. */
@@ -134,6 +137,15 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     },
     { step: 'initialize', name: 'ipcountCountRequests', priority: 'high' },
   );
+  const { writeDelayMs } = options;
+  if (writeDelayMs)
+    dynamo.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (/^(Update|Put|Delete|BatchWrite)/.test(context.commandName ?? '')) await pause(writeDelayMs);
+        return next(args);
+      },
+      { step: 'initialize', name: 'ipcountSlowWrites' },
+    );
   const doc = documentClient(dynamo);
   const faults = options.faults;
   const underFaults = <T>(invoke: () => Promise<T>) => (faults ? faults.around(invoke) : invoke());
@@ -152,12 +164,12 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
   await settingsStore.put(settings);
   const logLevel = (options.logLevel ?? 'WARN').toUpperCase() as 'WARN';
   const foldHandler = createFoldHandler(
-    foldDependencies(functionEnvironment(options.prefix, settings, 'fold'), doc),
+    foldDependencies(functionEnvironment(options.prefix, settings, 'fold'), doc, kinesis),
     new Logger({ serviceName: FOLD_SERVICE, logLevel }),
   );
   const emitHandler = createEmitHandler(
     {
-      ...emitDependencies(functionEnvironment(options.prefix, settings, 'emit'), doc),
+      ...emitDependencies(functionEnvironment(options.prefix, settings, 'emit'), doc, kinesis),
       shardParents: () => shardParents(kinesis, names.stream),
       ...(options.onResults ? { publish: options.onResults } : {}),
     },

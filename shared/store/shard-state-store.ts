@@ -1,5 +1,6 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { SEQUENCE_WIDTH } from '../sequence.js';
 import type { ShardProgress } from '../watermark.js';
 import { queryAll } from './pages.js';
 
@@ -9,7 +10,34 @@ export interface ShardState extends ShardProgress {
   /** Watermark through the stored position; absent while the shard has seen no valid record. */
   readonly watermarkMs: number | undefined;
   readonly updatedAt: number;
+  /** The last batch the fold began (see {@link ShardStateStore.begin}); unfinished while above the position. */
+  readonly startedThrough?: string;
+  readonly startedAt?: number;
 }
+
+/** What a batch finds when it begins: the stored progress, and an earlier batch that began and never finished. */
+export interface BatchStart {
+  readonly progress: ShardProgress | undefined;
+  /**
+   * Set when the last batch begun before this one ended above the stored position: it was given up (or is
+   * still being retried). Its records, and any after them, are not all folded.
+   */
+  readonly unfinishedThrough?: string;
+}
+
+/** A range of a shard the fold read from the stream itself and folded, because its batch had been given up. */
+export interface HealedRange {
+  readonly shardId: string;
+  /** Exclusive: the position the shard had ('' = its start). */
+  readonly after: string;
+  /** Exclusive: the first record of the batch that found the gap. */
+  readonly before: string;
+  readonly records: number;
+  readonly healedAt: number;
+}
+
+/** Healed ranges are kept as long as an on-failure message about them can be (SQS keeps 14 days at most). */
+const HEALED_RANGE_RETENTION_SECONDS = 14 * 86_400;
 
 /** Progress as stored: the watermark beside the maximum it follows from (computed by the fold, not here). */
 export interface StoredProgress extends ShardProgress {
@@ -29,6 +57,68 @@ export class ShardStateStore {
     private readonly table: string,
     private readonly stream: string,
   ) {}
+
+  /**
+   * Marks a batch as begun and returns the state it found, in one write. The mark outlives a batch that is
+   * given up, so the next batch knows records before it were never folded, although Lambda tells the function
+   * nothing of it (only the on-failure queue hears).
+   */
+  async begin(shardId: string, first: string, last: string, now: number): Promise<BatchStart> {
+    const out = await this.doc.send(
+      new UpdateCommand({
+        TableName: this.table,
+        Key: { stream: this.stream, shardId },
+        UpdateExpression: 'SET startedFrom = :first, startedThrough = :last, startedAt = :now',
+        ExpressionAttributeValues: { ':first': first, ':last': last, ':now': now },
+        ReturnValues: 'ALL_OLD',
+      }),
+    );
+    const old = out.Attributes;
+    const progress =
+      typeof old?.sequenceNumber === 'string'
+        ? {
+            sequenceNumber: old.sequenceNumber,
+            maxEventMs: old.maxEventMs as number | undefined,
+            pendingEventMs: old.pendingEventMs as number | undefined,
+          }
+        : undefined;
+    const started = typeof old?.startedThrough === 'string' ? old.startedThrough : undefined;
+    const unfinished = started !== undefined && started > (progress?.sequenceNumber ?? '');
+    return { progress, ...(unfinished ? { unfinishedThrough: started } : {}) };
+  }
+
+  /** Records, before folding it, a range the fold read from the stream because its batch had been given up. */
+  async recordHealed(range: HealedRange): Promise<void> {
+    await this.doc.send(
+      new PutCommand({
+        TableName: this.table,
+        Item: {
+          ...range,
+          stream: `${this.stream}#healed`,
+          shardId: `${range.shardId}#${range.after.padStart(SEQUENCE_WIDTH, '0')}`,
+          expiresAt: Math.ceil(range.healedAt / 1000) + HEALED_RANGE_RETENTION_SECONDS,
+        },
+      }),
+    );
+  }
+
+  /** Healed ranges of one shard, oldest first. */
+  async healedRanges(shardId: string): Promise<HealedRange[]> {
+    const items = await queryAll(this.doc, {
+      TableName: this.table,
+      KeyConditionExpression: '#stream = :stream AND begins_with(shardId, :shard)',
+      ExpressionAttributeNames: { '#stream': 'stream' },
+      ExpressionAttributeValues: { ':stream': `${this.stream}#healed`, ':shard': `${shardId}#` },
+      ConsistentRead: true,
+    });
+    return items.map((item) => ({
+      shardId: String(item.shardId).split('#')[0] ?? '',
+      after: String(item.after),
+      before: String(item.before),
+      records: Number(item.records),
+      healedAt: Number(item.healedAt),
+    }));
+  }
 
   async read(shardId: string): Promise<ShardProgress | undefined> {
     const out = await this.doc.send(
@@ -141,6 +231,9 @@ export class ShardStateStore {
       pendingEventMs: item.pendingEventMs as number | undefined,
       watermarkMs: item.watermarkMs as number | undefined,
       updatedAt: Number(item.updatedAt ?? 0),
+      ...(typeof item.startedThrough === 'string'
+        ? { startedThrough: item.startedThrough, startedAt: Number(item.startedAt ?? 0) }
+        : {}),
     }));
   }
 }

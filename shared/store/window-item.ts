@@ -41,8 +41,10 @@ export interface WindowItem {
   readonly count: number;
   /** Records that arrived after the window closed (past the allowed lateness). */
   readonly late?: number;
-  /** How many times a result of this window has been published (corrections after the first). */
+  /** The revision last published: how many distinct counts of this window have been published. */
   readonly emissions?: number;
+  /** The count that revision published: a result with another count is a new revision (an update). */
+  readonly publishedCount?: number;
   /** Closed, but its stored result is behind its late tally: the emitter refreshes it. */
   readonly stale?: boolean;
   readonly status: typeof OPEN | typeof CLOSED;
@@ -172,14 +174,14 @@ export function contributionUpdate({
  * late records, is closed, and only if its count, late tally and emissions are still as read, so a second
  * emitter or a count that moved makes the condition fail and nothing is emitted twice.
  */
-export function closeUpdate(item: WindowItem, closedAt: number): ConditionalUpdate {
+export function closeUpdate(item: WindowItem, closedAt: number, revision: number): ConditionalUpdate {
   const stillAsRead =
     '#count = :count AND (attribute_not_exists(#late) OR #late = :late) AND ' +
     '(attribute_not_exists(emissions) OR emissions = :emissions)';
   return {
     Key: { pk: item.pk },
     UpdateExpression:
-      'SET #status = :closed, closedAt = :at, emissions = if_not_exists(emissions, :zero) + :one REMOVE openShard, stale',
+      'SET #status = :closed, closedAt = :at, emissions = :revision, publishedCount = :count REMOVE openShard, stale',
     ConditionExpression:
       item.status === OPEN
         ? `#status = :open AND ${stillAsRead}`
@@ -192,9 +194,22 @@ export function closeUpdate(item: WindowItem, closedAt: number): ConditionalUpda
       ':late': item.late ?? 0,
       ':emissions': item.emissions ?? 0,
       ':at': closedAt,
-      ':zero': 0,
-      ':one': 1,
+      ':revision': revision,
     },
+  } as ConditionalUpdate;
+}
+
+/**
+ * After a close failed because the count moved under the emitter (it published, then a fold added), records
+ * what was published, so the next result of the window is an update and says so. Never lowers a revision.
+ */
+export function publicationUpdate(item: WindowItem, revision: number): ConditionalUpdate {
+  return {
+    Key: { pk: item.pk },
+    UpdateExpression: 'SET #revision = :revision, publishedCount = :count',
+    ConditionExpression: 'attribute_not_exists(#revision) OR #revision < :revision',
+    ExpressionAttributeNames: { '#revision': 'emissions' },
+    ExpressionAttributeValues: { ':revision': revision, ':count': item.count },
   } as ConditionalUpdate;
 }
 

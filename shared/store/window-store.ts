@@ -6,11 +6,13 @@ import { getAll } from './batch.js';
 import { queryAll } from './pages.js';
 import {
   CLOSED,
+  type ConditionalUpdate,
   closeUpdate,
   contributionUpdate,
   guardAttribute,
   guardFor,
   openSortUpperBound,
+  publicationUpdate,
   type WindowItem,
   windowKey,
 } from './window-item.js';
@@ -128,9 +130,18 @@ export class WindowStore {
    * a closed window marked stale by late records, clears the mark. A second emitter, or a count that moved
    * since it was read, makes the condition fail and nothing is emitted twice.
    */
-  async close(item: WindowItem, closedAt: number): Promise<boolean> {
+  async close(item: WindowItem, closedAt: number, revision: number): Promise<boolean> {
+    return this.conditionally(closeUpdate(item, closedAt, revision));
+  }
+
+  /** Records a publication whose close failed; false if a later revision is already recorded. */
+  async recordPublication(item: WindowItem, revision: number): Promise<boolean> {
+    return this.conditionally(publicationUpdate(item, revision));
+  }
+
+  private async conditionally(update: ConditionalUpdate): Promise<boolean> {
     try {
-      await this.doc.send(new UpdateCommand({ TableName: this.table, ...closeUpdate(item, closedAt) }));
+      await this.doc.send(new UpdateCommand({ TableName: this.table, ...update }));
       return true;
     } catch (error) {
       if (error instanceof ConditionalCheckFailedException) return false;

@@ -231,7 +231,7 @@ describe('IpCountStack: least-privilege IAM', () => {
       'ipcount-fold': [
         [['logs:CreateLogStream', 'logs:PutLogEvents'], 'FoldFunctionLogs'],
         [['dynamodb:GetItem', 'dynamodb:UpdateItem'], 'WindowsTable'],
-        [['dynamodb:GetItem', 'dynamodb:UpdateItem'], 'ShardStateTable'],
+        [['dynamodb:PutItem', 'dynamodb:UpdateItem'], 'ShardStateTable'],
         [['dynamodb:BatchWriteItem'], 'DeadLettersTable'],
         [['sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:SendMessage'], 'FoldOnFailure'],
       ],
@@ -240,7 +240,7 @@ describe('IpCountStack: least-privilege IAM', () => {
         [['dynamodb:BatchGetItem', 'dynamodb:UpdateItem'], 'WindowsTable'],
         [['dynamodb:Query'], 'ShardStateTable'],
         [['dynamodb:BatchWriteItem'], 'ResultsTable'],
-        [['kinesis:ListShards'], 'LinesStream'],
+        [['kinesis:GetRecords', 'kinesis:GetShardIterator', 'kinesis:ListShards'], 'LinesStream'],
       ],
     };
     for (const [service, grants] of Object.entries(expected)) {

@@ -8,7 +8,7 @@ import { InjectedCrash } from '../../local/lambda/faults.js';
 import { localContext } from '../../local/lambda/lambda-context.js';
 import { TABLES } from '../../shared/tables.js';
 import { faultyHandlers } from '../helpers/faulty-stack.js';
-import { kinesisEvent } from '../helpers/records.js';
+import { kinesisEvent, putOnShard } from '../helpers/records.js';
 import { startTestStack, type TestStack } from '../helpers/stack.js';
 
 /**
@@ -133,7 +133,10 @@ function granted(template: Template, service: string): Set<Call> {
   return calls;
 }
 
-/** A batch with a bad line crashes after one write and is replayed; a later batch holds a late record. */
+/**
+ * A batch with a bad line crashes after one window write and is replayed; a later batch holds a late record;
+ * then a batch crashes and is given up, and the batch after it folds the skipped range first.
+ */
 async function foldThroughEveryPath(
   folding: ReturnType<typeof faultyHandlers>,
   shardId: string,
@@ -151,7 +154,7 @@ async function foldThroughEveryPath(
   await assert.rejects(
     folding.injector.around(() => folding.fold(first, localContext('fold')), {
       kind: 'crash',
-      afterWrites: 1,
+      afterWrites: 2,
     }),
     InjectedCrash,
   );
@@ -166,6 +169,22 @@ async function foldThroughEveryPath(
   await folding.fold(later, localContext('fold'));
 }
 
+/** On a shard of the real stream: a batch crashes and is given up; the next batch folds it first. */
+async function healAGivenUpBatch(folding: ReturnType<typeof faultyHandlers>, stack: TestStack) {
+  const put = (line: string) => putOnShard(stack.kinesis, stack.names.stream, 'upper', [line]);
+  await folding.fold(await put('18:40:10 10.8.9.1'), localContext('fold'));
+  const givenUp = await put('18:40:11 10.8.9.1');
+  await assert.rejects(
+    folding.injector.around(() => folding.fold(givenUp, localContext('fold')), {
+      kind: 'crash',
+      afterWrites: 1,
+    }),
+    InjectedCrash,
+  );
+  const next = await folding.fold(await put('18:40:12 10.8.9.1'), localContext('fold'));
+  assert.equal(next.reports[0]?.healed, 1);
+}
+
 describe('least privilege: the policy grants exactly what the handlers send', () => {
   let stack: TestStack;
   const foldCalls = new Set<Call>();
@@ -178,7 +197,7 @@ describe('least privilege: the policy grants exactly what the handlers send', ()
       }),
     );
   before(async () => {
-    stack = await startTestStack({ shards: 1 });
+    stack = await startTestStack({ shards: 2 });
     template = synth(1);
   });
   after(async () => {
@@ -188,6 +207,7 @@ describe('least privilege: the policy grants exactly what the handlers send', ()
   it('fold: first delivery, crash, replay, bad and late records', async () => {
     const folding = faultyHandlers(stack, { observe: recorder(stack, foldCalls) });
     await foldThroughEveryPath(folding, 'shardId-000000000000', '10.8.0', 18);
+    await healAGivenUpBatch(folding, stack);
     folding.stop();
     const emitting = faultyHandlers(stack, { observe: recorder(stack, emitCalls) });
     await emitting.emit({ detail: { endOfInput: true } } as never, localContext('emit'));
@@ -200,7 +220,7 @@ describe('least privilege: the policy grants exactly what the handlers send', ()
     assert.deepEqual([...emitCalls].sort(), [...granted(template, 'emit')].sort());
   });
 
-  it('stream: the fold gets exactly what its event source mapping reads, the emitter only ListShards', () => {
+  it('stream: the fold gets exactly what its event source mapping reads, the emitter lists and peeks', () => {
     const streamActions = (service: string) =>
       [...grantedActions(template, service)].filter(([action]) => action.startsWith('kinesis:'));
     const fold = streamActions('fold');
@@ -210,8 +230,10 @@ describe('least privilege: the policy grants exactly what the handlers send', ()
         assert.match(resource, /"Fn::GetAtt":\["Lines\w+","Arn"\]/, `${action} on the stream only`);
     }
     assert.deepEqual(
-      streamActions('emit').map(([action]) => action),
-      ['kinesis:ListShards'],
+      streamActions('emit')
+        .map(([action]) => action)
+        .sort(),
+      ['kinesis:GetRecords', 'kinesis:GetShardIterator', 'kinesis:ListShards'],
     );
     // Nothing account-wide: no action of either function on "*" apart from what X-Ray and logs need.
     for (const service of ['fold', 'emit']) {

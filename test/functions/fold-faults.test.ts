@@ -92,10 +92,10 @@ describe('fold handler under injected faults (real handler, real emulators)', ()
     const shardId = 'shardId-000000000300';
     const lines = batchLines('10.22.0');
     const event = kinesisEvent(shardId, lines, arrival, 1);
-    // The second window write keeps failing past the SDK's 5 attempts.
+    // The second window write (write 0 marks the batch begun) keeps failing past the SDK's 5 attempts.
     const result = await handlers.injector.around(() => handlers.fold(event, localContext('fold')), {
       kind: 'throttle',
-      atWrite: 1,
+      atWrite: 2,
       failures: 50,
       errorName: 'ProvisionedThroughputExceededException',
     });

@@ -37,9 +37,12 @@ export function faultyHandlers(
     injector,
     doc,
     logger,
-    fold: createFoldHandler(foldDependencies(env, doc), logger),
+    fold: createFoldHandler(foldDependencies(env, doc, stack.kinesis), logger),
     emit: createEmitHandler(
-      { ...emitDependencies(env, doc), ...(options.publish ? { publish: options.publish } : {}) },
+      {
+        ...emitDependencies(env, doc, stack.kinesis),
+        ...(options.publish ? { publish: options.publish } : {}),
+      },
       logger,
     ),
     stop: () => client.destroy(),

@@ -1,3 +1,4 @@
+import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { type Environment, emitDependencies, foldDependencies } from '../../functions/config.js';
 import { type Emulators, startEmulators } from '../../local/aws/emulators.js';
@@ -16,6 +17,8 @@ import { type ResourceNames, resourceNames } from '../../shared/tables.js';
 export interface TestStack {
   readonly emulators: Emulators;
   readonly doc: DynamoDBDocumentClient;
+  /** A client of the stack's Kinesis: the stream the fold and emitter read directly. */
+  readonly kinesis: KinesisClient;
   readonly prefix: string;
   readonly names: ResourceNames;
   /** The environment the stack's functions would get (what fold and emit were built from). */
@@ -36,7 +39,6 @@ export async function startTestStack(
   const kinesis = createKinesisClient(emulators.kinesis);
   const dynamo = createDynamoClient(emulators.dynamo);
   await provision(kinesis, dynamo, names, options.shards ?? 2, prefix);
-  kinesis.destroy();
   dynamo.destroy();
   const doc = createDocumentClient(emulators.dynamo);
   const settings = resolveSettings({ maxDisorderSeconds: options.maxDisorderSeconds });
@@ -48,13 +50,15 @@ export async function startTestStack(
   return {
     emulators,
     doc,
+    kinesis,
     prefix,
     names,
     env,
-    fold: foldDependencies(env, doc),
-    emit: emitDependencies(env, doc),
+    fold: foldDependencies(env, doc, kinesis),
+    emit: emitDependencies(env, doc, kinesis),
     stop: async () => {
       doc.destroy();
+      kinesis.destroy();
       await emulators.stop();
     },
   };
