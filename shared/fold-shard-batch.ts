@@ -2,6 +2,7 @@ import pLimit from 'p-limit';
 import {
   type Contribution,
   type DeadLetter,
+  type FoldPlan,
   type FoldSettings,
   foldBatch,
   lateDeadLetter,
@@ -95,64 +96,17 @@ export async function foldShardBatch(
   };
   if (!plan.progress) return { ...empty, counted: 0, alreadyCounted: 0, bad: 0, late: 0 };
 
-  const limit = pLimit(deps.writeConcurrency);
-  const retention = deps.windowRetentionSeconds;
-  // Kept `retention` past the window's end or past now, whichever is later: a replayed week-old log's items
-  // (and their guards) must not expire while they are still being folded and emitted.
-  const write = (c: Contribution) =>
-    deps.windows.apply(shardId, c, Math.ceil(Math.max(c.windowEnd, now) / 1000) + retention, guarded);
   const reopenAllowed =
     deps.reopenClosed === true || timelinessInClosedWindow(deps.settings.allowedLatenessMs) === 'update';
-  const outcomes = await Promise.allSettled(
-    plan.contributions.map((c) =>
-      limit(async () => {
-        const outcome = await write(c);
-        const closed = outcome.closedWindow;
-        if (!closed) return outcome;
-        // The window was closed first (by the idle rule): these records are late. Within the allowed
-        // lateness they reopen it; otherwise they join its late tally (and the dead letters).
-        const again = await write(reopenAllowed ? { ...closed, reopens: true } : { ...closed, kind: 'late' });
-        return reopenAllowed
-          ? { ...again, alreadyCounted: outcome.alreadyCounted + again.alreadyCounted }
-          : outcome;
-      }),
-    ),
-  );
-
-  const failedSequences: string[] = [];
-  let failure: unknown;
-  const closedLate: DeadLetter[] = [];
-  const lineOf = new Map<string, ShardRecord>();
-  let counted = 0;
-  let alreadyCounted = 0;
-  outcomes.forEach((outcome, i) => {
-    const contribution = plan.contributions[i];
-    if (!contribution) return;
-    if (outcome.status === 'rejected') {
-      failure ??= outcome.reason;
-      failedSequences.push(contribution.sequenceNumbers[0] ?? '');
-      return;
-    }
-    if (contribution.kind !== 'late') {
-      counted += outcome.value.counted;
-      alreadyCounted += outcome.value.alreadyCounted;
-    }
-    const late = outcome.value.closedWindow;
-    if (!late || reopenAllowed) return;
-    if (lineOf.size === 0) for (const r of records) lineOf.set(r.sequenceNumber, r);
-    for (const sequenceNumber of late.sequenceNumbers) {
-      const record = lineOf.get(sequenceNumber) ?? { sequenceNumber, arrivalMs: now, line: '' };
-      closedLate.push(lateDeadLetter(record, late, 'was already closed'));
-    }
-  });
-
-  let deadLetters = [...plan.deadLetters, ...closedLate];
+  const written = await writePlan(deps, shardId, records, plan, now, { guarded, reopenAllowed });
+  const { counted, alreadyCounted, failedSequences } = written;
+  let { deadLetters } = written;
   if (!sequential) deadLetters = await withoutCountedRecords(deps, shardId, deadLetters);
   if (deadLetters.length > 0) {
     try {
       await deps.deadLetters.putMany(shardId, deadLetters);
     } catch (error) {
-      failure ??= error;
+      written.failure ??= error;
       failedSequences.push(...deadLetters.map((d) => d.sequenceNumber));
     }
   }
@@ -181,7 +135,131 @@ export async function foldShardBatch(
   return {
     ...report,
     failedFrom: firstFailed.replace(/^0+(?=\d)/, ''),
-    failure: failure instanceof Error ? `${failure.name}: ${failure.message}` : String(failure),
+    failure: describeFailure(written.failure),
+  };
+}
+
+interface PlanWrites {
+  counted: number;
+  alreadyCounted: number;
+  /** The plan's dead letters and the records found late because their window was closed. */
+  deadLetters: DeadLetter[];
+  /** First sequence number of each contribution whose write failed. */
+  failedSequences: string[];
+  failure: unknown;
+}
+
+/**
+ * Writes a plan's contributions, each a conditional update. A contribution whose window was closed first (by
+ * the idle rule, the end of an input) is late; within the allowed lateness (or when redriving) it reopens the
+ * window, otherwise it joins the window's late tally and the dead letters.
+ */
+async function writePlan(
+  deps: FoldDependencies,
+  shardId: string,
+  records: readonly ShardRecord[],
+  plan: Pick<FoldPlan, 'contributions' | 'deadLetters'>,
+  now: number,
+  options: { readonly guarded: boolean; readonly reopenAllowed: boolean; readonly guardScope?: string },
+): Promise<PlanWrites> {
+  const { guarded, reopenAllowed, guardScope } = options;
+  const limit = pLimit(deps.writeConcurrency);
+  const retention = deps.windowRetentionSeconds;
+  // Kept `retention` past the window's end or past now, whichever is later: a replayed week-old log's items
+  // (and their guards) must not expire while they are still being folded and emitted.
+  const write = (c: Contribution) =>
+    deps.windows.apply(
+      shardId,
+      c,
+      Math.ceil(Math.max(c.windowEnd, now) / 1000) + retention,
+      guarded,
+      guardScope,
+    );
+  const outcomes = await Promise.allSettled(
+    plan.contributions.map((c) =>
+      limit(async () => {
+        const outcome = await write(c);
+        const closed = outcome.closedWindow;
+        if (!closed) return outcome;
+        const again = await write(reopenAllowed ? { ...closed, reopens: true } : { ...closed, kind: 'late' });
+        return reopenAllowed
+          ? { ...again, alreadyCounted: outcome.alreadyCounted + again.alreadyCounted }
+          : outcome;
+      }),
+    ),
+  );
+  const result: PlanWrites = {
+    counted: 0,
+    alreadyCounted: 0,
+    deadLetters: [...plan.deadLetters],
+    failedSequences: [],
+    failure: undefined,
+  };
+  const lineOf = new Map<string, ShardRecord>();
+  outcomes.forEach((outcome, i) => {
+    const contribution = plan.contributions[i];
+    if (!contribution) return;
+    if (outcome.status === 'rejected') {
+      result.failure ??= outcome.reason;
+      result.failedSequences.push(contribution.sequenceNumbers[0] ?? '');
+      return;
+    }
+    if (contribution.kind !== 'late') {
+      result.counted += outcome.value.counted;
+      result.alreadyCounted += outcome.value.alreadyCounted;
+    }
+    const late = outcome.value.closedWindow;
+    if (!late || reopenAllowed) return;
+    if (lineOf.size === 0) for (const r of records) lineOf.set(r.sequenceNumber, r);
+    for (const sequenceNumber of late.sequenceNumbers) {
+      const record = lineOf.get(sequenceNumber) ?? { sequenceNumber, arrivalMs: now, line: '' };
+      result.deadLetters.push(lateDeadLetter(record, late, 'was already closed'));
+    }
+  });
+  return result;
+}
+
+function describeFailure(failure: unknown): string {
+  return failure instanceof Error ? `${failure.name}: ${failure.message}` : String(failure);
+}
+
+/** What folding a given-up range out of its shard's order did. */
+export interface RangeReport {
+  readonly counted: number;
+  readonly alreadyCounted: number;
+  readonly bad: number;
+  readonly late: number;
+  readonly windowsTouched: number;
+}
+
+/**
+ * Folds a range of a shard that its fold skipped (given up before any write, while later records of the shard
+ * were folded): under guards of its own (`scope`), so folding it twice counts nothing twice, without moving
+ * the shard's position, and reopening the windows it corrects. Lateness is decided by the order within the
+ * range: the watermark its batch would have met is not known any more. Throws if a write fails.
+ */
+export async function foldSkippedRange(
+  deps: FoldDependencies,
+  shardId: string,
+  records: readonly ShardRecord[],
+  scope: string,
+  now: number,
+): Promise<RangeReport> {
+  const plan = foldBatch(records, undefined, deps.settings);
+  const written = await writePlan(deps, shardId, records, plan, now, {
+    guarded: true,
+    reopenAllowed: true,
+    guardScope: scope,
+  });
+  if (written.failedSequences.length > 0) throw new Error(describeFailure(written.failure));
+  if (written.deadLetters.length > 0) await deps.deadLetters.putMany(shardId, written.deadLetters);
+  const late = written.deadLetters.filter((d) => d.reason === 'late').length;
+  return {
+    counted: written.counted,
+    alreadyCounted: written.alreadyCounted,
+    bad: written.deadLetters.length - late,
+    late,
+    windowsTouched: plan.contributions.length,
   };
 }
 
@@ -207,7 +285,7 @@ async function beginInOrder(
   if (start.unfinishedThrough === undefined || first <= start.unfinishedThrough)
     return { stored, healed: [] };
   const after = stored?.sequenceNumber ?? '';
-  const healed = await deps.reader.read(shardId, after || undefined, { before: first });
+  const healed = await deps.reader.read(shardId, after ? { after } : {}, { before: first });
   // Not a position of this stream (test events, a recreated stream): nothing to read; the on-failure message
   // stays for `ipcount redrive`.
   if (!healed) return { stored, healed: [] };

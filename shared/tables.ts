@@ -116,6 +116,8 @@ export const STACK_OUTPUTS = {
   /** The settings a query needs to read the results as they were made. */
   windowSeconds: 'WindowSeconds',
   timeZone: 'TimeZone',
+  /** Every pipeline setting, as JSON: what `ipcount redrive` folds with, as the fold does. */
+  settings: 'Settings',
 } as const;
 
 /** The prefix of every name unless one is given: the local runtime's, the stack's, the CLI's. */

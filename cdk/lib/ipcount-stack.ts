@@ -112,6 +112,7 @@ export class IpCountStack extends Stack {
     new CfnOutput(this, OUTPUTS.emitFunction, { value: this.emit.function.functionName });
     new CfnOutput(this, OUTPUTS.windowSeconds, { value: String(settings.windowSeconds) });
     new CfnOutput(this, OUTPUTS.timeZone, { value: settings.timeZone });
+    new CfnOutput(this, OUTPUTS.settings, { value: JSON.stringify(settings) });
     suppressAcceptedFindings(this);
   }
 }

@@ -1,5 +1,5 @@
 import { DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
-import type { PipelineSettings } from '../../shared/settings.js';
+import { type PipelineSettings, pickSettings, resolveSettings } from '../../shared/settings.js';
 import { type AwsTarget, createCloudFormationClient } from '../../shared/store/clients.js';
 import { type ResourceNames, resourceNames, STACK_OUTPUTS } from '../../shared/tables.js';
 
@@ -48,14 +48,19 @@ export async function resolveDeployment(ref: DeploymentRef, target: AwsTarget): 
 }
 
 /** The outputs a stack deployed with `prefix` has, for the embedded edge to answer DescribeStacks with. */
-export function localStackOutputs(
-  prefix: string,
-  settings: Pick<PipelineSettings, 'windowSeconds' | 'timeZone'>,
-): Record<string, string> {
+export function localStackOutputs(prefix: string, settings: PipelineSettings): Record<string, string> {
   const names = resourceNames(prefix);
   return {
     ...Object.fromEntries(NAMED_OUTPUTS.map(([name, key]) => [key, names[name]])),
     [STACK_OUTPUTS.windowSeconds]: String(settings.windowSeconds),
     [STACK_OUTPUTS.timeZone]: settings.timeZone,
+    [STACK_OUTPUTS.settings]: JSON.stringify(settings),
   };
+}
+
+/** The settings a stack publishes (every setting, as its functions run with), or undefined (an older stack). */
+export function settingsFromOutputs(outputs: Record<string, string>): PipelineSettings | undefined {
+  const text = outputs[STACK_OUTPUTS.settings];
+  if (!text) return undefined;
+  return resolveSettings(pickSettings(JSON.parse(text) as Record<string, unknown>));
 }

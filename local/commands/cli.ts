@@ -6,8 +6,9 @@ import { SEED_IPS } from '../sources/log-service.js';
 import { type CommandSpec, formatHelp, type Option, parseCommand, UsageError } from './options.js';
 import { produce } from './produce.js';
 import { query } from './query.js';
+import { redrive } from './redrive.js';
 import { run } from './run.js';
-import { COMMANDS, DEPLOYMENTS, PRODUCE, QUERY, RUN } from './specs.js';
+import { COMMANDS, DEPLOYMENTS, PRODUCE, QUERY, REDRIVE, RUN } from './specs.js';
 
 /** Ctrl-C (or SIGTERM) stops a command cleanly: it aborts, and the command finishes what it must. */
 function abortOnSignal(what: string): AbortController {
@@ -149,10 +150,33 @@ function overview(): string {
   ].join('\n');
 }
 
+async function redriveCommand(args: string[]): Promise<number> {
+  const v = parseCommand(REDRIVE, args);
+  if (v.dataDir !== undefined && (v.endpoint !== undefined || v.stack !== undefined))
+    throw new UsageError('give --data-dir, or --stack / --endpoint, not both');
+  if (v.stack !== undefined && v.prefix !== undefined)
+    throw new UsageError('give --stack or --prefix, not both');
+  if (v.dataDir === undefined && v.endpoint === undefined && v.stack === undefined)
+    throw new UsageError(
+      "say where the on-failure queue is: --data-dir DIR (a local run's), --stack NAME (a deployed stack, in --region or at --endpoint), or --endpoint URL (ipcount run --serve)",
+    );
+  const summary = await redrive(
+    {
+      dataDir: v.dataDir,
+      target: awsTarget(v.endpoint, v.region),
+      deployment: v.stack !== undefined ? { stack: v.stack } : { prefix: v.prefix ?? DEFAULT_PREFIX },
+    },
+    { stdout: process.stdout, stderr: process.stderr },
+  );
+  // Lost records and messages left in the queue are failures a script must notice.
+  return summary.lost > 0 || summary.kept > 0 ? 1 : 0;
+}
+
 const HANDLERS: Record<keyof typeof COMMANDS, (args: string[]) => Promise<number>> = {
   run: runCommand,
   query: queryCommand,
   produce: produceCommand,
+  redrive: redriveCommand,
 };
 
 function isCommand(name: string | undefined): name is keyof typeof COMMANDS {
@@ -180,7 +204,9 @@ export async function main(argv: string[]): Promise<number> {
       return 0;
     }
     if (!isCommand(command))
-      throw new UsageError(`unknown command: ${command} (try: ipcount run, ipcount produce, ipcount query)`);
+      throw new UsageError(
+        `unknown command: ${command} (try: ipcount run, ipcount produce, ipcount query, ipcount redrive)`,
+      );
     if (rest.includes('--help') || rest.includes('-h')) {
       process.stdout.write(formatHelp(COMMANDS[command] as CommandSpec<Record<string, Option<unknown>>>));
       return 0;

@@ -172,11 +172,13 @@ export async function run(options: RunOptions, io: RunIo): Promise<RunStats> {
       },
       faults,
       hooks: {
-        onBatchDiscarded: (batch: DiscardedBatch) =>
+        onBatchDiscarded: (batch: DiscardedBatch) => {
           say(
-            `on-failure destination: gave up on ${batch.batchSize} records of ${batch.shardId} ` +
-              `(${batch.startSequenceNumber}…${batch.endSequenceNumber}, ${batch.condition}): ${batch.error}`,
-          ),
+            `on-failure queue: gave up on ${batch.batchSize} records of ${batch.shardId} ` +
+              `(${batch.startSequenceNumber}…${batch.endSequenceNumber}, ${batch.condition}): ${batch.error}; ` +
+              `the next batch of the shard folds them first, or \`ipcount redrive\` does`,
+          );
+        },
         onInvocationError: (shardId, error, attempt) => {
           if (faults) return; // expected by the hundred under --faults; the stats count them
           if (attempt === 1 || attempt % 10 === 0)

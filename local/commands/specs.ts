@@ -244,7 +244,30 @@ export const PRODUCE: CommandSpec<typeof PRODUCE_OPTIONS> = {
   moved: { from: 'a TCP log service is an --input: --input tcp://HOST:PORT' },
 };
 
-export const COMMANDS = { run: RUN, query: QUERY, produce: PRODUCE } as const;
+const REDRIVE_WHERE = {
+  dataDir: text('data-dir', {
+    metavar: 'DIR',
+    help: "the data of 'ipcount run --data-dir DIR' (running or stopped)",
+  }),
+  endpoint: TARGET.endpoint,
+  region: TARGET.region,
+  stack: text('stack', {
+    metavar: 'NAME',
+    help: "find the queue, stream and tables from this stack's outputs",
+  }),
+  prefix: TARGET.prefix,
+} satisfies Record<string, Option<unknown>>;
+
+export const REDRIVE: CommandSpec<typeof REDRIVE_WHERE> = {
+  name: 'redrive',
+  summary:
+    'Folds the batches the event source gave up (the on-failure queue), exactly once, and re-emits the windows they change.',
+  usage: ['ipcount redrive (--data-dir DIR | --stack NAME [--region R | --endpoint URL] | --endpoint URL)'],
+  sections: [{ title: 'where', options: REDRIVE_WHERE }],
+  notes: DEPLOYMENTS,
+};
+
+export const COMMANDS = { run: RUN, query: QUERY, produce: PRODUCE, redrive: REDRIVE } as const;
 
 function probability(value: string): number {
   const n = /^(?:0(?:\.\d*)?|1(?:\.0*)?|\.\d+)$/.test(value) ? Number(value) : Number.NaN;

@@ -61,8 +61,8 @@ export interface DiscardedBatch {
 }
 
 export interface EventSourceHooks {
-  /** The on-failure destination. */
-  onBatchDiscarded?(batch: DiscardedBatch): void;
+  /** The on-failure destination; the shard moves on once it has the message. */
+  onBatchDiscarded?(batch: DiscardedBatch): void | Promise<void>;
   onInvocationError?(shardId: string, error: unknown, attempt: number): void;
   onPollError?(shardId: string, error: unknown): void;
 }
@@ -201,14 +201,14 @@ class ShardPoller {
     );
   }
 
-  private discard(
+  private async discard(
     batch: readonly KinesisRecord[],
     condition: DiscardedBatch['condition'],
     error: string,
-  ): Delivery {
+  ): Promise<Delivery> {
     const { stats, hooks } = this.source;
     const last = batch[batch.length - 1]?.SequenceNumber ?? '';
-    hooks.onBatchDiscarded?.({
+    await hooks.onBatchDiscarded?.({
       shardId: this.shardId,
       startSequenceNumber: batch[0]?.SequenceNumber ?? '',
       endSequenceNumber: last,

@@ -7,6 +7,7 @@ import { createFoldHandler, type FoldHandlerResult } from '../../functions/fold-
 import type { EmitReport } from '../../shared/emit-due-windows.js';
 import type { FoldReport } from '../../shared/fold-shard-batch.js';
 import { EMIT_SERVICE, FOLD_SERVICE } from '../../shared/metric-names.js';
+import { onFailureMessage } from '../../shared/on-failure.js';
 import { pause } from '../../shared/pause.js';
 import type { WindowResult } from '../../shared/result.js';
 import {
@@ -21,6 +22,7 @@ import {
   documentClient,
 } from '../../shared/store/clients.js';
 import { DeadLetterStore } from '../../shared/store/dead-letter-store.js';
+import { TableOnFailureQueue } from '../../shared/store/on-failure-queue.js';
 import { SettingsStore } from '../../shared/store/settings-store.js';
 import { ShardStateStore } from '../../shared/store/shard-state-store.js';
 import { shardParents } from '../../shared/store/stream-lineage.js';
@@ -96,7 +98,15 @@ export function functionEnvironment(
   settings: PipelineSettings,
   fn: 'fold' | 'emit',
 ): Environment {
-  const names = resourceNames(prefix);
+  return environmentFor(resourceNames(prefix), settings, fn);
+}
+
+/** The same, for a deployment known by its resource names (a stack's outputs). */
+export function environmentFor(
+  names: ResourceNames,
+  settings: PipelineSettings,
+  fn: 'fold' | 'emit',
+): Environment {
   return {
     [STREAM.envVar]: names.stream,
     [WINDOWS_TABLE.envVar]: names.windows,
@@ -176,6 +186,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     new Logger({ serviceName: EMIT_SERVICE, logLevel }),
   );
   const foldReports: FoldReport[] = [];
+  const onFailure = new TableOnFailureQueue(doc, names.shardState, names.stream);
   const eventSource = new LocalEventSource(
     kinesis,
     names.stream,
@@ -193,7 +204,21 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
       maxRetryAttempts: settings.maxRetryAttempts,
       maxRecordAgeSeconds: settings.maxRecordAgeSeconds,
     },
-    options.hooks,
+    {
+      ...options.hooks,
+      // Lambda's on-failure destination, as its message: `ipcount redrive` reads it from here.
+      onBatchDiscarded: async (batch) => {
+        await onFailure.send(
+          onFailureMessage({
+            ...batch,
+            streamArn,
+            functionArn: `arn:aws:lambda:us-east-1:000000000000:function:${FOLD_SERVICE}`,
+          }),
+          Date.now(),
+        );
+        await options.hooks?.onBatchDiscarded?.(batch);
+      },
+    },
   );
   await eventSource.start();
   const emit = (endOfInput = false) =>

@@ -11,6 +11,9 @@ import type { ShardRecord } from '../fold.js';
 import { shardRecordOf } from '../kinesis-event.js';
 import { compareSequence, unpadSequence } from '../sequence.js';
 
+/** Where a read starts: at or after a sequence number (padded or not), or at the oldest record kept ({}). */
+export type ReadStart = { readonly at: string } | { readonly after: string } | Record<string, never>;
+
 /**
  * Reads one shard of the stream directly, for the three places that must know what is on it rather than what
  * was delivered: the emitter (is anything waiting behind a shard's position?), the fold (a given-up batch
@@ -30,7 +33,7 @@ export class ShardReader {
   async hasRecordsAfter(shardId: string, afterSequence: string | undefined): Promise<boolean> {
     let iterator: string | undefined;
     try {
-      iterator = await this.iterator(shardId, afterSequence);
+      iterator = await this.iterator(shardId, afterSequence ? { after: afterSequence } : {});
     } catch (error) {
       if (error instanceof ResourceNotFoundException) return false;
       throw error;
@@ -41,20 +44,20 @@ export class ShardReader {
   }
 
   /**
-   * The records after `afterSequence` (undefined = from the oldest kept) up to `through` inclusive, or up to
-   * the end of what the shard holds now. Records the stream's retention has trimmed are simply not there:
+   * The records from `from` up to `through` inclusive (or before `before`), or up to the end of what the
+   * shard holds now. Records the stream's retention has trimmed are simply not there:
    * callers compare what they got with what they expected. Undefined when Kinesis refuses `afterSequence`
    * as a position of this shard (a sequence number of another stream, or of a stream since recreated).
    */
   async read(
     shardId: string,
-    afterSequence: string | undefined,
+    from: ReadStart,
     bound: { readonly through?: string; readonly before?: string },
   ): Promise<ShardRecord[] | undefined> {
     const records: ShardRecord[] = [];
     let iterator: string | undefined;
     try {
-      iterator = await this.iterator(shardId, afterSequence);
+      iterator = await this.iterator(shardId, from);
     } catch (error) {
       if (error instanceof InvalidArgumentException) return undefined;
       throw error;
@@ -68,8 +71,8 @@ export class ShardReader {
         out = await this.kinesis.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: 1000 }));
       } catch (error) {
         if (!(error instanceof ExpiredIteratorException)) throw error;
-        const last = records[records.length - 1]?.sequenceNumber ?? afterSequence;
-        iterator = await this.iterator(shardId, last);
+        const last = records[records.length - 1]?.sequenceNumber;
+        iterator = await this.iterator(shardId, last ? { after: last } : from);
         continue;
       }
       for (const r of out.Records ?? []) {
@@ -88,16 +91,18 @@ export class ShardReader {
     return records;
   }
 
-  private async iterator(shardId: string, afterSequence: string | undefined): Promise<string | undefined> {
-    const after = afterSequence ? unpadSequence(afterSequence) : undefined;
+  private async iterator(shardId: string, from: ReadStart): Promise<string | undefined> {
+    const position =
+      'at' in from && from.at
+        ? { ShardIteratorType: 'AT_SEQUENCE_NUMBER' as const, StartingSequenceNumber: unpadSequence(from.at) }
+        : 'after' in from && from.after
+          ? {
+              ShardIteratorType: 'AFTER_SEQUENCE_NUMBER' as const,
+              StartingSequenceNumber: unpadSequence(from.after),
+            }
+          : { ShardIteratorType: 'TRIM_HORIZON' as const };
     const out = await this.kinesis.send(
-      new GetShardIteratorCommand({
-        StreamName: this.streamName,
-        ShardId: shardId,
-        ...(after
-          ? { ShardIteratorType: 'AFTER_SEQUENCE_NUMBER', StartingSequenceNumber: after }
-          : { ShardIteratorType: 'TRIM_HORIZON' }),
-      }),
+      new GetShardIteratorCommand({ StreamName: this.streamName, ShardId: shardId, ...position }),
     );
     return out.ShardIterator;
   }

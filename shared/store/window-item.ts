@@ -15,8 +15,12 @@ export function windowKey(ip: string, windowStart: number): string {
   return `${ip}#${windowStart}`;
 }
 
-export function guardAttribute(shardId: string): string {
-  return `seq:${shardId}`;
+/**
+ * The guard of a shard's records in a window. A scope gives a range of the shard a guard of its own: a
+ * given-up batch redriven after later records of its shard were folded is guarded apart from them.
+ */
+export function guardAttribute(shardId: string, scope?: string): string {
+  return scope ? `seq:${shardId}@${scope}` : `seq:${shardId}`;
 }
 
 export function shardCountAttribute(shardId: string): string {
@@ -71,15 +75,17 @@ export interface ContributionWrite {
   readonly expiresAt: number;
   /** False only in the at-least-once demonstration: no sequence condition, every delivery adds. */
   readonly guarded?: boolean;
+  /** A guard of its own for a range of the shard (see {@link guardAttribute}). */
+  readonly guardScope?: string;
 }
 
-export function lateGuardAttribute(shardId: string): string {
-  return `lateSeq:${shardId}`;
+export function lateGuardAttribute(shardId: string, scope?: string): string {
+  return scope ? `lateSeq:${shardId}@${scope}` : `lateSeq:${shardId}`;
 }
 
 /** The guard a contribution is checked against: counted records and late tallies advance separately. */
-export function guardFor(shardId: string, contribution: Contribution): string {
-  return contribution.kind === 'late' ? lateGuardAttribute(shardId) : guardAttribute(shardId);
+export function guardFor(shardId: string, contribution: Contribution, scope?: string): string {
+  return contribution.kind === 'late' ? lateGuardAttribute(shardId, scope) : guardAttribute(shardId, scope);
 }
 
 /**
@@ -95,6 +101,7 @@ export function contributionUpdate({
   expectedGuard,
   expiresAt,
   guarded = true,
+  guardScope,
 }: ContributionWrite): ConditionalUpdate {
   const { ip, windowStart, windowEnd, sequenceNumbers } = contribution;
   const first = sequenceNumbers[0];
@@ -116,15 +123,16 @@ export function contributionUpdate({
     ':start': windowStart,
     ':end': windowEnd,
     ':shard': shardId,
-    // A late tally sorts first in the open index: its (closed) window's result is refreshed on the next run.
-    ':openSort': openSortKey(late ? 0 : windowEnd, ip),
+    // A late tally, or a reopened window, sorts first in the open index: the window was closed because it was
+    // due, so its result is refreshed on the emitter's next run.
+    ':openSort': openSortKey(late || reopen ? 0 : windowEnd, ip),
     ':expiresAt': expiresAt,
   };
   if (!late) values[':open'] = OPEN;
   if (guarded && expectedGuard === undefined) values[':first'] = first;
   else if (guarded) values[':expected'] = expectedGuard;
   const names: Record<string, string> = {
-    '#guard': guardFor(shardId, contribution),
+    '#guard': guardFor(shardId, contribution, guardScope),
     '#count': 'count',
     '#status': 'status',
   };

@@ -43,6 +43,7 @@ export class WindowStore {
     contribution: Contribution,
     expiresAt: number,
     guarded = true,
+    guardScope?: string,
   ): Promise<ContributionOutcome> {
     const total = contribution.sequenceNumbers.length;
     let pending = contribution;
@@ -52,7 +53,14 @@ export class WindowStore {
         await this.doc.send(
           new UpdateCommand({
             TableName: this.table,
-            ...contributionUpdate({ shardId, contribution: pending, expectedGuard, expiresAt, guarded }),
+            ...contributionUpdate({
+              shardId,
+              contribution: pending,
+              expectedGuard,
+              expiresAt,
+              guarded,
+              guardScope,
+            }),
           }),
         );
         const counted = pending.sequenceNumbers.length;
@@ -62,7 +70,7 @@ export class WindowStore {
       }
       const item = await this.get(contribution.ip, contribution.windowStart);
       if (!guarded) return { counted: 0, alreadyCounted: 0, closedWindow: pending };
-      const guard = item?.[guardFor(shardId, contribution)];
+      const guard = item?.[guardFor(shardId, contribution, guardScope)];
       const rest = typeof guard === 'string' ? remainderAfter(pending, guard) : pending;
       if (!rest) return { counted: 0, alreadyCounted: total };
       if (item?.status === CLOSED)

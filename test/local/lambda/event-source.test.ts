@@ -50,7 +50,9 @@ async function consume(
     handler,
     { retryBackoffMs: 1, idlePollMs: 10, shardDiscoveryMs: 20, ...options },
     {
-      onBatchDiscarded: (b) => discarded.push(b),
+      onBatchDiscarded: (b) => {
+        discarded.push(b);
+      },
     },
   );
   await source.start();

@@ -1,0 +1,64 @@
+import { type FoldDependencies, foldShardBatch, foldSkippedRange } from './fold-shard-batch.js';
+import type { GivenUpBatch } from './on-failure.js';
+import { padSequence } from './sequence.js';
+
+/**
+ * Redrive: a batch the event source gave up, folded after all, exactly once. Which way depends on what the
+ * shard did since (its stored position and the ranges its fold healed):
+ * - `in-order`: the shard's position is still before the range's end (nothing after it was folded, e.g. the
+ *   batch was the shard's last): the range is folded as the fold would have, through the normal guards, and
+ *   the position moves past it;
+ * - `healed`: the next batch of the shard already read the range from the stream and folded it first;
+ * - `skipped`: later records were folded past it without it (its batch was given up before it could write
+ *   anything, so none of it is counted): folded under guards of its own, lateness decided within the range.
+ * Windows it changes are reopened and re-emitted as updates. Running it again counts nothing twice.
+ */
+export type RedriveWay = 'in-order' | 'healed' | 'skipped';
+
+export interface RedriveOutcome {
+  readonly batch: GivenUpBatch;
+  readonly way: RedriveWay;
+  readonly counted: number;
+  readonly alreadyCounted: number;
+  readonly bad: number;
+  readonly late: number;
+  /** Records of the range the stream no longer holds (trimmed by its retention): lost from the counts. */
+  readonly lost: number;
+}
+
+export async function redriveBatch(
+  deps: FoldDependencies,
+  batch: GivenUpBatch,
+  now: number,
+): Promise<RedriveOutcome> {
+  const { shardId } = batch;
+  const start = padSequence(batch.startSequenceNumber);
+  const end = padSequence(batch.endSequenceNumber);
+  const available = (await deps.reader.read(shardId, { at: start }, { through: end })) ?? [];
+  const inRange = available.filter((r) => r.sequenceNumber >= start).length;
+  const lost = Math.max(0, batch.batchSize - inRange);
+  const none = { batch, counted: 0, alreadyCounted: 0, bad: 0, late: 0, lost };
+
+  const position = (await deps.shardState.read(shardId))?.sequenceNumber ?? '';
+  if (position < end) {
+    const pending =
+      position < start
+        ? ((await deps.reader.read(shardId, position ? { after: position } : {}, { through: end })) ?? [])
+        : available.filter((r) => r.sequenceNumber > position);
+    if (pending.length === 0) return { ...none, way: 'in-order' };
+    const report = await foldShardBatch({ ...deps, reopenClosed: true }, shardId, pending, now);
+    if (report.failedFrom !== undefined) throw new Error(`folding ${shardId} failed: ${report.failure}`);
+    return { ...none, way: 'in-order', ...pick(report) };
+  }
+  const healed = (await deps.shardState.healedRanges(shardId)).some(
+    (range) => range.after < start && end < range.before,
+  );
+  if (healed) return { ...none, way: 'healed' };
+  const report = await foldSkippedRange(deps, shardId, available, start, now);
+  return { ...none, way: 'skipped', ...pick(report) };
+}
+
+function pick(report: { counted: number; alreadyCounted: number; bad: number; late: number }) {
+  const { counted, alreadyCounted, bad, late } = report;
+  return { counted, alreadyCounted, bad, late };
+}
