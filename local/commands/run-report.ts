@@ -30,9 +30,13 @@ export interface RunStats {
   bisections: number;
   /** Extra deliveries of records (each record delivered twice counts once). */
   redeliveredRecords: number;
-  /** Batches given up after their retries or age, sent to the on-failure destination: lost, and said so. */
+  /** Batches given up after their retries or age, sent to the on-failure queue. */
   discardedBatches: number;
   discardedRecords: number;
+  /** Given-up records the shard's next batch read from the stream and folded first: counted after all. */
+  healedRecords: number;
+  /** Given-up records not folded by the end of the run: missing from the counts until `ipcount redrive`. */
+  missingRecords: number;
   producerRetries: number;
   /** DynamoDB requests made by the fold and emit handlers (counted at the client, retries included). */
   dynamoRequests: number;
@@ -75,6 +79,7 @@ export async function reportRun(facts: RunFacts): Promise<RunStats> {
   const { pipeline, produced } = facts;
   const durationMs = Date.now() - facts.startedAt;
   const source = pipeline.eventSource.stats;
+  const healed = pipeline.foldReports.reduce((sum, r) => sum + (r.healed ?? 0), 0);
   return {
     records: produced.sent,
     counted: facts.emitted.reduce((sum, r) => sum + r.count, 0),
@@ -90,6 +95,8 @@ export async function reportRun(facts: RunFacts): Promise<RunStats> {
     redeliveredRecords: source.deliveredRecords - source.checkpointedRecords,
     discardedBatches: source.discardedBatches,
     discardedRecords: source.discardedRecords,
+    healedRecords: healed,
+    missingRecords: Math.max(0, source.discardedRecords - healed),
     producerRetries: produced.retried,
     dynamoRequests: [...pipeline.dynamoRequests.values()].reduce((a, b) => a + b, 0),
     durationMs,

@@ -298,7 +298,9 @@ export function describeRun(stats: RunStats, options: RunOptions): string[] {
   const out = [
     `${stats.records} lines: ${stats.counted} counted in ${stats.windows} windows, ${stats.bad} bad, ${stats.late} late` +
       (stats.openWindows ? `, ${stats.openRecords} in ${stats.openWindows} windows still open` : '') +
-      (stats.discardedRecords ? `, ${stats.discardedRecords} LOST (given up after retries)` : '') +
+      (stats.missingRecords
+        ? `, ${stats.missingRecords} MISSING (given up after retries, in the on-failure queue: ${options.dataDir ? `ipcount redrive --data-dir ${options.dataDir} folds them` : 'with --data-dir, ipcount redrive would fold them'})`
+        : '') +
       ` (${stats.linesPerSecond} lines/s)`,
   ];
   if (options.faults)
@@ -306,7 +308,7 @@ export function describeRun(stats: RunStats, options: RunOptions): string[] {
       `faults: ${stats.faultsInjected} injected (${stats.crashes} crashes, ${stats.throttleErrors} throttling errors); ` +
         `${stats.retries} retries, ${stats.bisections} bisections, ${stats.redeliveredRecords} records redelivered`,
     );
-  const accounted = stats.counted + stats.bad + stats.late + stats.openRecords + stats.discardedRecords;
+  const accounted = stats.counted + stats.bad + stats.late + stats.openRecords + stats.missingRecords;
   if (accounted !== stats.records && !options.dataDir && !options.serve)
     out.push(
       options.delivery === 'at-least-once'
