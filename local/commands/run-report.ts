@@ -10,6 +10,8 @@ import type { ProducerStats } from '../sources/producer.js';
 export interface RunStats {
   /** Lines put on the stream. */
   records: number;
+  /** Lines of a resumed input already on the stream from an earlier run: not put again. */
+  alreadyOnStream: number;
   /** Sum of the counts emitted by this run. */
   counted: number;
   bad: number;
@@ -51,6 +53,8 @@ export interface RunFacts {
   readonly emitted: readonly WindowResult[];
   readonly produced: ProducerStats;
   readonly faults?: FaultStats;
+  /** A resumed input: lines an earlier run had put, and lines of its batch in flight put again now. */
+  readonly resumed?: { readonly alreadyOnStream: number; readonly repaired: number };
 }
 
 /** Dead letters of this run (by arrival), and the windows still open with what they hold. */
@@ -81,7 +85,8 @@ export async function reportRun(facts: RunFacts): Promise<RunStats> {
   const source = pipeline.eventSource.stats;
   const healed = pipeline.foldReports.reduce((sum, r) => sum + (r.healed ?? 0), 0);
   return {
-    records: produced.sent,
+    records: produced.sent + (facts.resumed?.repaired ?? 0),
+    alreadyOnStream: facts.resumed?.alreadyOnStream ?? 0,
     counted: facts.emitted.reduce((sum, r) => sum + r.count, 0),
     windows: facts.emitted.length,
     ...(await tally(pipeline, facts.startedAt)),
@@ -102,6 +107,34 @@ export async function reportRun(facts: RunFacts): Promise<RunStats> {
     durationMs,
     linesPerSecond: Math.round((produced.sent / durationMs) * 1000),
   };
+}
+
+/** A run that had nothing to do (its input was counted before). */
+export function emptyRunStats(startedAt: number): RunStats {
+  const zero = {
+    records: 0,
+    alreadyOnStream: 0,
+    counted: 0,
+    bad: 0,
+    late: 0,
+    windows: 0,
+    openWindows: 0,
+    openRecords: 0,
+    invocations: 0,
+    failedInvocations: 0,
+    faultsInjected: 0,
+    crashes: 0,
+    throttleErrors: 0,
+    retries: 0,
+    bisections: 0,
+    redeliveredRecords: 0,
+    discardedBatches: 0,
+    discardedRecords: 0,
+    producerRetries: 0,
+    dynamoRequests: 0,
+    linesPerSecond: 0,
+  };
+  return { ...zero, durationMs: Date.now() - startedAt };
 }
 
 export function writeStats(path: string, stats: RunStats): void {

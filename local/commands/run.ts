@@ -11,6 +11,7 @@ import { FaultInjector } from '../lambda/faults.js';
 import { type Pipeline, startPipeline } from '../lambda/pipeline.js';
 import { type ReshardKind, reshard } from '../lambda/reshard.js';
 import { seededRandom } from '../sources/generate.js';
+import { InputJournal, type PrefixHash, payloadOf } from '../sources/input-journal.js';
 import {
   type LineSource,
   type LineSourceSpec,
@@ -19,7 +20,8 @@ import {
 } from '../sources/line-source.js';
 import { type ProducerStats, StreamProducer } from '../sources/producer.js';
 import { type ProgressLine, startProgressLine } from './progress.js';
-import { type RunStats, reportRun, writeStats } from './run-report.js';
+import { alreadyCounted, matchFile, resumeInput } from './resume.js';
+import { emptyRunStats, type RunStats, reportRun, writeStats } from './run-report.js';
 
 export type { RunStats } from './run-report.js';
 
@@ -122,7 +124,20 @@ export async function run(options: RunOptions, io: RunIo): Promise<RunStats> {
   const settings = runSettings(options);
   if (options.statsFile !== undefined) assertWritableFile(options.statsFile, '--stats');
   if (options.dataDir !== undefined) assertDataDirFree(options.dataDir);
-  const lines = await openLineSource(sourceSpec(options, settings), {
+  const spec = sourceSpec(options, settings);
+  // A data dir's journal of bounded inputs: what an earlier, killed run of this input already put.
+  const journal = options.dataDir !== undefined ? InputJournal.open(options.dataDir) : undefined;
+  const match =
+    journal && spec.kind === 'file' ? await matchFile(spec.path, journal.entries(options.prefix)) : undefined;
+  const counted =
+    match && options.dataDir && spec.kind === 'file' && alreadyCounted(spec.path, options.dataDir, match);
+  if (counted) {
+    say(counted);
+    const stats = emptyRunStats(startedAt);
+    if (options.statsFile) writeStats(options.statsFile, stats);
+    return stats;
+  }
+  const lines = await openLineSource(spec, {
     stdin: io.stdin,
     signal: io.signal,
     // --duration bounds a live run; a bounded input lasts as long as it does.
@@ -205,7 +220,24 @@ export async function run(options: RunOptions, io: RunIo): Promise<RunStats> {
 
     const schedule = live.startSchedule();
 
-    const producer = new StreamProducer(live.kinesis, names.stream);
+    // Before anything is put: what of a batch in flight at an earlier kill reached the stream, and where
+    // this input starts (a resumed file after the lines already on the stream).
+    const resume = journal
+      ? await resumeInput({
+          kinesis: live.kinesis,
+          streamName: names.stream,
+          journal,
+          prefix: options.prefix,
+          dataDir: options.dataDir ?? '',
+          spec,
+          description: lines.description,
+          match,
+          say,
+        })
+      : { skip: 0, repaired: 0 };
+    const { hooks } = resume;
+
+    const producer = new StreamProducer(live.kinesis, names.stream, { hooks });
     const feeding = { read: 0 };
     progress =
       options.input !== undefined
@@ -223,6 +255,12 @@ export async function run(options: RunOptions, io: RunIo): Promise<RunStats> {
     const plan = options.reshard;
     try {
       const produced = await feed(lines, producer, feeding, {
+        skip: {
+          lines: resume.skip,
+          hash: resume.prefixHash,
+          expected: resume.expected,
+          input: options.input ?? '',
+        },
         reshard: plan && {
           afterLines: plan.afterLines,
           run: () => reshard(live.kinesis, names.stream, plan.kind),
@@ -230,7 +268,11 @@ export async function run(options: RunOptions, io: RunIo): Promise<RunStats> {
         signal: io.signal,
         say,
       });
-      say(`${produced.sent} lines on the stream; waiting for the fold to catch up`);
+      say(
+        resume.skip > 0
+          ? `${produced.sent + resume.repaired} more lines on the stream; waiting for the fold to catch up`
+          : `${produced.sent} lines on the stream; waiting for the fold to catch up`,
+      );
       await Promise.race([
         live.eventSource.drained(produced.lastSequenceByShard),
         ...(io.signal ? [abortedTwice(io.signal)] : []),
@@ -244,13 +286,17 @@ export async function run(options: RunOptions, io: RunIo): Promise<RunStats> {
     // End of a bounded input: the watermark goes to +∞ and every window is emitted. A live run stops
     // mid-stream: its open windows stay open (in --data-dir) for the next run.
     const endOfInput = options.input !== undefined && !io.signal?.aborted;
-    for (let round = 0; round < 100 && !(await live.emitOnce(endOfInput)); round++);
+    let emittedAll = false;
+    for (let round = 0; round < 100 && !emittedAll; round++) emittedAll = await live.emitOnce(endOfInput);
+    // Only now is every line of the input counted: a kill before this resumes the input.
+    if (hooks && endOfInput && emittedAll) journal?.markFinished(options.prefix);
 
     const stats = await reportRun({
       pipeline: live,
       startedAt,
       emitted: results.printed(),
       produced: producer.stats(),
+      resumed: { alreadyOnStream: resume.skip - resume.repaired, repaired: resume.repaired },
       ...(faults ? { faults: faults.stats } : {}),
     });
     if (options.statsFile) writeStats(options.statsFile, stats);
@@ -273,14 +319,23 @@ async function feed(
   producer: StreamProducer,
   counter: { read: number },
   options: {
+    /** Lines already on the stream from an earlier run: read and hashed, not put; the hash must match. */
+    readonly skip?: { lines: number; hash?: PrefixHash; expected?: string; input: string };
     readonly reshard?: { readonly afterLines: number; run(): Promise<string> } | undefined;
     readonly signal?: AbortSignal | undefined;
     readonly say: (message: string) => void;
   },
 ): Promise<ProducerStats> {
+  const skip = options.skip;
+  const changed = () => new Error(`${skip?.input} changed while this run started; run it again`);
   for await (const line of lines.lines()) {
     if (options.signal?.aborted) break;
     counter.read++;
+    if (skip && counter.read <= skip.lines) {
+      skip.hash?.add(payloadOf(line));
+      if (counter.read === skip.lines && skip.hash && skip.hash.digest() !== skip.expected) throw changed();
+      continue;
+    }
     await producer.put(line);
     if (options.reshard && counter.read === options.reshard.afterLines) {
       await producer.flush();
@@ -290,6 +345,7 @@ async function feed(
       options.say(`resharding after ${counter.read} lines: ${outcome}`);
     }
   }
+  if (skip && counter.read < skip.lines && !options.signal?.aborted) throw changed();
   return producer.flush();
 }
 
@@ -303,6 +359,11 @@ export function describeRun(stats: RunStats, options: RunOptions): string[] {
         : '') +
       ` (${stats.linesPerSecond} lines/s)`,
   ];
+  if (stats.alreadyOnStream > 0)
+    out.push(
+      `resumed: ${stats.alreadyOnStream} earlier lines of the input were on the stream already and not put again; ` +
+        'the counts include those of them in the windows this run emitted',
+    );
   if (options.faults)
     out.push(
       `faults: ${stats.faultsInjected} injected (${stats.crashes} crashes, ${stats.throttleErrors} throttling errors); ` +

@@ -112,6 +112,11 @@ class ShardPoller {
   /** Sequence number of the last record checkpointed (delivered successfully or given up). */
   checkpoint: string | undefined;
   finished = false;
+  /**
+   * Reads that found the shard empty with nothing left to deliver: everything put before such a read has
+   * been checkpointed. `drained` waits for one after it is called.
+   */
+  caughtUpReads = 0;
   private iterator: string | undefined;
   /** The iterator was opened at TRIM_HORIZON and has not returned a record yet; and it has read empty. */
   private atTrimHorizon = false;
@@ -182,6 +187,7 @@ class ShardPoller {
           continue;
         } else this.atTrimHorizon = false;
       }
+      if (records.length === 0 && batch.length === 0 && this.iterator) this.caughtUpReads++;
       if (records.length > 0 && batch.length === 0) firstAt = Date.now();
       batch.push(...records);
       if (records.length > 0 && out.MillisBehindLatest !== 0) continue;
@@ -353,14 +359,26 @@ export class LocalEventSource {
     }
   }
 
-  /** Resolves when every shard's checkpoint has reached the given sequence numbers (a bounded input's end). */
+  /**
+   * Resolves when the fold has caught up with the whole stream (a bounded input's end): every shard's
+   * checkpoint has reached the given sequence numbers (what this run put), and every shard has since been
+   * read empty with nothing left to deliver, or read to its end, so a backlog an earlier run left on the
+   * stream is folded too. Every listed shard must have its poller (a reshard's children are found late).
+   */
   async drained(lastSequenceByShard: ReadonlyMap<string, string>): Promise<void> {
+    const readsAtCall = new Map([...this.pollers].map(([id, p]) => [id, p.caughtUpReads]));
     for (;;) {
-      const behind = [...lastSequenceByShard].filter(([shardId, target]) => {
+      const behind = [...lastSequenceByShard].some(([shardId, target]) => {
         const checkpoint = this.pollers.get(shardId)?.checkpoint;
         return checkpoint === undefined || compareSequence(checkpoint, target) < 0;
       });
-      if (behind.length === 0) return;
+      const reading = [...this.pollers].some(
+        ([id, p]) => !p.finished && p.caughtUpReads <= (readsAtCall.get(id) ?? 0),
+      );
+      if (!behind && !reading) {
+        const listed = await listShards(this.kinesis, this.streamName).catch(() => undefined);
+        if (listed?.every((s) => this.pollers.has(s.ShardId ?? ''))) return;
+      }
       await pause(20);
     }
   }

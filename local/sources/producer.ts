@@ -13,6 +13,29 @@ export interface ProducerOptions {
   /** How long a partly filled batch waits for more lines, ms. */
   readonly lingerMs?: number;
   readonly maxAttempts?: number;
+  /** Told of every batch before its first request and once all of it is acknowledged (a journal's hooks). */
+  readonly hooks?: ProducerHooks;
+}
+
+/** A batch of consecutive puts: put number `from` (0-based, in put order) to `from + payloads.length`. */
+export interface ProducerBatch {
+  readonly from: number;
+  readonly payloads: readonly Uint8Array[];
+  /** The last sequence number known on each shard before this batch (from earlier acknowledgements). */
+  readonly lastSequenceByShard: ReadonlyMap<string, string>;
+}
+
+export interface ProducerHooks {
+  /** Awaited before the batch is sent: nothing of it is on the stream yet. */
+  beforeSend?(batch: ProducerBatch): void | Promise<void>;
+  /** Awaited once every record of the batch is acknowledged; not called for a batch that failed. */
+  afterAck?(batch: ProducerBatch): void | Promise<void>;
+}
+
+/** The text a line goes on the stream as: a line the fold would reject as too long goes cut (see cutLine). */
+export function recordText(line: string): string {
+  const bytes = utf8LengthOver(line, MAX_LINE_BYTES);
+  return bytes === undefined ? line : cutLine(line, bytes);
 }
 
 const MAX_BATCH_BYTES = 4_500_000;
@@ -34,6 +57,10 @@ export class StreamProducer {
   private sent = 0;
   private retried = 0;
   private requests = 0;
+  /** Lines accepted into batches so far: the put number of the next line. */
+  private queued = 0;
+  private batchFrom = 0;
+  private readonly hooks: ProducerHooks;
   private readonly lastSequenceByShard = new Map<string, string>();
   private readonly maxBatchRecords: number;
   private readonly lingerMs: number;
@@ -47,14 +74,13 @@ export class StreamProducer {
     this.maxBatchRecords = Math.min(options.maxBatchRecords ?? 500, 500);
     this.lingerMs = options.lingerMs ?? 50;
     this.maxAttempts = options.maxAttempts ?? 12;
+    this.hooks = options.hooks ?? {};
   }
 
   /** Queues a line; resolves once it is accepted into a batch (waits while a full batch is being sent). */
   async put(line: string): Promise<void> {
     if (this.failure) throw this.failure;
-    // A line the fold would reject as too long goes as a cut line: its start and true length, not the whole.
-    const bytes = utf8LengthOver(line, MAX_LINE_BYTES);
-    const text = bytes === undefined ? line : cutLine(line, bytes);
+    const text = recordText(line);
     const data = Buffer.from(text, 'utf8');
     const key = partitionKeyFor(text);
     if (
@@ -63,7 +89,9 @@ export class StreamProducer {
     ) {
       await this.send();
     }
+    if (this.batch.length === 0) this.batchFrom = this.queued;
     this.batch.push({ Data: data, PartitionKey: key });
+    this.queued++;
     this.batchBytes += data.length + key.length;
     if (this.batch.length >= this.maxBatchRecords) await this.send();
     else if (!this.timer) this.timer = setTimeout(() => void this.send().catch(() => {}), this.lingerMs);
@@ -92,12 +120,30 @@ export class StreamProducer {
       this.timer = undefined;
     }
     const records = this.batch;
+    const from = this.batchFrom;
     this.batch = [];
     this.batchBytes = 0;
     const previous = this.sending;
-    this.sending = previous.then(() => (records.length > 0 ? this.sendWithRetry(records) : undefined));
+    this.sending = previous.then(() => (records.length > 0 ? this.sendBatch(from, records) : undefined));
     await this.sending;
     if (this.failure) throw this.failure;
+  }
+
+  /** One batch, between its hooks. A hook that throws fails the producer, as a failed request does. */
+  private async sendBatch(from: number, records: PutRecordsRequestEntry[]): Promise<void> {
+    if (this.failure) return;
+    const batch: ProducerBatch = {
+      from,
+      payloads: records.map((r) => r.Data ?? new Uint8Array()),
+      lastSequenceByShard: new Map(this.lastSequenceByShard),
+    };
+    try {
+      await this.hooks.beforeSend?.(batch);
+      await this.sendWithRetry(records);
+      if (!this.failure) await this.hooks.afterAck?.(batch);
+    } catch (error) {
+      this.failure = error as Error;
+    }
   }
 
   private async sendWithRetry(records: PutRecordsRequestEntry[]): Promise<void> {
