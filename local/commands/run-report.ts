@@ -130,6 +130,8 @@ export function emptyRunStats(startedAt: number): RunStats {
     redeliveredRecords: 0,
     discardedBatches: 0,
     discardedRecords: 0,
+    healedRecords: 0,
+    missingRecords: 0,
     producerRetries: 0,
     dynamoRequests: 0,
     linesPerSecond: 0,
