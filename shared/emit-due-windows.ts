@@ -69,7 +69,10 @@ export async function isIdle(
   if (deps.idleTimeoutMs === undefined) return false;
   if (now - Math.max(state.updatedAt, state.startedAt ?? 0) < deps.idleTimeoutMs) return false;
   if (state.startedThrough !== undefined && state.startedThrough > state.sequenceNumber) return false;
-  return !(await deps.reader.hasRecordsAfter(state.shardId, state.sequenceNumber || undefined));
+  // A read the stream refuses (throttled) says nothing: the shard is taken as not idle this pass.
+  return !(await deps.reader
+    .hasRecordsAfter(state.shardId, state.sequenceNumber || undefined)
+    .catch(() => true));
 }
 
 export async function emitDueWindows(
@@ -96,8 +99,10 @@ export async function emitDueWindows(
   const open = (await deps.windows.getMany([...dueKeys])).filter(
     (item) => item.status === OPEN || item.stale === true,
   );
-  const results = open.map((item) => resultOf(item, now));
-  await deps.results.putMany(results);
+  const results = await deps.results.putRevised(
+    open.map((item) => resultOf(item, now)),
+    deps.closeConcurrency,
+  );
   // Only a new count is published: a refreshed late tally (same count) is stored, not announced again.
   const isNew = (i: number) => (results[i]?.revision ?? 0) > (open[i]?.emissions ?? 0);
   await deps.publish?.(results.filter((_, i) => isNew(i)));

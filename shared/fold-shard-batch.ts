@@ -10,13 +10,14 @@ import {
 } from './fold.js';
 import type { DeadLetterStore } from './store/dead-letter-store.js';
 import type { ShardReader } from './store/shard-reader.js';
-import type { ShardStateStore } from './store/shard-state-store.js';
+import type { OpenGap, ShardStateStore } from './store/shard-state-store.js';
 import type { WindowStore } from './store/window-store.js';
 import { type ShardProgress, timelinessInClosedWindow, watermarkOf } from './watermark.js';
 
 /**
  * One invocation's work for one shard, in the order that makes a crash anywhere safe to replay:
- * read progress → fold → conditional window writes and dead letters → advance progress (last).
+ * mark the batch begun (reading the progress) → fold a given-up batch before it, if any → fold → conditional
+ * window writes and dead letters → advance progress (last).
  */
 export type Delivery = 'exactly-once' | 'at-least-once';
 
@@ -78,10 +79,22 @@ export async function foldShardBatch(
 ): Promise<FoldReport> {
   const sequential = deps.parallelizationFactor <= 1;
   const guarded = deps.delivery === 'exactly-once';
-  const { stored, healed } =
+  const { stored, healed, gap } =
     sequential && guarded
       ? await beginInOrder(deps, shardId, delivered, now)
-      : { stored: await deps.shardState.read(shardId), healed: [] };
+      : { stored: await deps.shardState.read(shardId), healed: [], gap: undefined };
+  // Once the position passes the healed records, the hole is closed: recorded first, for `ipcount redrive`.
+  const lastHealed = healed[healed.length - 1]?.sequenceNumber ?? '';
+  const closesGap = async (progress: ShardProgress) => {
+    if (gap && progress.sequenceNumber >= lastHealed && delivered[0])
+      await deps.shardState.recordHealed({
+        shardId,
+        after: gap.after,
+        before: delivered[0].sequenceNumber,
+        records: healed.length,
+        healedAt: now,
+      });
+  };
   const records = healed.length > 0 ? [...healed, ...delivered] : delivered;
   // Without guards (or with concurrent batches) the stored position must not skip records; its event-time
   // maximum still seeds the watermark.
@@ -121,6 +134,7 @@ export async function foldShardBatch(
     windowsTouched: plan.contributions.length,
   };
   if (failedSequences.length === 0) {
+    await closesGap(plan.progress);
     await recordProgress(deps, shardId, stored, plan.progress, now, sequential && guarded);
     return report;
   }
@@ -128,7 +142,10 @@ export async function foldShardBatch(
   // tell the event source to resume from the first record not finished.
   const lowestFailed = failedSequences.reduce((a, b) => (a < b ? a : b));
   const complete = plan.progressBefore(lowestFailed);
-  if (complete) await recordProgress(deps, shardId, stored, complete, now, sequential && guarded);
+  if (complete) {
+    await closesGap(complete);
+    await recordProgress(deps, shardId, stored, complete, now, sequential && guarded);
+  }
   // A failure among the healed records: the event source can only resume from a record it delivered.
   const firstDelivered = delivered[0]?.sequenceNumber ?? lowestFailed;
   const firstFailed = lowestFailed < firstDelivered ? firstDelivered : lowestFailed;
@@ -163,18 +180,17 @@ async function writePlan(
   options: { readonly guarded: boolean; readonly reopenAllowed: boolean; readonly guardScope?: string },
 ): Promise<PlanWrites> {
   const { guarded, reopenAllowed, guardScope } = options;
+  const dueNow = deps.reopenClosed === true || guardScope !== undefined;
   const limit = pLimit(deps.writeConcurrency);
   const retention = deps.windowRetentionSeconds;
   // Kept `retention` past the window's end or past now, whichever is later: a replayed week-old log's items
   // (and their guards) must not expire while they are still being folded and emitted.
   const write = (c: Contribution) =>
-    deps.windows.apply(
-      shardId,
-      c,
-      Math.ceil(Math.max(c.windowEnd, now) / 1000) + retention,
+    deps.windows.apply(shardId, c, Math.ceil(Math.max(c.windowEnd, now) / 1000) + retention, {
       guarded,
-      guardScope,
-    );
+      ...(guardScope ? { guardScope } : {}),
+      dueNow,
+    });
   const outcomes = await Promise.allSettled(
     plan.contributions.map((c) =>
       limit(async () => {
@@ -267,36 +283,27 @@ export async function foldSkippedRange(
  * In order, with guards (the normal mode): marks the batch begun and, when the batch begun before it never
  * finished (Lambda gave it up and moved on), reads the skipped records from the stream to fold them first.
  * So a given-up batch delays its shard instead of leaving a hole in its counts, and no window is written past
- * a hole: the guards and the order-decided lateness stay exact. The range is recorded before it is folded,
- * so `ipcount redrive` knows its on-failure message is already dealt with.
+ * a hole: the guards and the order-decided lateness stay exact. The hole stays marked in the shard's state
+ * until the position passes it, so a retry of this batch (or of a piece of it) heals it again.
  */
 async function beginInOrder(
   deps: FoldDependencies,
   shardId: string,
   records: readonly ShardRecord[],
   now: number,
-): Promise<{ stored: ShardProgress | undefined; healed: readonly ShardRecord[] }> {
+): Promise<{ stored: ShardProgress | undefined; healed: readonly ShardRecord[]; gap?: OpenGap }> {
   const first = records[0]?.sequenceNumber;
   const last = records[records.length - 1]?.sequenceNumber;
   if (first === undefined || last === undefined)
     return { stored: await deps.shardState.read(shardId), healed: [] };
-  const start = await deps.shardState.begin(shardId, first, last, now);
-  const stored = start.progress;
-  if (start.unfinishedThrough === undefined || first <= start.unfinishedThrough)
-    return { stored, healed: [] };
-  const after = stored?.sequenceNumber ?? '';
-  const healed = await deps.reader.read(shardId, after ? { after } : {}, { before: first });
+  const { progress: stored, gap } = await deps.shardState.begin(shardId, first, last, now);
+  const position = stored?.sequenceNumber ?? '';
+  if (!gap) return { stored, healed: [] };
+  const healed = await deps.reader.read(shardId, position ? { after: position } : {}, { before: first });
   // Not a position of this stream (test events, a recreated stream): nothing to read; the on-failure message
   // stays for `ipcount redrive`.
   if (!healed) return { stored, healed: [] };
-  await deps.shardState.recordHealed({
-    shardId,
-    after,
-    before: first,
-    records: healed.length,
-    healedAt: now,
-  });
-  return { stored, healed };
+  return { stored, healed, gap };
 }
 
 async function recordProgress(

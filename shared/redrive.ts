@@ -45,6 +45,16 @@ export async function redriveBatch(
       position < start
         ? ((await deps.reader.read(shardId, position ? { after: position } : {}, { through: end })) ?? [])
         : available.filter((r) => r.sequenceNumber > position);
+    // Folded from the position on, this covers any earlier message of the shard too: recorded, so that one
+    // (kept, or not received this time) is later known as folded rather than skipped. Recorded first: while
+    // the position is still before a range, redrive folds it in order whatever is recorded.
+    await deps.shardState.recordHealed({
+      shardId,
+      after: position,
+      before: padSequence((BigInt(batch.endSequenceNumber) + 1n).toString()),
+      records: pending.length,
+      healedAt: now,
+    });
     if (pending.length === 0) return { ...none, way: 'in-order' };
     const report = await foldShardBatch({ ...deps, reopenClosed: true }, shardId, pending, now);
     if (report.failedFrom !== undefined) throw new Error(`folding ${shardId} failed: ${report.failure}`);

@@ -58,7 +58,8 @@ export class EmitSchedule extends Construct {
       actions: ['Query'],
     });
     fn.bindTable(SHARD_STATE_TABLE, props.shardState, ['Query']);
-    fn.bindTable(RESULTS_TABLE, props.results, ['BatchWriteItem']);
+    // Each result is stored with a conditional update: its revision is decided against the stored one.
+    fn.bindTable(RESULTS_TABLE, props.results, ['UpdateItem']);
     // Reshard lineage (a parent's windows close by its children's watermarks), and one read behind an
     // idle-looking shard's position: idle means nothing is waiting on the stream.
     props.stream.grant(fn, 'kinesis:ListShards', 'kinesis:GetShardIterator', 'kinesis:GetRecords');

@@ -68,13 +68,14 @@ export class FoldFunction extends Construct {
       'GetItem',
       ...(parallelizationFactor > 1 ? (['BatchGetItem'] as const) : []),
     ]);
-    // In order, a batch begins with one write that returns the stored state, and a given-up batch it heals is
-    // recorded with a put; concurrent (or unguarded) batches read the state instead.
+    // In order, a batch begins with one write that returns the stored state (a read too, when it finds a
+    // given-up batch before it), and the range it heals is recorded with a put; concurrent (or unguarded)
+    // batches only read the state.
     const inOrder = parallelizationFactor <= 1 && settings.delivery === 'exactly-once';
     fn.bindTable(
       SHARD_STATE_TABLE,
       props.shardState,
-      inOrder ? ['UpdateItem', 'PutItem'] : ['GetItem', 'UpdateItem'],
+      inOrder ? ['GetItem', 'UpdateItem', 'PutItem'] : ['GetItem', 'UpdateItem'],
     );
     fn.bindTable(DEAD_LETTERS_TABLE, props.deadLetters, ['BatchWriteItem']);
 

@@ -151,8 +151,15 @@ export async function redrive(options: RedriveOptions, io: RedriveIo): Promise<R
         compareSequence(a.batch.startSequenceNumber, b.batch.startSequenceNumber),
     );
     const outcomes: RedriveOutcome[] = [];
+    // A shard whose message could not be folded waits: its later ranges are folded in order after it.
+    const held = new Set<string>();
     for (const { message, batch } of batches) {
       const range = `${batch.shardId} ${batch.startSequenceNumber}…${batch.endSequenceNumber}`;
+      if (held.has(batch.shardId)) {
+        kept++;
+        note(`${range}: kept, after an earlier range of its shard; run ipcount redrive again`);
+        continue;
+      }
       try {
         const outcome = await redriveBatch(fold, batch, Date.now());
         await queue.delete(message);
@@ -160,6 +167,7 @@ export async function redrive(options: RedriveOptions, io: RedriveIo): Promise<R
         note(describeOutcome(outcome, range));
       } catch (error) {
         kept++;
+        held.add(batch.shardId);
         note(`${range}: not folded, message kept (${(error as Error).message}); run ipcount redrive again`);
       }
     }

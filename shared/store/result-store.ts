@@ -1,7 +1,8 @@
-import { type DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { type DynamoDBDocumentClient, ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import pLimit from 'p-limit';
 import { compareResults, type WindowResult } from '../result.js';
 import { RESULT_WINDOW_BUCKETS, RESULTS_TABLE } from '../tables.js';
-import { putAll } from './batch.js';
 import { queryAll, scanAll } from './pages.js';
 
 /** Spreads one window's results over a few index partitions (FNV-1a of the IP): they are written together. */
@@ -23,15 +24,79 @@ export class ResultStore {
     private readonly retentionSeconds = 0,
   ) {}
 
-  /** Idempotent: a result is keyed by (ip, window), so writing it again writes the same item. */
-  async putMany(results: readonly WindowResult[]): Promise<void> {
+  /**
+   * Stores results before they are published, each under a revision no other count has had: the stored
+   * result is the record of what is about to be published. When the stored one holds another count under
+   * the same (or a later) revision (an emitter crashed after publishing, or a second emitter got there
+   * first), this one takes the next revision, so the feed marks it as an update. Returns what was stored.
+   */
+  async putRevised(results: readonly WindowResult[], concurrency: number): Promise<WindowResult[]> {
+    const limit = pLimit(concurrency);
+    return Promise.all(results.map((r) => limit(() => this.putRevisedOne(r))));
+  }
+
+  private async putRevisedOne(result: WindowResult): Promise<WindowResult> {
+    const { ip, windowStart, revision, ...rest } = this.itemOf(result);
+    const names: Record<string, string> = {};
+    const values: Record<string, unknown> = {};
+    const sets: string[] = [];
+    Object.entries(rest).forEach(([name, value], i) => {
+      names[`#a${i}`] = name;
+      values[`:a${i}`] = value;
+      sets.push(`#a${i} = :a${i}`);
+    });
+    // `rest` holds count: its placeholder, for the conditions.
+    const countName = Object.keys(names).find((k) => names[k] === 'count') ?? '#count';
+    const countValue = countName.replace('#', ':');
+    const update = async (
+      expression: string,
+      condition?: string,
+      more: { names?: Record<string, string>; values?: Record<string, unknown> } = {},
+    ) => {
+      const out = await this.doc.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: { ip, windowStart },
+          UpdateExpression: expression,
+          ...(condition ? { ConditionExpression: condition } : {}),
+          ExpressionAttributeNames: { ...names, ...more.names },
+          ExpressionAttributeValues: { ...values, ...more.values },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return { ...result, revision: Number(out.Attributes?.revision ?? revision) };
+    };
+    const rev = { '#revision': 'revision' };
+    try {
+      return await update(
+        `SET ${[...sets, '#revision = :revision'].join(', ')}`,
+        `attribute_not_exists(#revision) OR #revision < :revision OR (#revision = :revision AND ${countName} = ${countValue})`,
+        { names: rev, values: { ':revision': revision } },
+      );
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+    }
+    try {
+      // Another count holds this revision or a later one: the next revision is this count's.
+      return await update(
+        `SET ${[...sets, '#revision = #revision + :one'].join(', ')}`,
+        `${countName} <> ${countValue}`,
+        { names: rev, values: { ':one': 1 } },
+      );
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+    }
+    // The same count, stored under a later revision already: it keeps that revision.
+    return update(`SET ${sets.join(', ')}`);
+  }
+
+  private itemOf(r: WindowResult) {
     const retention = this.retentionSeconds;
-    const items = results.map((r) => ({
+    return {
       ...r,
       windowBucket: windowBucket(r.windowStart, r.ip),
       ...(retention > 0 ? { expiresAt: Math.ceil(r.emittedAt / 1000) + retention } : {}),
-    }));
-    await putAll(this.doc, this.table, items);
+    };
   }
 
   /** All results of one window, largest count first. */

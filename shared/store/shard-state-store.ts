@@ -15,14 +15,38 @@ export interface ShardState extends ShardProgress {
   readonly startedAt?: number;
 }
 
-/** What a batch finds when it begins: the stored progress, and an earlier batch that began and never finished. */
+/** What a batch finds when it begins: the stored progress, and a hole before it not folded yet. */
 export interface BatchStart {
   readonly progress: ShardProgress | undefined;
   /**
-   * Set when the last batch begun before this one ended above the stored position: it was given up (or is
-   * still being retried). Its records, and any after them, are not all folded.
+   * Records before this batch that were never folded: the batch begun before it ended above the stored
+   * position (Lambda gave it up and moved on), now or at an earlier attempt, and the position has not
+   * passed them since.
    */
-  readonly unfinishedThrough?: string;
+  readonly gap?: OpenGap;
+}
+
+function batchStart(item: Record<string, unknown> | undefined): BatchStart {
+  const progress =
+    typeof item?.sequenceNumber === 'string'
+      ? {
+          sequenceNumber: item.sequenceNumber,
+          maxEventMs: item.maxEventMs as number | undefined,
+          pendingEventMs: item.pendingEventMs as number | undefined,
+        }
+      : undefined;
+  const position = progress?.sequenceNumber ?? '';
+  const open = typeof item?.gapBefore === 'string' && position < item.gapBefore;
+  return {
+    progress,
+    ...(open ? { gap: { after: String(item?.gapAfter ?? ''), before: String(item?.gapBefore) } } : {}),
+  };
+}
+
+/** Records of a shard skipped by a given-up batch: after `after` (exclusive, '' = the shard's start), before `before`. */
+export interface OpenGap {
+  readonly after: string;
+  readonly before: string;
 }
 
 /** A range of a shard the fold read from the stream itself and folded, because its batch had been given up. */
@@ -61,33 +85,50 @@ export class ShardStateStore {
   /**
    * Marks a batch as begun and returns the state it found, in one write. The mark outlives a batch that is
    * given up, so the next batch knows records before it were never folded, although Lambda tells the function
-   * nothing of it (only the on-failure queue hears).
+   * nothing of it (only the on-failure queue hears). The write is conditional on finding no such batch: when
+   * it does, the hole is marked in the same write that overwrites the evidence, and the mark stays until the
+   * position passes it, so every retry of the batch that found it heals it again.
    */
   async begin(shardId: string, first: string, last: string, now: number): Promise<BatchStart> {
-    const out = await this.doc.send(
+    const key = { stream: this.stream, shardId };
+    const sets = 'SET startedThrough = :last, startedAt = :now';
+    try {
+      const out = await this.doc.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: key,
+          UpdateExpression: sets,
+          // No batch begun, or the last one finished, or this is (a piece of) it again.
+          ConditionExpression:
+            'attribute_not_exists(startedThrough) OR startedThrough <= sequenceNumber OR startedThrough >= :first',
+          ExpressionAttributeValues: { ':last': last, ':now': now, ':first': first },
+          ReturnValues: 'ALL_OLD',
+        }),
+      );
+      return batchStart(out.Attributes);
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+    }
+    const found = await this.doc.send(
+      new GetCommand({ TableName: this.table, Key: key, ConsistentRead: true }),
+    );
+    const start = batchStart(found.Item);
+    const gap = start.gap ?? { after: start.progress?.sequenceNumber ?? '', before: first };
+    await this.doc.send(
       new UpdateCommand({
         TableName: this.table,
-        Key: { stream: this.stream, shardId },
-        UpdateExpression: 'SET startedFrom = :first, startedThrough = :last, startedAt = :now',
-        ExpressionAttributeValues: { ':first': first, ':last': last, ':now': now },
-        ReturnValues: 'ALL_OLD',
+        Key: key,
+        UpdateExpression: `${sets}, gapAfter = :after, gapBefore = :before`,
+        ExpressionAttributeValues: { ':last': last, ':now': now, ':after': gap.after, ':before': gap.before },
       }),
     );
-    const old = out.Attributes;
-    const progress =
-      typeof old?.sequenceNumber === 'string'
-        ? {
-            sequenceNumber: old.sequenceNumber,
-            maxEventMs: old.maxEventMs as number | undefined,
-            pendingEventMs: old.pendingEventMs as number | undefined,
-          }
-        : undefined;
-    const started = typeof old?.startedThrough === 'string' ? old.startedThrough : undefined;
-    const unfinished = started !== undefined && started > (progress?.sequenceNumber ?? '');
-    return { progress, ...(unfinished ? { unfinishedThrough: started } : {}) };
+    return { ...start, gap };
   }
 
-  /** Records, before folding it, a range the fold read from the stream because its batch had been given up. */
+  /**
+   * Records a range the fold read from the stream, because its batch had been given up, and folded: written
+   * after its windows, before the position moves past it.
+   */
   async recordHealed(range: HealedRange): Promise<void> {
     await this.doc.send(
       new PutCommand({

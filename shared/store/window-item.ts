@@ -77,6 +77,8 @@ export interface ContributionWrite {
   readonly guarded?: boolean;
   /** A guard of its own for a range of the shard (see {@link guardAttribute}). */
   readonly guardScope?: string;
+  /** A reopened window is due at once (redrive: it was closed because it was due), not by its end. */
+  readonly dueNow?: boolean;
 }
 
 export function lateGuardAttribute(shardId: string, scope?: string): string {
@@ -102,6 +104,7 @@ export function contributionUpdate({
   expiresAt,
   guarded = true,
   guardScope,
+  dueNow = false,
 }: ContributionWrite): ConditionalUpdate {
   const { ip, windowStart, windowEnd, sequenceNumbers } = contribution;
   const first = sequenceNumbers[0];
@@ -123,9 +126,9 @@ export function contributionUpdate({
     ':start': windowStart,
     ':end': windowEnd,
     ':shard': shardId,
-    // A late tally, or a reopened window, sorts first in the open index: the window was closed because it was
-    // due, so its result is refreshed on the emitter's next run.
-    ':openSort': openSortKey(late || reopen ? 0 : windowEnd, ip),
+    // A late tally (or a window redrive reopens) sorts first in the open index: the window was closed because
+    // it was due, so its result is refreshed on the emitter's next run.
+    ':openSort': openSortKey(late || (reopen && dueNow) ? 0 : windowEnd, ip),
     ':expiresAt': expiresAt,
   };
   if (!late) values[':open'] = OPEN;

@@ -7,6 +7,7 @@ import { queryAll } from './pages.js';
 import {
   CLOSED,
   type ConditionalUpdate,
+  type ContributionWrite,
   closeUpdate,
   contributionUpdate,
   guardAttribute,
@@ -42,9 +43,9 @@ export class WindowStore {
     shardId: string,
     contribution: Contribution,
     expiresAt: number,
-    guarded = true,
-    guardScope?: string,
+    options: Pick<ContributionWrite, 'guarded' | 'guardScope' | 'dueNow'> = {},
   ): Promise<ContributionOutcome> {
+    const { guarded = true, guardScope } = options;
     const total = contribution.sequenceNumbers.length;
     let pending = contribution;
     let expectedGuard: string | undefined;
@@ -58,8 +59,7 @@ export class WindowStore {
               contribution: pending,
               expectedGuard,
               expiresAt,
-              guarded,
-              guardScope,
+              ...options,
             }),
           }),
         );

@@ -231,7 +231,7 @@ describe('IpCountStack: least-privilege IAM', () => {
       'ipcount-fold': [
         [['logs:CreateLogStream', 'logs:PutLogEvents'], 'FoldFunctionLogs'],
         [['dynamodb:GetItem', 'dynamodb:UpdateItem'], 'WindowsTable'],
-        [['dynamodb:PutItem', 'dynamodb:UpdateItem'], 'ShardStateTable'],
+        [['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], 'ShardStateTable'],
         [['dynamodb:BatchWriteItem'], 'DeadLettersTable'],
         [['sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:SendMessage'], 'FoldOnFailure'],
       ],
@@ -239,7 +239,7 @@ describe('IpCountStack: least-privilege IAM', () => {
         [['logs:CreateLogStream', 'logs:PutLogEvents'], 'EmitFunctionLogs'],
         [['dynamodb:BatchGetItem', 'dynamodb:UpdateItem'], 'WindowsTable'],
         [['dynamodb:Query'], 'ShardStateTable'],
-        [['dynamodb:BatchWriteItem'], 'ResultsTable'],
+        [['dynamodb:UpdateItem'], 'ResultsTable'],
         [['kinesis:GetRecords', 'kinesis:GetShardIterator', 'kinesis:ListShards'], 'LinesStream'],
       ],
     };

@@ -20,8 +20,8 @@ describe('emit handler under injected crashes', () => {
   after(async () => stack.stop());
 
   it('loses and duplicates no result when it crashes after any number of its writes', async () => {
-    // Three due windows → one result batch write and three closes: positions 0..4 (4 = before responding).
-    for (let afterWrites = 0; afterWrites <= 4; afterWrites++) {
+    // Three due windows → three result writes and three closes: positions 0..6 (6 = before responding).
+    for (let afterWrites = 0; afterWrites <= 6; afterWrites++) {
       // Prepare: a fresh shard and IPs per position.
       const shardId = `shardId-00000000060${afterWrites}`;
       const ips = [0, 1, 2].map((n) => `10.30.${afterWrites}.${n}`);
@@ -69,6 +69,42 @@ describe('emit handler under injected crashes', () => {
       } finally {
         handlers.stop();
       }
+    }
+  });
+
+  it('publishes a count that changed after a crash between publishing and closing as the next revision', async () => {
+    const shardId = 'shardId-000000000700';
+    const ip = '10.32.0.1';
+    const published: WindowResult[] = [];
+    const handlers = faultyHandlers(stack, {
+      publish: (rs) => published.push(...rs.filter((r) => r.ip === ip)),
+      env: { ALLOWED_LATENESS_SECONDS: '60' },
+    });
+    try {
+      const lines = [`18:40:11 ${ip}`, '18:40:30 10.32.1.0', '18:40:30 10.32.1.0'];
+      await handlers.fold(kinesisEvent(shardId, lines, arrival, 1), localContext('fold'));
+      // The result is stored and published, then the emitter dies before closing its window.
+      await assert.rejects(
+        handlers.injector.around(() => handlers.emit(scheduledEvent(), localContext('emit')), {
+          kind: 'crash',
+          afterWrites: 1,
+        }),
+        InjectedCrash,
+      );
+      // A record within the allowed lateness reaches the still open window.
+      await handlers.fold(kinesisEvent(shardId, [`18:40:12 ${ip}`], arrival, 10), localContext('fold'));
+      await handlers.emit(scheduledEvent(), localContext('emit'));
+      assert.deepEqual(
+        published.map((r) => [r.count, r.revision]),
+        [
+          [1, 1],
+          [2, 2],
+        ],
+      );
+      const [stored] = await new ResultStore(stack.doc, stack.names.results).ip(ip, W10, W10);
+      assert.deepEqual([stored?.count, stored?.revision], [2, 2]);
+    } finally {
+      handlers.stop();
     }
   });
 });

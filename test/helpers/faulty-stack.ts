@@ -20,6 +20,8 @@ export function faultyHandlers(
     publish?: (results: readonly WindowResult[]) => void;
     /** Sees the DynamoDB client first (to record what the handlers send). */
     observe?: (client: DynamoDBClient) => void;
+    /** More function settings, as environment variables. */
+    env?: Record<string, string>;
   } = {},
 ) {
   const injector = new FaultInjector(0, seededRandom(1));
@@ -31,6 +33,7 @@ export function faultyHandlers(
     ...stack.env,
     PARALLELIZATION_FACTOR: String(options.parallelizationFactor ?? 1),
     WRITE_CONCURRENCY: '1',
+    ...options.env,
   };
   const logger = new Logger({ serviceName: 'test', logLevel: 'SILENT' as 'ERROR' });
   return {

@@ -150,7 +150,7 @@ describe('ipcount query on a deployment that published no settings (a stack read
         worker: 1,
         emittedAt: Date.now(),
       });
-      await store.putMany([result('10.9.0.1', 4), result('10.9.0.2', 7)]);
+      await store.putRevised([result('10.9.0.1', 4), result('10.9.0.2', 7)], 2);
       const stdout = new Capture();
       const stderr = new Capture();
       await query(
