@@ -82,11 +82,13 @@ export async function emitDueWindows(
 ): Promise<EmitReport> {
   const states = await deps.shardState.list();
   const idleWatermark = now - (deps.maxDisorderMs ?? 0) - (deps.idleTimeoutMs ?? Number.POSITIVE_INFINITY);
-  const own = new Map<string, number | undefined>();
-  for (const s of states) {
-    const idle = await isIdle(deps, s, now);
-    own.set(s.shardId, idle ? Math.max(s.watermarkMs ?? idleWatermark, idleWatermark) : s.watermarkMs);
-  }
+  const idle = await Promise.all(states.map((s) => isIdle(deps, s, now)));
+  const own = new Map(
+    states.map((s, i) => [
+      s.shardId,
+      idle[i] ? Math.max(s.watermarkMs ?? idleWatermark, idleWatermark) : s.watermarkMs,
+    ]),
+  );
   const watermarks = deps.shardParents ? effectiveWatermarks(own, await deps.shardParents()) : own;
   const dueKeys = new Set<string>();
   for (const [shardId, shardWatermark] of watermarks) {

@@ -1,6 +1,7 @@
 import { type FoldDependencies, foldShardBatch, foldSkippedRange } from './fold-shard-batch.js';
 import type { GivenUpBatch } from './on-failure.js';
 import { padSequence } from './sequence.js';
+import type { ReadStart } from './store/shard-reader.js';
 
 /**
  * Redrive: a batch the event source gave up, folded after all, exactly once. Which way depends on what the
@@ -34,17 +35,22 @@ export async function redriveBatch(
   const { shardId } = batch;
   const start = padSequence(batch.startSequenceNumber);
   const end = padSequence(batch.endSequenceNumber);
-  const available = (await deps.reader.read(shardId, { at: start }, { through: end })) ?? [];
-  const inRange = available.filter((r) => r.sequenceNumber >= start).length;
-  const lost = Math.max(0, batch.batchSize - inRange);
-  const none = { batch, counted: 0, alreadyCounted: 0, bad: 0, late: 0, lost };
-
   const position = (await deps.shardState.read(shardId))?.sequenceNumber ?? '';
+  const none = { batch, counted: 0, alreadyCounted: 0, bad: 0, late: 0, lost: 0 };
+  if (position >= end) {
+    const healed = (await deps.shardState.healedRanges(shardId)).some(
+      (range) => range.after < start && end < range.before,
+    );
+    if (healed) return { ...none, way: 'healed' };
+  }
+  // One read: from the position when it is before the range (the records in between are folded too),
+  // otherwise from the range's start.
+  const from: ReadStart = position < start ? (position ? { after: position } : {}) : { at: start };
+  const read = (await deps.reader.read(shardId, from, { through: end })) ?? [];
+  const inRange = read.filter((r) => r.sequenceNumber >= start);
+  const lost = Math.max(0, batch.batchSize - inRange.length);
   if (position < end) {
-    const pending =
-      position < start
-        ? ((await deps.reader.read(shardId, position ? { after: position } : {}, { through: end })) ?? [])
-        : available.filter((r) => r.sequenceNumber > position);
+    const pending = read.filter((r) => r.sequenceNumber > position);
     // Folded from the position on, this covers any earlier message of the shard too: recorded, so that one
     // (kept, or not received this time) is later known as folded rather than skipped. Recorded first: while
     // the position is still before a range, redrive folds it in order whatever is recorded.
@@ -55,17 +61,13 @@ export async function redriveBatch(
       records: pending.length,
       healedAt: now,
     });
-    if (pending.length === 0) return { ...none, way: 'in-order' };
+    if (pending.length === 0) return { ...none, lost, way: 'in-order' };
     const report = await foldShardBatch({ ...deps, reopenClosed: true }, shardId, pending, now);
     if (report.failedFrom !== undefined) throw new Error(`folding ${shardId} failed: ${report.failure}`);
-    return { ...none, way: 'in-order', ...pick(report) };
+    return { ...none, lost, way: 'in-order', ...pick(report) };
   }
-  const healed = (await deps.shardState.healedRanges(shardId)).some(
-    (range) => range.after < start && end < range.before,
-  );
-  if (healed) return { ...none, way: 'healed' };
-  const report = await foldSkippedRange(deps, shardId, available, start, now);
-  return { ...none, way: 'skipped', ...pick(report) };
+  const report = await foldSkippedRange(deps, shardId, inRange, start, now);
+  return { ...none, lost, way: 'skipped', ...pick(report) };
 }
 
 function pick(report: { counted: number; alreadyCounted: number; bad: number; late: number }) {

@@ -46,6 +46,11 @@ export const EMULATOR_SHARD_LIMIT = 1024;
 /** Written into a data dir while emulators serve it: who holds it, and where it can be reached. */
 const OWNER_FILE = 'ipcount-owner.json';
 
+/** An emulator at an endpoint, as the SDK clients take it: any region and credentials do. */
+export function emulatorTarget(endpoint: string) {
+  return { endpoint, region: 'us-east-1', credentials: EMULATOR_CREDENTIALS };
+}
+
 export interface DataDirOwner {
   readonly pid: number;
   readonly kinesisEndpoint: string;
@@ -111,9 +116,8 @@ export async function startEmulators(options: EmulatorOptions = {}): Promise<Emu
     started.push(kinesisServer);
     const dynamoPort = await listen(dynamoServer, options.dynamoPort ?? 0, host, 'DynamoDB emulator');
     started.push(dynamoServer);
-    const region = 'us-east-1';
-    const kinesis = { endpoint: `http://${host}:${kinesisPort}`, region, credentials: EMULATOR_CREDENTIALS };
-    const dynamo = { endpoint: `http://${host}:${dynamoPort}`, region, credentials: EMULATOR_CREDENTIALS };
+    const kinesis = emulatorTarget(`http://${host}:${kinesisPort}`);
+    const dynamo = emulatorTarget(`http://${host}:${dynamoPort}`);
     const ownerFile = dir ? join(dir, OWNER_FILE) : undefined;
     if (ownerFile) {
       const owner: DataDirOwner = {

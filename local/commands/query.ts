@@ -8,7 +8,7 @@ import { normaliseIp } from '../../shared/parse.js';
 import { formatResultLine, type WindowResult } from '../../shared/result.js';
 import { unpadSequence } from '../../shared/sequence.js';
 import { LOCAL_DEFAULTS } from '../../shared/settings.js';
-import { type AwsTarget, createDocumentClient, EMULATOR_CREDENTIALS } from '../../shared/store/clients.js';
+import { type AwsTarget, createDocumentClient } from '../../shared/store/clients.js';
 import { DeadLetterStore } from '../../shared/store/dead-letter-store.js';
 import { ResultStore } from '../../shared/store/result-store.js';
 import { SettingsStore } from '../../shared/store/settings-store.js';
@@ -17,7 +17,7 @@ import { DEFAULT_PREFIX, type ResourceNames, resourceNames, STACK_OUTPUTS } from
 import { formatClock, formatIsoInZone, parseClock, resolveClockTime } from '../../shared/time.js';
 import { windowOf } from '../../shared/window.js';
 import { type DeploymentRef, namesFromOutputs, stackOutputs } from '../aws/deployment.js';
-import { dataDirOwner, startEmulators } from '../aws/emulators.js';
+import { dataDirOwner, emulatorTarget, startEmulators } from '../aws/emulators.js';
 
 /** `ipcount query`: reads the result table, of the embedded data dir or of any endpoint / AWS. */
 export interface QueryOptions {
@@ -166,9 +166,7 @@ export async function query(options: QueryOptions, io: QueryIo): Promise<number>
     note(`data dir in use by a running ipcount (pid ${owner.pid}): reading it at ${owner.dynamoEndpoint}`);
   const emulators =
     options.dataDir !== undefined && !owner ? await startEmulators({ dataDir: options.dataDir }) : undefined;
-  const target = owner
-    ? { endpoint: owner.dynamoEndpoint, region: 'us-east-1', credentials: EMULATOR_CREDENTIALS }
-    : (emulators?.dynamo ?? options.target);
+  const target = owner ? emulatorTarget(owner.dynamoEndpoint) : (emulators?.dynamo ?? options.target);
   const doc = createDocumentClient(target);
   const ref = options.deployment;
   try {

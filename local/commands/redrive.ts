@@ -9,12 +9,7 @@ import { type RedriveOutcome, redriveBatch } from '../../shared/redrive.js';
 import { compareResults, formatResultLine, type WindowResult } from '../../shared/result.js';
 import { compareSequence } from '../../shared/sequence.js';
 import type { PipelineSettings } from '../../shared/settings.js';
-import {
-  type AwsTarget,
-  createDocumentClient,
-  createKinesisClient,
-  EMULATOR_CREDENTIALS,
-} from '../../shared/store/clients.js';
+import { type AwsTarget, createDocumentClient, createKinesisClient } from '../../shared/store/clients.js';
 import {
   type OnFailureQueue,
   type QueuedMessage,
@@ -29,7 +24,7 @@ import {
   settingsFromOutputs,
   stackOutputs,
 } from '../aws/deployment.js';
-import { dataDirOwner, startEmulators } from '../aws/emulators.js';
+import { dataDirOwner, emulatorTarget, startEmulators } from '../aws/emulators.js';
 import { environmentFor } from '../lambda/pipeline.js';
 
 /**
@@ -78,10 +73,9 @@ async function openDeployment(options: RedriveOptions, note: (m: string) => void
       note(
         `data dir in use by a running ipcount (pid ${owner.pid}): redriving through it; it emits the updates`,
       );
-      const at = (endpoint: string) => ({ endpoint, region: 'us-east-1', credentials: EMULATOR_CREDENTIALS });
       return {
-        kinesis: at(owner.kinesisEndpoint),
-        dynamo: at(owner.dynamoEndpoint),
+        kinesis: emulatorTarget(owner.kinesisEndpoint),
+        dynamo: emulatorTarget(owner.dynamoEndpoint),
         names,
         emits: false,
         stop: async () => {},
@@ -93,12 +87,13 @@ async function openDeployment(options: RedriveOptions, note: (m: string) => void
   if ('stack' in ref) {
     const outputs = await stackOutputs(options.target, ref.stack);
     const queueUrl = outputs[STACK_OUTPUTS.onFailureQueue];
+    const settings = settingsFromOutputs(outputs);
     return {
       kinesis: options.target,
       dynamo: options.target,
       names: namesFromOutputs(outputs, ref.stack),
       ...(queueUrl ? { queueUrl } : {}),
-      ...(settingsFromOutputs(outputs) ? { settings: settingsFromOutputs(outputs) } : {}),
+      ...(settings ? { settings } : {}),
       emits: false,
       stop: async () => {},
     };
