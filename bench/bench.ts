@@ -10,7 +10,7 @@ import { createFoldHandler } from '../functions/fold-handler.js';
 import { localContext } from '../local/lambda/lambda-context.js';
 import { ipPool, seedLogLines } from '../local/sources/generate.js';
 import { WindowFolder } from '../shared/fold.js';
-import { padSequence } from '../shared/sequence.js';
+import { linePosition, padSequence } from '../shared/sequence.js';
 import { documentClient } from '../shared/store/clients.js';
 import { kinesisEvent } from '../test/helpers/records.js';
 import { startTestStack } from '../test/helpers/stack.js';
@@ -64,7 +64,7 @@ function mawkSeconds(): { seconds: number; pairs: number } | undefined {
 /** The fold core: read the file, split lines, parse + assign windows + fold, in batches of 10,000 records. */
 function foldCoreSeconds(): { seconds: number; pairs: number } {
   const batch = 10_000;
-  const sequenceNumbers = Array.from({ length: batch }, (_, i) => padSequence(String(1e20 + i)));
+  const positions = Array.from({ length: batch }, (_, i) => linePosition(padSequence(String(1e20 + i)), 0));
   const arrivalMs = Date.now();
   return best(3, () => {
     const t0 = process.hrtime.bigint();
@@ -74,7 +74,7 @@ function foldCoreSeconds(): { seconds: number; pairs: number } {
     for (let i = 0; i < lines.length; i++) {
       const line = lines[i] as string;
       if (line === '') continue;
-      folder.add({ sequenceNumber: sequenceNumbers[i % batch] as string, arrivalMs, line });
+      folder.add({ position: positions[i % batch] as string, arrivalMs, line });
       if (i % batch === batch - 1) {
         const carry = folder.eventTime;
         for (const c of folder.contributions()) pairs.add(`${c.windowStart} ${c.ip}`);

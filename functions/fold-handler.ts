@@ -5,7 +5,7 @@ import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
 import { type FoldDependencies, type FoldReport, foldShardBatch } from '../shared/fold-shard-batch.js';
-import { shardRecordsOf } from '../shared/kinesis-event.js';
+import { shardLinesOf } from '../shared/kinesis-event.js';
 import { addFoldMetrics } from './metrics.js';
 
 /**
@@ -36,7 +36,7 @@ export function createFoldHandler(
   return handler.handler(async (event) => {
     const reports: FoldReport[] = [];
     const batchItemFailures: KinesisStreamBatchResponse['batchItemFailures'] = [];
-    for (const [shardId, records] of shardRecordsOf(event)) {
+    for (const [shardId, records] of shardLinesOf(event)) {
       const report = await foldShardBatch(deps, shardId, records, clock());
       reports.push(report);
       if (report.failedFrom !== undefined) {

@@ -28,8 +28,11 @@ export interface EmitDependencies {
    * last window fires when traffic stops. See {@link isIdle}.
    */
   readonly idleTimeoutMs?: number;
-  /** The stream, read to confirm that nothing waits behind an idle-looking shard's position. */
-  readonly reader: Pick<ShardReader, 'hasRecordsAfter'>;
+  /**
+   * The stream, read to confirm that nothing waits behind an idle-looking shard's position, and, once a shard
+   * carries lines of other shards' IPs, to know every shard (one that never had a batch folded yet included).
+   */
+  readonly reader: Pick<ShardReader, 'hasRecordsAfter' | 'shardIds'>;
   readonly maxDisorderMs?: number;
   /** Parents of each shard after a reshard; without it, each shard's own watermark is used. */
   readonly shardParents?: () => Promise<ReadonlyMap<string, readonly string[]>>;
@@ -68,19 +71,54 @@ export async function isIdle(
 ): Promise<boolean> {
   if (deps.idleTimeoutMs === undefined) return false;
   if (now - Math.max(state.updatedAt, state.startedAt ?? 0) < deps.idleTimeoutMs) return false;
-  if (state.startedThrough !== undefined && state.startedThrough > state.sequenceNumber) return false;
+  if (state.startedThrough !== undefined && state.startedThrough > state.position) return false;
   // A read the stream refuses (throttled) says nothing: the shard is taken as not idle this pass.
-  return !(await deps.reader
-    .hasRecordsAfter(state.shardId, state.sequenceNumber || undefined)
-    .catch(() => true));
+  return !(await deps.reader.hasRecordsAfter(state.shardId, state.position || undefined).catch(() => true));
 }
+
+/**
+ * An emitter goes on closing windows for at most this long after it read the shard states. A shard marked
+ * foreign after that read can then only find a window closed by its IP's own shard's watermark within
+ * FOREIGN_MARK_GRACE_MS of its mark, and its lines reopen it (the window is updated, not short). No other
+ * window is at risk: a window closed by a shard's own watermark is one that shard has passed, so the shard
+ * itself can add nothing on time to it.
+ */
+export const EMIT_CLOSE_DEADLINE_MS = 20_000;
+
+/**
+ * The watermark every window is due by once any shard carries lines of IPs that belong on other shards
+ * (a CloudWatch Logs subscription, a shipper keying records by anything but the IP): one IP's lines may then
+ * be on any shard, so a window closes only when every shard has passed it, as a Flink window after a
+ * shuffle waits for its slowest input. A shard no batch was folded from yet holds everything while records
+ * wait on it. Undefined while any shard has no watermark yet.
+ */
+async function streamWatermark(
+  deps: Pick<EmitDependencies, 'reader'>,
+  watermarks: ReadonlyMap<string, number | undefined>,
+): Promise<number | undefined> {
+  const unknown = (await deps.reader.shardIds()).filter((id) => !watermarks.has(id));
+  const waiting = await Promise.all(
+    unknown.map((id) => deps.reader.hasRecordsAfter(id, undefined).catch(() => true)),
+  );
+  if (waiting.some((w) => w)) return undefined;
+  let lowest = Number.POSITIVE_INFINITY;
+  for (const watermark of watermarks.values()) {
+    if (watermark === undefined) return undefined;
+    lowest = Math.min(lowest, watermark);
+  }
+  return lowest === Number.POSITIVE_INFINITY ? undefined : lowest;
+}
+
+const isForeign = (state: ShardState) => state.foreignSince !== undefined;
 
 export async function emitDueWindows(
   deps: EmitDependencies,
   now: number,
   options: EmitOptions = {},
 ): Promise<EmitReport> {
+  const statesReadAt = Date.now();
   const states = await deps.shardState.list();
+  const inTime = () => Date.now() - statesReadAt < EMIT_CLOSE_DEADLINE_MS;
   const idleWatermark = now - (deps.maxDisorderMs ?? 0) - (deps.idleTimeoutMs ?? Number.POSITIVE_INFINITY);
   const idle = await Promise.all(states.map((s) => isIdle(deps, s, now)));
   const own = new Map(
@@ -90,9 +128,11 @@ export async function emitDueWindows(
     ]),
   );
   const watermarks = deps.shardParents ? effectiveWatermarks(own, await deps.shardParents()) : own;
+  const mixed = states.some(isForeign);
+  const common = mixed && !options.endOfInput ? await streamWatermark(deps, watermarks) : undefined;
   const dueKeys = new Set<string>();
   for (const [shardId, shardWatermark] of watermarks) {
-    const watermark = options.endOfInput ? FINAL_WATERMARK : shardWatermark;
+    const watermark = options.endOfInput ? FINAL_WATERMARK : mixed ? common : shardWatermark;
     if (watermark === undefined) continue;
     for (const key of await deps.windows.dueWindowKeys(shardId, watermark)) dueKeys.add(key);
   }
@@ -113,6 +153,7 @@ export async function emitDueWindows(
   const closed = await Promise.all(
     open.map((item, i) =>
       limit(async () => {
+        if (!inTime()) return false;
         const revision = results[i]?.revision ?? 1;
         if (await deps.windows.close(item, now, revision)) return true;
         // The count moved after it was read and published: the next result must say it is an update.

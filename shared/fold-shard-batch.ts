@@ -6,13 +6,21 @@ import {
   type FoldSettings,
   foldBatch,
   lateDeadLetter,
-  type ShardRecord,
+  type ShardLine,
 } from './fold.js';
+import { type HashKeyRange, hashKeyOf, rangeHolds } from './hash-key.js';
+import { sequenceOfPosition, unpadSequence } from './sequence.js';
 import type { DeadLetterStore } from './store/dead-letter-store.js';
 import type { ShardReader } from './store/shard-reader.js';
 import type { OpenGap, ShardStateStore } from './store/shard-state-store.js';
 import type { WindowStore } from './store/window-store.js';
 import { type ShardProgress, timelinessInClosedWindow, watermarkOf } from './watermark.js';
+
+/**
+ * How long after a shard is first marked foreign its lines may reopen a window found closed: longer than an
+ * emitter may go on closing after reading the shard states (see EMIT_CLOSE_DEADLINE_MS).
+ */
+export const FOREIGN_MARK_GRACE_MS = 60_000;
 
 /**
  * One invocation's work for one shard, in the order that makes a crash anywhere safe to replay:
@@ -41,8 +49,11 @@ export interface FoldDependencies {
    * are per key, do all the deduplication, and the watermark only ever moves up.
    */
   readonly parallelizationFactor: number;
-  /** The stream itself, to fold a given-up batch the event source skipped before the batch that follows it. */
-  readonly reader: ShardReader;
+  /**
+   * The stream itself: to fold a given-up batch the event source skipped before the batch that follows it,
+   * and for the shard's hash key range (is a line on its IP's own shard?).
+   */
+  readonly reader: Pick<ShardReader, 'read' | 'hashKeyRange'>;
   /**
    * Records on time by their shard's order go into their window even when it has been closed (reopened and
    * emitted again as an update): `ipcount redrive` folds given-up batches after their windows were emitted.
@@ -52,45 +63,49 @@ export interface FoldDependencies {
 
 export interface FoldReport {
   readonly shardId: string;
+  /** Lines delivered (a Kinesis record may hold many). */
   readonly records: number;
-  /** Records at or below the shard's stored progress: a redelivery, skipped whole. */
+  /** Lines at or below the shard's stored progress: a redelivery, skipped whole. */
   readonly redelivered: number;
   readonly counted: number;
-  /** Records a partial earlier delivery had counted, caught by the per-window guard. */
+  /** Lines a partial earlier delivery had counted, caught by the per-window guard. */
   readonly alreadyCounted: number;
+  /** Valid lines of IPs whose hash keys belong to other shards (see FoldPlan.foreignLines). */
+  readonly foreign?: number;
   readonly bad: number;
   readonly late: number;
   readonly windowsTouched: number;
   /**
-   * Set when some writes failed after their retries: the (unpadded) sequence number of the first record not
-   * finished. Everything before it is written and recorded, so the event source can resume from it.
+   * Set when some writes failed after their retries: the (unpadded) sequence number of the record holding
+   * the first line not finished. Everything before that line is written and recorded, so the event source
+   * can resume from its record (the lines of it already done are skipped by position).
    */
   readonly failedFrom?: string;
   readonly failure?: string;
-  /** Records of a given-up earlier batch, read from the stream and folded before this batch. */
+  /** Lines of a given-up earlier batch, read from the stream and folded before this batch. */
   readonly healed?: number;
 }
 
 export async function foldShardBatch(
   deps: FoldDependencies,
   shardId: string,
-  delivered: readonly ShardRecord[],
+  delivered: readonly ShardLine[],
   now: number,
 ): Promise<FoldReport> {
   const sequential = deps.parallelizationFactor <= 1;
   const guarded = deps.delivery === 'exactly-once';
-  const { stored, healed, gap } =
+  const { stored, healed, gap, foreignSince } =
     sequential && guarded
       ? await beginInOrder(deps, shardId, delivered, now)
-      : { stored: await deps.shardState.read(shardId), healed: [], gap: undefined };
+      : { ...(await readStart(deps, shardId)), healed: [], gap: undefined };
   // Once the position passes the healed records, the hole is closed: recorded first, for `ipcount redrive`.
-  const lastHealed = healed[healed.length - 1]?.sequenceNumber ?? '';
+  const lastHealed = healed[healed.length - 1]?.position ?? '';
   const closesGap = async (progress: ShardProgress) => {
-    if (gap && progress.sequenceNumber >= lastHealed && delivered[0])
+    if (gap && progress.position >= lastHealed && delivered[0])
       await deps.shardState.recordHealed({
         shardId,
         after: gap.after,
-        before: delivered[0].sequenceNumber,
+        before: delivered[0].position,
         records: healed.length,
         healedAt: now,
       });
@@ -98,8 +113,8 @@ export async function foldShardBatch(
   const records = healed.length > 0 ? [...healed, ...delivered] : delivered;
   // Without guards (or with concurrent batches) the stored position must not skip records; its event-time
   // maximum still seeds the watermark.
-  const skipFrom = sequential && guarded ? stored : stored && { ...stored, sequenceNumber: '' };
-  const plan = foldBatch(records, skipFrom, deps.settings);
+  const skipFrom = sequential && guarded ? stored : stored && { ...stored, position: '' };
+  const plan = foldBatch(records, skipFrom, deps.settings, await homeTest(deps, shardId));
   const empty = {
     shardId,
     records: delivered.length,
@@ -109,8 +124,16 @@ export async function foldShardBatch(
   };
   if (!plan.progress) return { ...empty, counted: 0, alreadyCounted: 0, bad: 0, late: 0 };
 
+  // Marked before any window is written: the emitter must stop closing by this shard's own watermark first.
+  let markedAt = foreignSince;
+  if (plan.foreignLines > 0 && markedAt === undefined)
+    markedAt = await deps.shardState.markForeign(shardId, now);
   const reopenAllowed =
-    deps.reopenClosed === true || timelinessInClosedWindow(deps.settings.allowedLatenessMs) === 'update';
+    deps.reopenClosed === true ||
+    timelinessInClosedWindow(deps.settings.allowedLatenessMs) === 'update' ||
+    // An emitter that read the shard states before the mark may still close windows by one shard's
+    // watermark for a short while; a line of this shard on time by its order that finds one closed reopens it.
+    (markedAt !== undefined && now - markedAt < FOREIGN_MARK_GRACE_MS);
   const written = await writePlan(deps, shardId, records, plan, now, { guarded, reopenAllowed });
   const { counted, alreadyCounted, failedSequences } = written;
   let { deadLetters } = written;
@@ -120,7 +143,7 @@ export async function foldShardBatch(
       await deps.deadLetters.putMany(shardId, deadLetters);
     } catch (error) {
       written.failure ??= error;
-      failedSequences.push(...deadLetters.map((d) => d.sequenceNumber));
+      failedSequences.push(...deadLetters.map((d) => d.position));
     }
   }
 
@@ -132,6 +155,7 @@ export async function foldShardBatch(
     bad: deadLetters.length - late,
     late,
     windowsTouched: plan.contributions.length,
+    ...(plan.foreignLines > 0 ? { foreign: plan.foreignLines } : {}),
   };
   if (failedSequences.length === 0) {
     await closesGap(plan.progress);
@@ -146,12 +170,12 @@ export async function foldShardBatch(
     await closesGap(complete);
     await recordProgress(deps, shardId, stored, complete, now, sequential && guarded);
   }
-  // A failure among the healed records: the event source can only resume from a record it delivered.
-  const firstDelivered = delivered[0]?.sequenceNumber ?? lowestFailed;
+  // A failure among the healed lines: the event source can only resume from a record it delivered.
+  const firstDelivered = delivered[0]?.position ?? lowestFailed;
   const firstFailed = lowestFailed < firstDelivered ? firstDelivered : lowestFailed;
   return {
     ...report,
-    failedFrom: firstFailed.replace(/^0+(?=\d)/, ''),
+    failedFrom: unpadSequence(sequenceOfPosition(firstFailed)),
     failure: describeFailure(written.failure),
   };
 }
@@ -161,7 +185,7 @@ interface PlanWrites {
   alreadyCounted: number;
   /** The plan's dead letters and the records found late because their window was closed. */
   deadLetters: DeadLetter[];
-  /** First sequence number of each contribution whose write failed. */
+  /** First position of each contribution whose write failed. */
   failedSequences: string[];
   failure: unknown;
 }
@@ -174,7 +198,7 @@ interface PlanWrites {
 async function writePlan(
   deps: FoldDependencies,
   shardId: string,
-  records: readonly ShardRecord[],
+  records: readonly ShardLine[],
   plan: Pick<FoldPlan, 'contributions' | 'deadLetters'>,
   now: number,
   options: { readonly guarded: boolean; readonly reopenAllowed: boolean; readonly guardScope?: string },
@@ -211,13 +235,13 @@ async function writePlan(
     failedSequences: [],
     failure: undefined,
   };
-  const lineOf = new Map<string, ShardRecord>();
+  const lineOf = new Map<string, ShardLine>();
   outcomes.forEach((outcome, i) => {
     const contribution = plan.contributions[i];
     if (!contribution) return;
     if (outcome.status === 'rejected') {
       result.failure ??= outcome.reason;
-      result.failedSequences.push(contribution.sequenceNumbers[0] ?? '');
+      result.failedSequences.push(contribution.positions[0] ?? '');
       return;
     }
     if (contribution.kind !== 'late') {
@@ -226,9 +250,9 @@ async function writePlan(
     }
     const late = outcome.value.closedWindow;
     if (!late || reopenAllowed) return;
-    if (lineOf.size === 0) for (const r of records) lineOf.set(r.sequenceNumber, r);
-    for (const sequenceNumber of late.sequenceNumbers) {
-      const record = lineOf.get(sequenceNumber) ?? { sequenceNumber, arrivalMs: now, line: '' };
+    if (lineOf.size === 0) for (const r of records) lineOf.set(r.position, r);
+    for (const position of late.positions) {
+      const record = lineOf.get(position) ?? { position, arrivalMs: now, line: '' };
       result.deadLetters.push(lateDeadLetter(record, late, 'was already closed'));
     }
   });
@@ -257,7 +281,7 @@ export interface RangeReport {
 export async function foldSkippedRange(
   deps: FoldDependencies,
   shardId: string,
-  records: readonly ShardRecord[],
+  records: readonly ShardLine[],
   scope: string,
   now: number,
 ): Promise<RangeReport> {
@@ -289,21 +313,62 @@ export async function foldSkippedRange(
 async function beginInOrder(
   deps: FoldDependencies,
   shardId: string,
-  records: readonly ShardRecord[],
+  records: readonly ShardLine[],
   now: number,
-): Promise<{ stored: ShardProgress | undefined; healed: readonly ShardRecord[]; gap?: OpenGap }> {
-  const first = records[0]?.sequenceNumber;
-  const last = records[records.length - 1]?.sequenceNumber;
-  if (first === undefined || last === undefined)
-    return { stored: await deps.shardState.read(shardId), healed: [] };
-  const { progress: stored, gap } = await deps.shardState.begin(shardId, first, last, now);
-  const position = stored?.sequenceNumber ?? '';
-  if (!gap) return { stored, healed: [] };
-  const healed = await deps.reader.read(shardId, position ? { after: position } : {}, { before: first });
+): Promise<BatchBegun> {
+  const first = records[0]?.position;
+  const last = records[records.length - 1]?.position;
+  if (first === undefined || last === undefined) return { ...(await readStart(deps, shardId)), healed: [] };
+  const { progress: stored, gap, foreignSince } = await deps.shardState.begin(shardId, first, last, now);
+  const begun = { stored, ...(foreignSince !== undefined ? { foreignSince } : {}) };
+  const position = stored?.position ?? '';
+  if (!gap) return { ...begun, healed: [] };
+  // From the record holding the position: lines of it after the position may be among the skipped ones.
+  const read = await deps.reader.read(shardId, position ? { at: position } : {}, { before: first });
   // Not a position of this stream (test events, a recreated stream): nothing to read; the on-failure message
   // stays for `ipcount redrive`.
-  if (!healed) return { stored, healed: [] };
-  return { stored, healed, gap };
+  if (!read) return { ...begun, healed: [] };
+  return { ...begun, healed: read.lines.filter((l) => l.position > position), gap };
+}
+
+interface BatchBegun {
+  readonly stored: ShardProgress | undefined;
+  readonly healed: readonly ShardLine[];
+  readonly gap?: OpenGap | undefined;
+  readonly foreignSince?: number;
+}
+
+async function readStart(deps: FoldDependencies, shardId: string) {
+  const { progress, foreignSince } = await deps.shardState.read(shardId);
+  return { stored: progress, ...(foreignSince !== undefined ? { foreignSince } : {}) };
+}
+
+/**
+ * Whether an IP's lines belong on this shard: its hash key is in the shard's range (asked only of lines not
+ * in a record of their own keyed by their IP, which went where Kinesis routes that key). With the range
+ * unknown (a stream that does not list this shard), no line can be shown to be home.
+ */
+async function homeTest(deps: FoldDependencies, shardId: string): Promise<(ip: string) => boolean> {
+  const range = await deps.reader.hashKeyRange(shardId);
+  return range ? (ip) => isHomeIn(range, ip) : () => false;
+}
+
+/** Hashes memoised per range: a batch asks about the same few busy IPs again and again. */
+const homeByRange = new WeakMap<HashKeyRange, Map<string, boolean>>();
+
+function isHomeIn(range: HashKeyRange, ip: string): boolean {
+  let known = homeByRange.get(range);
+  if (!known) {
+    known = new Map();
+    homeByRange.set(range, known);
+  }
+  let home = known.get(ip);
+  if (home === undefined) {
+    if (known.size >= 100_000) known.clear();
+    home = rangeHolds(range, hashKeyOf(ip));
+    known.set(ip, home);
+  }
+  return home;
 }
 
 async function recordProgress(
@@ -332,6 +397,6 @@ async function withoutCountedRecords(deps: FoldDependencies, shardId: string, le
   return letters.filter((l) => {
     if (l.reason !== 'late') return true;
     const guard = counted(l as { ip: string; windowStart: number });
-    return !(guard !== undefined && guard >= l.sequenceNumber);
+    return !(guard !== undefined && guard >= l.position);
   });
 }

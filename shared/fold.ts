@@ -19,12 +19,21 @@ import { windowStartOf } from './window.js';
  * The fold: one shard's batch of records → one contribution per (ip, window), plus dead letters. Pure and
  * deterministic in the order of the shard, so a replayed batch decides exactly as its first delivery did.
  */
-export interface ShardRecord {
-  /** Padded (fixed-width) Kinesis sequence number. */
-  readonly sequenceNumber: string;
-  /** Kinesis ApproximateArrivalTimestamp, ms. */
+export interface ShardLine {
+  /** Where the line is in its shard: its record's padded sequence number and its index in the record. */
+  readonly position: string;
+  /** Kinesis ApproximateArrivalTimestamp, ms (a CloudWatch Logs event's own timestamp, for its lines). */
   readonly arrivalMs: number;
   readonly line: string;
+  /** The partition key of a record that holds only this line (see FramedLine.recordKey). */
+  readonly recordKey?: string;
+  /**
+   * A record that holds no line (a CloudWatch Logs control message): nothing to count, but the position moves
+   * past it, so the shard does not look as if it had a record waiting.
+   */
+  readonly lineless?: true;
+  /** Set when the framing already found this entry unreadable (a corrupt record, a log event without text). */
+  readonly unreadable?: { readonly reason: 'corrupt-record' | 'format'; readonly detail: string };
 }
 
 export interface FoldSettings {
@@ -45,8 +54,8 @@ export interface Contribution {
   readonly ip: string;
   readonly windowStart: number;
   readonly windowEnd: number;
-  /** Padded sequence numbers, ascending (records arrive in shard order). */
-  readonly sequenceNumbers: string[];
+  /** Positions of its lines, ascending (lines arrive in shard order). */
+  readonly positions: string[];
   /**
    * `count`: counted into the window. `late`: past the allowed lateness, tallied in the window's late counter
    * (and dead-lettered). @default 'count'
@@ -61,10 +70,11 @@ export interface Contribution {
  * the error). The record is dead-lettered rather than retried: retrying data never helps, and one record
  * must not block its shard.
  */
-export type DeadLetterReason = BadReason | 'late' | 'unprocessable';
+export type DeadLetterReason = BadReason | 'corrupt-record' | 'late' | 'unprocessable';
 
 export interface DeadLetter {
-  readonly sequenceNumber: string;
+  /** The line's position; a corrupt record's is its first line's (index 0). */
+  readonly position: string;
   readonly arrivalMs: number;
   readonly reason: DeadLetterReason;
   readonly detail: string;
@@ -76,13 +86,13 @@ export interface DeadLetter {
 
 /** The one way a late record becomes a dead letter: its window, and why it was too late for it. */
 export function lateDeadLetter(
-  record: Pick<ShardRecord, 'sequenceNumber' | 'arrivalMs' | 'line'>,
+  record: Pick<ShardLine, 'position' | 'arrivalMs' | 'line'>,
   window: { readonly ip: string; readonly windowStart: number; readonly windowEnd: number },
   why: string,
   eventMs?: number,
 ): DeadLetter {
   return {
-    sequenceNumber: record.sequenceNumber,
+    position: record.position,
     arrivalMs: record.arrivalMs,
     reason: 'late',
     detail: `window ending ${describeInstant(window.windowEnd)} ${why}`,
@@ -96,15 +106,20 @@ export function lateDeadLetter(
 export interface FoldPlan {
   readonly contributions: Contribution[];
   readonly deadLetters: DeadLetter[];
-  /** Records at or below the stored progress: applied by an earlier delivery, ignored now. */
+  /** Lines at or below the stored progress: applied by an earlier delivery, ignored now. */
   readonly alreadyApplied: number;
+  /**
+   * Valid lines whose IP's hash key is outside the shard's range: a shipper that does not key records by IP
+   * put them here, so the IP's lines can reach several shards (see emitDueWindows).
+   */
+  readonly foreignLines: number;
   /** Progress after this batch, or undefined when the batch held nothing new. */
   readonly progress: ShardProgress | undefined;
   /**
-   * Progress through the last new record below `sequenceNumber`: what may be recorded when the writes of the
-   * records from `sequenceNumber` on failed, so a redelivery from there decides exactly as this one did.
+   * Progress through the last new line before `position`: what may be recorded when the writes of the lines
+   * from `position` on failed, so a redelivery from there decides exactly as this one did.
    */
-  progressBefore(sequenceNumber: string): ShardProgress | undefined;
+  progressBefore(position: string): ShardProgress | undefined;
 }
 
 /** Why a record is not counted, when classifying finds it bad. */
@@ -119,10 +134,14 @@ export class WindowFolder {
   private readonly lateByWindow = new Map<number, Map<string, Contribution>>();
   private progress: EventTimeProgress;
   readonly deadLetters: DeadLetter[] = [];
+  /** Valid lines whose IP belongs on another shard (see {@link FoldPlan.foreignLines}). */
+  foreignLines = 0;
 
   constructor(
     private readonly settings: FoldSettings,
     start: EventTimeProgress | undefined,
+    /** Whether an IP's lines belong on this shard (its hash key is in the shard's range); unknown = undefined. */
+    private readonly isHome?: (ip: string) => boolean,
   ) {
     this.progress = { maxEventMs: start?.maxEventMs, pendingEventMs: start?.pendingEventMs };
   }
@@ -136,7 +155,8 @@ export class WindowFolder {
    * Input problems become dead letters, never exceptions: a record is classified first (where anything that
    * throws is caught and dead-lettered as `unprocessable`), and only then applied, which cannot throw.
    */
-  add(record: ShardRecord): void {
+  add(record: ShardLine): void {
+    if (record.lineless) return;
     let rejection: Rejection | undefined;
     try {
       rejection = this.classify(record);
@@ -148,11 +168,12 @@ export class WindowFolder {
       return;
     }
     const { ip, eventMs, windowStart, windowEnd, watermark } = this.current;
+    if (record.recordKey !== ip && this.isHome && !this.isHome(ip)) this.foreignLines++;
     const when = timeliness(windowEnd, watermark, this.settings.allowedLatenessMs);
     if (when !== 'late') {
-      this.contribute(this.byWindow, ip, windowStart, windowEnd, record.sequenceNumber, when === 'update');
+      this.contribute(this.byWindow, ip, windowStart, windowEnd, record.position, when === 'update');
     } else {
-      this.contribute(this.lateByWindow, ip, windowStart, windowEnd, record.sequenceNumber, false);
+      this.contribute(this.lateByWindow, ip, windowStart, windowEnd, record.position, false);
       this.deadLetters.push(
         lateDeadLetter(
           record,
@@ -169,7 +190,8 @@ export class WindowFolder {
   private readonly current = { ip: '', eventMs: 0, windowStart: 0, windowEnd: 0, watermark: 0 };
 
   /** Classifies a record: a rejection, or undefined with `current` filled in. Pure apart from `current`. */
-  private classify(record: ShardRecord): Rejection | undefined {
+  private classify(record: ShardLine): Rejection | undefined {
+    if (record.unreadable) return record.unreadable;
     const parsed = parseLine(record.line);
     if (parsed.kind === 'bad') return parsed;
     const { windowMs, maxDisorderMs, timeZone } = this.settings;
@@ -203,9 +225,9 @@ export class WindowFolder {
     return undefined;
   }
 
-  private reject(record: ShardRecord, reason: DeadLetterReason, detail: string): void {
+  private reject(record: ShardLine, reason: DeadLetterReason, detail: string): void {
     this.deadLetters.push({
-      sequenceNumber: record.sequenceNumber,
+      position: record.position,
       arrivalMs: record.arrivalMs,
       reason,
       detail,
@@ -218,7 +240,7 @@ export class WindowFolder {
     ip: string,
     windowStart: number,
     windowEnd: number,
-    sequenceNumber: string,
+    position: string,
     reopens: boolean,
   ): void {
     let ips = into.get(windowStart);
@@ -228,11 +250,11 @@ export class WindowFolder {
     }
     const contribution = ips.get(ip);
     if (contribution) {
-      contribution.sequenceNumbers.push(sequenceNumber);
+      contribution.positions.push(position);
       if (reopens) contribution.reopens = true;
     } else {
       const kind = into === this.lateByWindow ? 'late' : 'count';
-      ips.set(ip, { ip, windowStart, windowEnd, sequenceNumbers: [sequenceNumber], kind, reopens });
+      ips.set(ip, { ip, windowStart, windowEnd, positions: [position], kind, reopens });
     }
   }
 
@@ -246,32 +268,34 @@ export class WindowFolder {
 }
 
 export function foldBatch(
-  records: readonly ShardRecord[],
+  records: readonly ShardLine[],
   stored: ShardProgress | undefined,
   settings: FoldSettings,
+  isHome?: (ip: string) => boolean,
 ): FoldPlan {
-  const folder = new WindowFolder(settings, stored);
+  const folder = new WindowFolder(settings, stored, isHome);
   let alreadyApplied = 0;
   // Position and event-time maximum after each new record, for progressBefore().
   const applied: ShardProgress[] = [];
   for (const record of records) {
-    if (stored && record.sequenceNumber <= stored.sequenceNumber) {
+    if (stored && record.position <= stored.position) {
       alreadyApplied++;
       continue;
     }
     folder.add(record);
     const { maxEventMs, pendingEventMs } = folder.eventTime;
-    applied.push({ sequenceNumber: record.sequenceNumber, maxEventMs, pendingEventMs });
+    applied.push({ position: record.position, maxEventMs, pendingEventMs });
   }
   return {
     contributions: folder.contributions(),
     deadLetters: folder.deadLetters,
     alreadyApplied,
+    foreignLines: folder.foreignLines,
     progress: applied[applied.length - 1],
-    progressBefore: (sequenceNumber) => {
+    progressBefore: (position) => {
       let found: ShardProgress | undefined;
       for (const p of applied) {
-        if (p.sequenceNumber >= sequenceNumber) break;
+        if (p.position >= position) break;
         found = p;
       }
       return found;
@@ -280,10 +304,10 @@ export function foldBatch(
 }
 
 /**
- * After a conditional write found the item already holding this shard's records up to `storedSequence`
- * (an earlier, partly applied delivery), only the records above it remain to be added.
+ * After a conditional write found the item already holding this shard's lines up to `storedGuard` (an
+ * earlier, partly applied delivery), only the lines after it remain to be added.
  */
-export function remainderAfter(contribution: Contribution, storedSequence: string): Contribution | undefined {
-  const rest = contribution.sequenceNumbers.filter((s) => s > storedSequence);
-  return rest.length === 0 ? undefined : { ...contribution, sequenceNumbers: rest };
+export function remainderAfter(contribution: Contribution, storedGuard: string): Contribution | undefined {
+  const rest = contribution.positions.filter((p) => p > storedGuard);
+  return rest.length === 0 ? undefined : { ...contribution, positions: rest };
 }

@@ -1,9 +1,7 @@
 import type { KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
-import type { ShardRecord } from './fold.js';
-import { padSequence } from './sequence.js';
-
-/** Invalid UTF-8 becomes U+FFFD rather than an exception, so binary input is classified, not thrown. */
-const utf8 = new TextDecoder('utf-8', { fatal: false });
+import type { ShardLine } from './fold.js';
+import { decodeRecord } from './framing.js';
+import { linePosition, padSequence } from './sequence.js';
 
 /** `shardId-000000000002:4959...` → `shardId-000000000002`, as Lambda's event source mapping writes eventID. */
 export function shardIdOf(record: KinesisStreamRecord): string {
@@ -12,23 +10,54 @@ export function shardIdOf(record: KinesisStreamRecord): string {
   return record.eventID.slice(0, colon);
 }
 
-export function toShardRecord(record: KinesisStreamRecord): ShardRecord {
-  const { data, sequenceNumber, approximateArrivalTimestamp } = record.kinesis;
-  return shardRecordOf(
+export function linesOfEventRecord(record: KinesisStreamRecord): ShardLine[] {
+  const { data, sequenceNumber, approximateArrivalTimestamp, partitionKey } = record.kinesis;
+  return linesOfRecord(
     sequenceNumber,
     Math.round(approximateArrivalTimestamp * 1000),
     Buffer.from(data, 'base64'),
+    partitionKey,
   );
 }
 
-/** A record as the fold reads it, whether it came in a Lambda event or straight from GetRecords. */
-export function shardRecordOf(sequenceNumber: string, arrivalMs: number, data: Uint8Array): ShardRecord {
-  return { sequenceNumber: padSequence(sequenceNumber), arrivalMs, line: utf8.decode(data) };
+/**
+ * The lines of one Kinesis record as the fold reads them, whether it came in a Lambda event or straight from
+ * GetRecords: each at its position (record, index in the record). A record unreadable as a whole is one
+ * entry, dead-lettered with the reason; a record with no lines (a CloudWatch Logs control message) is one
+ * entry that only moves the position.
+ */
+export function linesOfRecord(
+  sequenceNumber: string,
+  arrivalMs: number,
+  data: Uint8Array,
+  partitionKey?: string,
+): ShardLine[] {
+  const padded = padSequence(sequenceNumber);
+  const decoded = decodeRecord(data, partitionKey);
+  if ('corrupt' in decoded) {
+    return [
+      {
+        position: linePosition(padded, 0),
+        arrivalMs,
+        line: Buffer.from(data.subarray(0, 1536)).toString('base64'),
+        unreadable: { reason: 'corrupt-record', detail: `${decoded.framing} record: ${decoded.corrupt}` },
+      },
+    ];
+  }
+  if (decoded.lines.length === 0)
+    return [{ position: linePosition(padded, 0), arrivalMs, line: '', lineless: true }];
+  return decoded.lines.map((framed, i) => ({
+    position: linePosition(padded, i),
+    arrivalMs: framed.arrivalMs ?? arrivalMs,
+    line: framed.line,
+    ...(framed.recordKey !== undefined ? { recordKey: framed.recordKey } : {}),
+    ...(framed.unreadable ? { unreadable: { reason: 'format' as const, detail: framed.unreadable } } : {}),
+  }));
 }
 
-/** Groups an event's records by shard, in delivery order (one shard per invocation on Lambda, but never assume). */
-export function shardRecordsOf(event: KinesisStreamEvent): Map<string, ShardRecord[]> {
-  const byShard = new Map<string, ShardRecord[]>();
+/** Groups an event's lines by shard, in delivery order (one shard per invocation on Lambda, but never assume). */
+export function shardLinesOf(event: KinesisStreamEvent): Map<string, ShardLine[]> {
+  const byShard = new Map<string, ShardLine[]>();
   for (const record of event.Records) {
     const shardId = shardIdOf(record);
     let records = byShard.get(shardId);
@@ -36,7 +65,7 @@ export function shardRecordsOf(event: KinesisStreamEvent): Map<string, ShardReco
       records = [];
       byShard.set(shardId, records);
     }
-    records.push(toShardRecord(record));
+    for (const line of linesOfEventRecord(record)) records.push(line);
   }
   return byShard;
 }

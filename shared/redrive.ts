@@ -1,6 +1,6 @@
 import { type FoldDependencies, foldShardBatch, foldSkippedRange } from './fold-shard-batch.js';
 import type { GivenUpBatch } from './on-failure.js';
-import { padSequence } from './sequence.js';
+import { endOfRecord, linePosition, padSequence } from './sequence.js';
 import type { ReadStart } from './store/shard-reader.js';
 
 /**
@@ -33,9 +33,11 @@ export async function redriveBatch(
   now: number,
 ): Promise<RedriveOutcome> {
   const { shardId } = batch;
-  const start = padSequence(batch.startSequenceNumber);
-  const end = padSequence(batch.endSequenceNumber);
-  const position = (await deps.shardState.read(shardId))?.sequenceNumber ?? '';
+  // The batch's records as positions: from the first line of its first record through the last of its last.
+  const startRecord = padSequence(batch.startSequenceNumber);
+  const start = linePosition(startRecord, 0);
+  const end = endOfRecord(padSequence(batch.endSequenceNumber));
+  const position = (await deps.shardState.read(shardId)).progress?.position ?? '';
   const none = { batch, counted: 0, alreadyCounted: 0, bad: 0, late: 0, lost: 0 };
   if (position >= end) {
     const healed = (await deps.shardState.healedRanges(shardId)).some(
@@ -45,19 +47,20 @@ export async function redriveBatch(
   }
   // One read: from the position when it is before the range (the records in between are folded too),
   // otherwise from the range's start.
-  const from: ReadStart = position < start ? (position ? { after: position } : {}) : { at: start };
-  const read = (await deps.reader.read(shardId, from, { through: end })) ?? [];
-  const inRange = read.filter((r) => r.sequenceNumber >= start);
-  const lost = Math.max(0, batch.batchSize - inRange.length);
+  const from: ReadStart = position < start ? (position ? { at: position } : {}) : { at: start };
+  const read = (await deps.reader.read(shardId, from, { through: end })) ?? { lines: [], sequences: [] };
+  const inRange = read.lines.filter((r) => r.position >= start);
+  // The batch size Lambda reports counts Kinesis records, which may hold many lines each.
+  const lost = Math.max(0, batch.batchSize - read.sequences.filter((s) => s >= startRecord).length);
   if (position < end) {
-    const pending = read.filter((r) => r.sequenceNumber > position);
+    const pending = read.lines.filter((r) => r.position > position);
     // Folded from the position on, this covers any earlier message of the shard too: recorded, so that one
     // (kept, or not received this time) is later known as folded rather than skipped. Recorded first: while
     // the position is still before a range, redrive folds it in order whatever is recorded.
     await deps.shardState.recordHealed({
       shardId,
       after: position,
-      before: padSequence((BigInt(batch.endSequenceNumber) + 1n).toString()),
+      before: linePosition(padSequence((BigInt(batch.endSequenceNumber) + 1n).toString()), 0),
       records: pending.length,
       healedAt: now,
     });
@@ -66,7 +69,7 @@ export async function redriveBatch(
     if (report.failedFrom !== undefined) throw new Error(`folding ${shardId} failed: ${report.failure}`);
     return { ...none, lost, way: 'in-order', ...pick(report) };
   }
-  const report = await foldSkippedRange(deps, shardId, inRange, start, now);
+  const report = await foldSkippedRange(deps, shardId, inRange, startRecord, now);
   return { ...none, lost, way: 'skipped', ...pick(report) };
 }
 

@@ -34,3 +34,47 @@ export function shardOrdinal(shardId: string): number {
   if (!match?.[1]) throw new Error(`shard id has no number: ${shardId}`);
   return Number.parseInt(match[1], 10) + 1;
 }
+
+/**
+ * A line's place in its shard: its Kinesis record's padded sequence number, then the line's index in that
+ * record (one record may hold many lines: a newline batch, KPL sub-records, a CloudWatch Logs envelope). Fixed
+ * width, so byte order is the shard's order, line by line; the guards, the stored progress and the dead
+ * letters all key on it, so replays are deduplicated per line, not per record.
+ */
+export const LINE_INDEX_WIDTH = 6;
+export const POSITION_WIDTH = SEQUENCE_WIDTH + LINE_INDEX_WIDTH;
+/** Lines one record may hold: the index has six digits (a 1 MiB record holds at most 524,288 lines). */
+export const MAX_LINES_PER_RECORD = 10 ** LINE_INDEX_WIDTH - 1;
+
+export function linePosition(paddedSequence: string, lineIndex: number): string {
+  return paddedSequence + String(lineIndex).padStart(LINE_INDEX_WIDTH, '0');
+}
+
+/**
+ * The padded Kinesis sequence number of the record a position is in. A bare padded sequence number (state
+ * written before positions had line indexes) is its own record.
+ */
+export function sequenceOfPosition(position: string): string {
+  return position.length > SEQUENCE_WIDTH ? position.slice(0, SEQUENCE_WIDTH) : position;
+}
+
+/** The position after every line of a record: "through this record" as a position. */
+export function endOfRecord(paddedSequence: string): string {
+  return paddedSequence + '9'.repeat(LINE_INDEX_WIDTH);
+}
+
+/**
+ * A stored position as this version compares them. One without a line index was written when a record was a
+ * line: it meant "through that record", so it is read as the record's end, and nothing of it is folded twice.
+ */
+export function storedPosition(stored: string): string {
+  return stored.length === SEQUENCE_WIDTH ? endOfRecord(stored) : stored;
+}
+
+/** `4959…0123#4`: a position for people (unpadded sequence number, then the line's index in its record). */
+export function describePosition(position: string): string {
+  const sequence = unpadSequence(sequenceOfPosition(position));
+  return position.length > SEQUENCE_WIDTH
+    ? `${sequence}#${Number(position.slice(SEQUENCE_WIDTH))}`
+    : sequence;
+}

@@ -3,8 +3,8 @@
  * bounded out-of-orderness: everything at or before it is assumed to have arrived already.
  */
 export interface ShardProgress {
-  /** Padded sequence number of the last record whose effects are fully written. */
-  readonly sequenceNumber: string;
+  /** Position (see linePosition) of the last line whose effects are fully written. */
+  readonly position: string;
   /** Confirmed highest event time through that record; undefined while nothing is confirmed. */
   readonly maxEventMs: number | undefined;
   /** A jump ahead of `maxEventMs` not yet confirmed by a later record (see {@link advanceEventTime}). */

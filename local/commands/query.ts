@@ -6,7 +6,7 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import ipaddr from 'ipaddr.js';
 import { normaliseIp } from '../../shared/parse.js';
 import { formatResultLine, type WindowResult } from '../../shared/result.js';
-import { unpadSequence } from '../../shared/sequence.js';
+import { describePosition } from '../../shared/sequence.js';
 import { LOCAL_DEFAULTS } from '../../shared/settings.js';
 import { type AwsTarget, createDocumentClient } from '../../shared/store/clients.js';
 import { DeadLetterStore } from '../../shared/store/dead-letter-store.js';
@@ -191,7 +191,7 @@ export async function query(options: QueryOptions, io: QueryIo): Promise<number>
       else
         for (const l of letters)
           io.stdout.write(
-            `${l.shardId} ${unpadSequence(l.sequenceNumber)} ${l.reason}: ${JSON.stringify(l.raw)}\n`,
+            `${l.shardId} ${describePosition(l.sequenceNumber)} ${l.reason}: ${JSON.stringify(l.raw)}\n`,
           );
       if (letters.length === 0) note('no dead letters');
       return letters.length;

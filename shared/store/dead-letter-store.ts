@@ -9,6 +9,7 @@ export const DEAD_LETTER_RAW_CHARS = 2048;
 
 export interface DeadLetterItem {
   readonly shardId: string;
+  /** The line's position (record, index in the record): the table's sort key, named when a record was a line. */
   readonly sequenceNumber: string;
   readonly reason: string;
   readonly detail: string;
@@ -27,7 +28,7 @@ export function deadLetterItem(shardId: string, letter: DeadLetter, retentionSec
   const cut = readCutLine(letter.line);
   return {
     shardId,
-    sequenceNumber: letter.sequenceNumber,
+    sequenceNumber: letter.position,
     reason: letter.reason,
     detail: letter.detail,
     raw: truncateAtCodePoint(cut ? cut.start : letter.line, DEAD_LETTER_RAW_CHARS),
@@ -49,7 +50,7 @@ export class DeadLetterStore {
     private readonly retentionSeconds = 0,
   ) {}
 
-  /** Idempotent: keyed by (shard, sequence number), so a replay rewrites the same items. */
+  /** Idempotent: keyed by (shard, position), so a replay rewrites the same items. */
   async putMany(shardId: string, letters: readonly DeadLetter[]): Promise<void> {
     await putAll(
       this.doc,

@@ -1,6 +1,6 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { SEQUENCE_WIDTH } from '../sequence.js';
+import { POSITION_WIDTH, storedPosition } from '../sequence.js';
 import type { ShardProgress } from '../watermark.js';
 import { queryAll } from './pages.js';
 
@@ -13,11 +13,15 @@ export interface ShardState extends ShardProgress {
   /** The last batch the fold began (see {@link ShardStateStore.begin}); unfinished while above the position. */
   readonly startedThrough?: string;
   readonly startedAt?: number;
+  /** When the shard first carried a line of an IP that belongs on another shard (see markForeign). */
+  readonly foreignSince?: number;
 }
 
 /** What a batch finds when it begins: the stored progress, and a hole before it not folded yet. */
 export interface BatchStart {
   readonly progress: ShardProgress | undefined;
+  /** See {@link ShardState.foreignSince}. */
+  readonly foreignSince?: number;
   /**
    * Records before this batch that were never folded: the batch begun before it ended above the stored
    * position (Lambda gave it up and moved on), now or at an earlier attempt, and the position has not
@@ -26,24 +30,35 @@ export interface BatchStart {
   readonly gap?: OpenGap;
 }
 
+/**
+ * The stored position lives in the attribute `sequenceNumber` (its name from when a record was a line): a
+ * key of the emitter's reads and of every conditional write here, so it keeps its name.
+ */
+function progressOf(item: Record<string, unknown> | undefined): ShardProgress | undefined {
+  if (typeof item?.sequenceNumber !== 'string') return undefined;
+  return {
+    position: storedPosition(item.sequenceNumber),
+    maxEventMs: item.maxEventMs as number | undefined,
+    pendingEventMs: item.pendingEventMs as number | undefined,
+  };
+}
+
+function foreignSinceOf(item: Record<string, unknown> | undefined): { foreignSince?: number } {
+  return typeof item?.foreignSince === 'number' ? { foreignSince: item.foreignSince } : {};
+}
+
 function batchStart(item: Record<string, unknown> | undefined): BatchStart {
-  const progress =
-    typeof item?.sequenceNumber === 'string'
-      ? {
-          sequenceNumber: item.sequenceNumber,
-          maxEventMs: item.maxEventMs as number | undefined,
-          pendingEventMs: item.pendingEventMs as number | undefined,
-        }
-      : undefined;
-  const position = progress?.sequenceNumber ?? '';
+  const progress = progressOf(item);
+  const position = progress?.position ?? '';
   const open = typeof item?.gapBefore === 'string' && position < item.gapBefore;
   return {
     progress,
+    ...foreignSinceOf(item),
     ...(open ? { gap: { after: String(item?.gapAfter ?? ''), before: String(item?.gapBefore) } } : {}),
   };
 }
 
-/** Records of a shard skipped by a given-up batch: after `after` (exclusive, '' = the shard's start), before `before`. */
+/** Lines of a shard skipped by a given-up batch: after position `after` (exclusive, '' = the shard's start), before `before`. */
 export interface OpenGap {
   readonly after: string;
   readonly before: string;
@@ -113,7 +128,7 @@ export class ShardStateStore {
       new GetCommand({ TableName: this.table, Key: key, ConsistentRead: true }),
     );
     const start = batchStart(found.Item);
-    const gap = start.gap ?? { after: start.progress?.sequenceNumber ?? '', before: first };
+    const gap = start.gap ?? { after: start.progress?.position ?? '', before: first };
     await this.doc.send(
       new UpdateCommand({
         TableName: this.table,
@@ -136,7 +151,7 @@ export class ShardStateStore {
         Item: {
           ...range,
           stream: `${this.stream}#healed`,
-          shardId: `${range.shardId}#${range.after.padStart(SEQUENCE_WIDTH, '0')}`,
+          shardId: `${range.shardId}#${range.after.padStart(POSITION_WIDTH, '0')}`,
           expiresAt: Math.ceil(range.healedAt / 1000) + HEALED_RANGE_RETENTION_SECONDS,
         },
       }),
@@ -161,20 +176,33 @@ export class ShardStateStore {
     }));
   }
 
-  async read(shardId: string): Promise<ShardProgress | undefined> {
+  async read(shardId: string): Promise<BatchStart> {
     const out = await this.doc.send(
       new GetCommand({ TableName: this.table, Key: { stream: this.stream, shardId }, ConsistentRead: true }),
     );
-    if (typeof out.Item?.sequenceNumber !== 'string') return undefined;
-    return {
-      sequenceNumber: String(out.Item.sequenceNumber),
-      maxEventMs: out.Item.maxEventMs as number | undefined,
-      pendingEventMs: out.Item.pendingEventMs as number | undefined,
-    };
+    return { progress: progressOf(out.Item), ...foreignSinceOf(out.Item) };
   }
 
   /**
-   * Records that everything through `next.sequenceNumber` is written. Written last in an invocation, and only
+   * Records that the shard carries lines of IPs that belong on other shards, before any of them is written:
+   * from then on the emitter closes every window by the stream's minimum watermark. Kept once set (the
+   * shipper that did it will do it again). Returns when the shard was first so marked.
+   */
+  async markForeign(shardId: string, now: number): Promise<number> {
+    const out = await this.doc.send(
+      new UpdateCommand({
+        TableName: this.table,
+        Key: { stream: this.stream, shardId },
+        UpdateExpression: 'SET foreignSince = if_not_exists(foreignSince, :now)',
+        ExpressionAttributeValues: { ':now': now },
+        ReturnValues: 'UPDATED_NEW',
+      }),
+    );
+    return Number(out.Attributes?.foreignSince ?? now);
+  }
+
+  /**
+   * Records that everything through `next.position` is written. Written last in an invocation, and only
    * if the stored position is still the one read at its start.
    */
   async advance(
@@ -183,7 +211,7 @@ export class ShardStateStore {
     next: StoredProgress,
     now: number,
   ): Promise<void> {
-    const values: Record<string, unknown> = { ':seq': next.sequenceNumber, ':now': now };
+    const values: Record<string, unknown> = { ':seq': next.position, ':now': now };
     const sets = ['sequenceNumber = :seq', 'updatedAt = :now'];
     if (next.maxEventMs !== undefined) {
       values[':max'] = next.maxEventMs;
@@ -199,8 +227,10 @@ export class ShardStateStore {
     }
     let condition = 'attribute_not_exists(sequenceNumber)';
     if (previous) {
-      condition = 'sequenceNumber = :previous';
-      values[':previous'] = previous.sequenceNumber;
+      // The position as stored: one written before line indexes is compared as it was written.
+      condition = 'sequenceNumber IN (:previous, :previousRecord)';
+      values[':previous'] = previous.position;
+      values[':previousRecord'] = previous.position.slice(0, -6);
     }
     try {
       await this.doc.send(
@@ -225,7 +255,7 @@ export class ShardStateStore {
    * other), or alone while the shard has no confirmed maximum.
    */
   async raise(shardId: string, next: StoredProgress, now: number): Promise<void> {
-    const values: Record<string, unknown> = { ':seq': next.sequenceNumber, ':now': now };
+    const values: Record<string, unknown> = { ':seq': next.position, ':now': now };
     const sets = ['sequenceNumber = :seq', 'updatedAt = :now'];
     let condition: string;
     if (next.maxEventMs !== undefined) {
@@ -267,7 +297,8 @@ export class ShardStateStore {
     });
     return items.map((item) => ({
       shardId: String(item.shardId),
-      sequenceNumber: String(item.sequenceNumber ?? ''),
+      position: typeof item.sequenceNumber === 'string' ? storedPosition(item.sequenceNumber) : '',
+      ...foreignSinceOf(item),
       maxEventMs: item.maxEventMs as number | undefined,
       pendingEventMs: item.pendingEventMs as number | undefined,
       watermarkMs: item.watermarkMs as number | undefined,

@@ -3,8 +3,8 @@ import { shardOrdinal } from '../sequence.js';
 
 /**
  * Layout of a window item in the windows table, and the conditional update that folds one contribution into
- * it. The per-shard guard attribute holds the highest sequence number of that shard already counted: a write
- * applies only if all its records are above it, so a replayed batch cannot count a record twice.
+ * it. The per-shard guard attribute holds the highest position (record, line) of that shard already counted: a
+ * write applies only if all its lines are after it, so a replayed batch cannot count a line twice.
  */
 export const OPEN = 'OPEN';
 export const CLOSED = 'CLOSED';
@@ -106,9 +106,9 @@ export function contributionUpdate({
   guardScope,
   dueNow = false,
 }: ContributionWrite): ConditionalUpdate {
-  const { ip, windowStart, windowEnd, sequenceNumbers } = contribution;
-  const first = sequenceNumbers[0];
-  const last = sequenceNumbers[sequenceNumbers.length - 1];
+  const { ip, windowStart, windowEnd, positions } = contribution;
+  const first = positions[0];
+  const last = positions[positions.length - 1];
   if (first === undefined || last === undefined) throw new Error('empty contribution');
   const late = contribution.kind === 'late';
   const reopen = contribution.reopens === true;
@@ -119,7 +119,7 @@ export function contributionUpdate({
       : '#guard = :expected';
   const statusCondition = reopen || late ? '' : '(attribute_not_exists(#status) OR #status = :open)';
   const values: Record<string, unknown> = {
-    ':n': sequenceNumbers.length,
+    ':n': positions.length,
     ':zero': 0,
     ':last': last,
     ':ip': ip,

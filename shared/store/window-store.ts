@@ -46,7 +46,7 @@ export class WindowStore {
     options: Pick<ContributionWrite, 'guarded' | 'guardScope' | 'dueNow'> = {},
   ): Promise<ContributionOutcome> {
     const { guarded = true, guardScope } = options;
-    const total = contribution.sequenceNumbers.length;
+    const total = contribution.positions.length;
     let pending = contribution;
     let expectedGuard: string | undefined;
     for (let conflict = 0; conflict <= MAX_CONFLICTS; conflict++) {
@@ -63,7 +63,7 @@ export class WindowStore {
             }),
           }),
         );
-        const counted = pending.sequenceNumbers.length;
+        const counted = pending.positions.length;
         return { counted, alreadyCounted: total - counted };
       } catch (error) {
         if (!(error instanceof ConditionalCheckFailedException)) throw error;
@@ -74,7 +74,7 @@ export class WindowStore {
       const rest = typeof guard === 'string' ? remainderAfter(pending, guard) : pending;
       if (!rest) return { counted: 0, alreadyCounted: total };
       if (item?.status === CLOSED)
-        return { counted: 0, alreadyCounted: total - rest.sequenceNumbers.length, closedWindow: rest };
+        return { counted: 0, alreadyCounted: total - rest.positions.length, closedWindow: rest };
       if (typeof guard !== 'string')
         throw new Error(`window ${item?.pk}: condition failed without a guard or a close`);
       pending = rest;
@@ -105,8 +105,8 @@ export class WindowStore {
   }
 
   /**
-   * The guards of one shard on some windows: for each, the highest sequence number of the shard counted
-   * into it (undefined when none).
+   * The guards of one shard on some windows: for each, the highest position of the shard counted into it
+   * (undefined when none).
    */
   async countedThrough(
     shardId: string,

@@ -9,7 +9,8 @@ import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { IpCountStack } from '../../cdk/lib/ipcount-stack.js';
 import { ResultStore } from '../../shared/store/result-store.js';
-import { kinesisEvent } from '../helpers/records.js';
+import { cloudWatchRecord, corrupted, kplRecord } from '../helpers/framings.js';
+import { kinesisEvent, recordsEvent } from '../helpers/records.js';
 import { startTestStack, type TestStack } from '../helpers/stack.js';
 
 /**
@@ -112,6 +113,32 @@ describe('bundled functions (esbuild, as deployed)', () => {
     assert.equal(metrics.Counted, 3);
     assert.equal(metrics.BadRecords, 1);
     assert.equal(metrics._aws.CloudWatchMetrics[0].Namespace, 'IpCount');
+  });
+
+  it('reads KPL records and CloudWatch Logs envelopes in the bundle (its protobuf and gzip included)', async () => {
+    const { assetDir, env } = deployedEnvironment('ipcount-fold');
+    const arrival = Date.UTC(2026, 10, 22, 11, 0, 4);
+    const kpl = kplRecord(
+      ['11:00:01 10.9.1.1', '11:00:02 10.9.1.2'].map((data) => ({ partitionKey: 'k', data })),
+    );
+    const logs = cloudWatchRecord(['11:00:03 10.9.1.1', '11:00:03 10.9.1.3'], arrival);
+    const { emf, result } = await invokeBundle(
+      assetDir,
+      env,
+      recordsEvent(
+        'shardId-000000000001',
+        [
+          { data: kpl, partitionKey: 'k' },
+          { data: logs, partitionKey: 'cw' },
+          { data: corrupted(kpl, -17), partitionKey: 'k' },
+        ],
+        arrival,
+      ),
+    );
+    assert.deepEqual(result.batchItemFailures, []);
+    const metrics = emf.find((m) => 'Counted' in m);
+    assert.equal(metrics?.Counted, 4);
+    assert.equal(metrics?.BadRecords, 1);
   });
 
   it('emits the folded window to the results table and reports it in EMF', async () => {

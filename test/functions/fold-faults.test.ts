@@ -7,7 +7,8 @@ import { localContext } from '../../local/lambda/lambda-context.js';
 import { DeadLetterStore } from '../../shared/store/dead-letter-store.js';
 import { WindowStore } from '../../shared/store/window-store.js';
 import { faultyHandlers } from '../helpers/faulty-stack.js';
-import { kinesisEvent } from '../helpers/records.js';
+import { cloudWatchRecord, kplRecord, newlineBatch } from '../helpers/framings.js';
+import { kinesisEvent, recordsEvent } from '../helpers/records.js';
 import { startTestStack, type TestStack } from '../helpers/stack.js';
 
 const arrival = Date.parse('2026-03-10T18:41:00Z');
@@ -20,6 +21,22 @@ function batchLines(ipPrefix: string): string[] {
   lines.splice(7, 0, 'broken line');
   lines.splice(15, 0, '18:40:12 999.0.0.1');
   return lines;
+}
+
+/**
+ * The same lines as the shippers frame them: a KPL record, a newline batch and a CloudWatch Logs envelope,
+ * so a crash or a throttle falls inside a record as well as between records.
+ */
+function aggregatedEvent(shardId: string, lines: readonly string[], firstN = 1) {
+  const records = [
+    {
+      data: kplRecord(lines.slice(0, 8).map((data) => ({ partitionKey: data.split(' ')[1] ?? 'x', data }))),
+      partitionKey: 'a',
+    },
+    { data: newlineBatch(lines.slice(8, 15)), partitionKey: 'b' },
+    { data: cloudWatchRecord(lines.slice(15), arrival), partitionKey: 'c' },
+  ];
+  return recordsEvent(shardId, records, arrival, firstN);
 }
 
 async function windowCounts(stack: TestStack, ipPrefix: string, n = 4): Promise<number[]> {
@@ -41,34 +58,43 @@ describe('fold handler under injected faults (real handler, real emulators)', ()
     await stack.stop();
   });
 
-  it('stays exact when the invocation crashes after any number of its writes, then is replayed', async () => {
-    const writesInCleanRun = 6; // 4 window updates + 1 dead-letter batch + 1 progress update
-    for (let afterWrites = 0; afterWrites <= writesInCleanRun; afterWrites++) {
-      // Prepare: a fresh shard and IP range per position, so every case starts clean.
-      const shardId = `shardId-00000000010${afterWrites}`;
-      const prefix = `10.20.${afterWrites}`;
-      const event = kinesisEvent(shardId, batchLines(prefix), arrival, 1);
-      // Act: crash at this position (position 6 = after every write, before responding), then replay twice.
-      await assert.rejects(
-        handlers.injector.around(() => handlers.fold(event, localContext('fold')), {
-          kind: 'crash',
-          afterWrites,
-        }),
-        InjectedCrash,
-      );
-      const replay = await handlers.fold(event, localContext('fold'));
-      await handlers.fold(event, localContext('fold'));
-      // Assess
-      assert.deepEqual(await windowCounts(stack, prefix), [5, 5, 5, 5], `crash after ${afterWrites} writes`);
-      assert.deepEqual(replay.batchItemFailures, []);
-      const letters = await new DeadLetterStore(stack.doc, stack.names.deadLetters).forShard(shardId);
-      assert.deepEqual(
-        letters.map((l) => l.reason).sort(),
-        ['format', 'invalid-ip'],
-        `crash after ${afterWrites}`,
-      );
-    }
-  });
+  for (const framing of ['one line per record', 'aggregated records'] as const)
+    it(`stays exact when the invocation crashes after any number of its writes, then is replayed (${framing})`, async () => {
+      const writesInCleanRun = 6; // 4 window updates + 1 dead-letter batch + 1 progress update
+      for (let afterWrites = 0; afterWrites <= writesInCleanRun; afterWrites++) {
+        // Prepare: a fresh shard and IP range per position, so every case starts clean.
+        const tag = framing === 'aggregated records' ? 5 : 0;
+        const shardId = `shardId-0000000001${tag}${afterWrites}`;
+        const prefix = `10.2${tag}.${afterWrites}`;
+        const event =
+          framing === 'aggregated records'
+            ? aggregatedEvent(shardId, batchLines(prefix))
+            : kinesisEvent(shardId, batchLines(prefix), arrival, 1);
+        // Act: crash at this position (position 6 = after every write, before responding), then replay twice.
+        await assert.rejects(
+          handlers.injector.around(() => handlers.fold(event, localContext('fold')), {
+            kind: 'crash',
+            afterWrites,
+          }),
+          InjectedCrash,
+        );
+        const replay = await handlers.fold(event, localContext('fold'));
+        await handlers.fold(event, localContext('fold'));
+        // Assess
+        assert.deepEqual(
+          await windowCounts(stack, prefix),
+          [5, 5, 5, 5],
+          `crash after ${afterWrites} writes`,
+        );
+        assert.deepEqual(replay.batchItemFailures, []);
+        const letters = await new DeadLetterStore(stack.doc, stack.names.deadLetters).forShard(shardId);
+        assert.deepEqual(
+          letters.map((l) => l.reason).sort(),
+          ['format', 'invalid-ip'],
+          `crash after ${afterWrites}`,
+        );
+      }
+    });
 
   it('rides out a short throttling burst inside the invocation (SDK retries with backoff)', async () => {
     for (const [n, errorName] of (
@@ -86,6 +112,27 @@ describe('fold handler under injected faults (real handler, real emulators)', ()
       assert.equal(handlers.injector.stats.throttleErrors - throttledBefore, 3);
       assert.deepEqual(await windowCounts(stack, `10.21.${n}`), [5, 5, 5, 5]);
     }
+  });
+
+  it('hands a persisting throttle inside an aggregated record back from that record, its finished lines kept', async () => {
+    const shardId = 'shardId-000000000301';
+    const event = aggregatedEvent(shardId, batchLines('10.22.1'));
+    // The fourth window write fails for good; some lines of the record it falls in are finished before it.
+    const result = await handlers.injector.around(() => handlers.fold(event, localContext('fold')), {
+      kind: 'throttle',
+      atWrite: 4,
+      failures: 50,
+      errorName: 'ProvisionedThroughputExceededException',
+    });
+    assert.equal(result.batchItemFailures.length, 1);
+    const failedFrom = result.batchItemFailures[0]?.itemIdentifier ?? '';
+    const index = event.Records.findIndex((r) => r.kinesis.sequenceNumber === failedFrom);
+    assert.ok(index >= 0, 'the failure names a delivered record');
+    const redelivery = { Records: event.Records.slice(index) };
+    const again = await handlers.fold(redelivery, localContext('fold'));
+    assert.deepEqual(again.batchItemFailures, []);
+    assert.ok((again.reports[0]?.redelivered ?? 0) + (again.reports[0]?.alreadyCounted ?? 0) > 0);
+    assert.deepEqual(await windowCounts(stack, '10.22.1'), [5, 5, 5, 5]);
   });
 
   it('hands a persisting throttle back to the event source from the first record not finished', async () => {

@@ -1,37 +1,52 @@
 import { type KinesisClient, PutRecordsCommand } from '@aws-sdk/client-kinesis';
 import type { KinesisStreamEvent } from 'aws-lambda';
-import type { ShardRecord } from '../../shared/fold.js';
-import { padSequence } from '../../shared/sequence.js';
+import type { ShardLine } from '../../shared/fold.js';
+import { linePosition, padSequence } from '../../shared/sequence.js';
 
 /** Record factories for tests: sequence numbers shaped like Kinesis's (56 digits), increasing per shard. */
 export function sequenceNumber(n: number): string {
   return `4963${String(n).padStart(52, '0')}`;
 }
 
-export function shardRecords(lines: readonly string[], arrivalMs: number, firstN = 1): ShardRecord[] {
+export function shardRecords(lines: readonly string[], arrivalMs: number, firstN = 1): ShardLine[] {
   return lines.map((line, i) => ({
-    sequenceNumber: padSequence(sequenceNumber(firstN + i)),
+    position: linePosition(padSequence(sequenceNumber(firstN + i)), 0),
     arrivalMs,
     line,
   }));
 }
 
-/** A genuine KinesisStreamEvent, as Lambda's event source mapping delivers it. */
+/** A genuine KinesisStreamEvent, as Lambda's event source mapping delivers it: one line per record. */
 export function kinesisEvent(
   shardId: string,
   lines: readonly string[],
   arrivalMs: number,
   firstN = 1,
 ): KinesisStreamEvent {
+  return recordsEvent(
+    shardId,
+    lines.map((line) => ({ data: Buffer.from(line), partitionKey: line.split(' ')[1] ?? 'x' })),
+    arrivalMs,
+    firstN,
+  );
+}
+
+/** The same for records of any framing (see framings.ts). */
+export function recordsEvent(
+  shardId: string,
+  records: readonly { readonly data: Uint8Array; readonly partitionKey: string }[],
+  arrivalMs: number,
+  firstN = 1,
+): KinesisStreamEvent {
   return {
-    Records: lines.map((line, i) => {
+    Records: records.map((record, i) => {
       const seq = sequenceNumber(firstN + i);
       return {
         kinesis: {
           kinesisSchemaVersion: '1.0',
-          partitionKey: line.split(' ')[1] ?? 'x',
+          partitionKey: record.partitionKey,
           sequenceNumber: seq,
-          data: Buffer.from(line).toString('base64'),
+          data: Buffer.from(record.data).toString('base64'),
           approximateArrivalTimestamp: arrivalMs / 1000,
         },
         eventSource: 'aws:kinesis',
@@ -58,27 +73,45 @@ export async function putOnShard(
   lines: readonly string[],
 ): Promise<KinesisStreamEvent> {
   const hashKey = half === 'lower' ? '0' : (2n ** 127n + 1n).toString();
+  return putRecordsAt(
+    kinesis,
+    streamName,
+    hashKey,
+    lines.map((line) => ({ data: Buffer.from(line), partitionKey: 'x' })),
+  );
+}
+
+/**
+ * Puts records of any framing at a hash key (so on the shard whose range holds it; undefined = where Kinesis
+ * routes each partition key) and returns them as the event Lambda would deliver (one shard's records only).
+ */
+export async function putRecordsAt(
+  kinesis: KinesisClient,
+  streamName: string,
+  hashKey: string | undefined,
+  records: readonly { readonly data: Uint8Array; readonly partitionKey: string }[],
+): Promise<KinesisStreamEvent> {
   const out = await kinesis.send(
     new PutRecordsCommand({
       StreamName: streamName,
-      Records: lines.map((line) => ({
-        Data: Buffer.from(line),
-        PartitionKey: 'x',
-        ExplicitHashKey: hashKey,
+      Records: records.map((r) => ({
+        Data: r.data,
+        PartitionKey: r.partitionKey,
+        ...(hashKey !== undefined ? { ExplicitHashKey: hashKey } : {}),
       })),
     }),
   );
   const arrival = Date.now() / 1000;
   return {
-    Records: lines.map((line, i) => {
+    Records: records.map((record, i) => {
       const entry = out.Records?.[i];
       const seq = entry?.SequenceNumber ?? '';
       return {
         kinesis: {
           kinesisSchemaVersion: '1.0',
-          partitionKey: 'x',
+          partitionKey: record.partitionKey,
           sequenceNumber: seq,
-          data: Buffer.from(line).toString('base64'),
+          data: Buffer.from(record.data).toString('base64'),
           approximateArrivalTimestamp: arrival,
         },
         eventSource: 'aws:kinesis',

@@ -12,7 +12,7 @@ function counts(plan: FoldPlan): Map<string, number> {
   const out = new Map<string, number>();
   for (const c of plan.contributions) {
     const key = `${new Date(c.windowStart).toISOString().slice(11, 19)} ${c.ip}`;
-    out.set(key, (out.get(key) ?? 0) + c.sequenceNumbers.length);
+    out.set(key, (out.get(key) ?? 0) + c.positions.length);
   }
   return out;
 }
@@ -41,38 +41,34 @@ describe('foldBatch', () => {
         ['18:40:15 10.0.0.1', 1],
       ]),
     );
-    const first = plan.contributions.find((c) => c.ip === '10.0.0.1' && c.sequenceNumbers.length === 3);
+    const first = plan.contributions.find((c) => c.ip === '10.0.0.1' && c.positions.length === 3);
     assert.deepEqual(
-      first?.sequenceNumbers,
-      [records[0], records[2], records[4]].map((r) => r?.sequenceNumber),
+      first?.positions,
+      [records[0], records[2], records[4]].map((r) => r?.position),
     );
-    assert.equal(plan.progress?.sequenceNumber, records[4]?.sequenceNumber);
+    assert.equal(plan.progress?.position, records[4]?.position);
     assert.equal(plan.progress?.maxEventMs, Date.parse('2026-03-10T18:40:15Z'));
   });
 
   it('counts identical lines as distinct requests', () => {
     const plan = foldBatch(shardRecords(Array(7).fill('18:40:10 10.0.0.1'), arrival), undefined, settings);
-    assert.equal(plan.contributions[0]?.sequenceNumbers.length, 7);
+    assert.equal(plan.contributions[0]?.positions.length, 7);
   });
 
   it('skips records at or below the stored progress (a redelivery)', () => {
     const records = shardRecords(['18:40:10 10.0.0.1', '18:40:11 10.0.0.1', '18:40:12 10.0.0.1'], arrival);
     const stored: ShardProgress = {
-      sequenceNumber: records[1]?.sequenceNumber ?? '',
+      position: records[1]?.position ?? '',
       maxEventMs: Date.parse('2026-03-10T18:40:11Z'),
     };
     const plan = foldBatch(records, stored, settings);
     assert.equal(plan.alreadyApplied, 2);
-    assert.equal(plan.contributions[0]?.sequenceNumbers.length, 1);
+    assert.equal(plan.contributions[0]?.positions.length, 1);
   });
 
   it('returns no progress when every record was already applied', () => {
     const records = shardRecords(['18:40:10 10.0.0.1'], arrival);
-    const plan = foldBatch(
-      records,
-      { sequenceNumber: records[0]?.sequenceNumber ?? '', maxEventMs: 0 },
-      settings,
-    );
+    const plan = foldBatch(records, { position: records[0]?.position ?? '', maxEventMs: 0 }, settings);
     assert.equal(plan.progress, undefined);
     assert.equal(plan.contributions.length, 0);
   });
@@ -144,23 +140,23 @@ describe('foldBatch', () => {
       const size = 1 + Math.floor(random() * 50);
       const plan = foldBatch(records.slice(from, from + size), progress, settings);
       for (const [k, v] of counts(plan)) merged.set(k, (merged.get(k) ?? 0) + v);
-      late.push(...plan.deadLetters.map((d) => d.sequenceNumber));
+      late.push(...plan.deadLetters.map((d) => d.position));
       progress = plan.progress ?? progress;
       from += size;
     }
     assert.deepEqual(merged, counts(whole));
     assert.deepEqual(
       late,
-      whole.deadLetters.map((d) => d.sequenceNumber),
+      whole.deadLetters.map((d) => d.position),
     );
     assert.ok(late.length > 0, 'the data should contain late records for this test to mean anything');
   });
 });
 
 describe('remainderAfter', () => {
-  const c = { ip: '10.0.0.1', windowStart: 0, windowEnd: 5000, sequenceNumbers: ['0001', '0005', '0009'] };
+  const c = { ip: '10.0.0.1', windowStart: 0, windowEnd: 5000, positions: ['0001', '0005', '0009'] };
   it('keeps only the records above the stored guard', () => {
-    assert.deepEqual(remainderAfter(c, '0005')?.sequenceNumbers, ['0009']);
+    assert.deepEqual(remainderAfter(c, '0005')?.positions, ['0009']);
   });
   it('is undefined when the guard covers every record', () => {
     assert.equal(remainderAfter(c, '0009'), undefined);
@@ -216,7 +212,7 @@ describe('foldBatch, event time', () => {
     const strict = foldBatch(shardRecords(lines, arrival), undefined, settings);
     const late = strict.contributions.find((c) => c.kind === 'late');
     assert.equal(late?.ip, '10.0.0.1');
-    assert.equal(late?.sequenceNumbers.length, 1);
+    assert.equal(late?.positions.length, 1);
     assert.deepEqual(
       strict.deadLetters.map((d) => d.reason),
       ['late'],
@@ -228,7 +224,7 @@ describe('foldBatch, event time', () => {
     });
     const reopened = lenient.contributions.find((c) => c.ip === '10.0.0.1');
     assert.equal(reopened?.reopens, true);
-    assert.equal(reopened?.sequenceNumbers.length, 2);
+    assert.equal(reopened?.positions.length, 2);
     assert.equal(lenient.deadLetters.length, 0);
   });
 });
@@ -258,7 +254,7 @@ describe('foldBatch: one outlier never closes the windows around it', () => {
     const outlier = whole.contributions.find((c) => c.ip === '10.9.9.9');
     assert.equal(outlier?.windowStart, start + 140_000);
     assert.equal(
-      whole.contributions.reduce((n, c) => n + c.sequenceNumbers.length, 0),
+      whole.contributions.reduce((n, c) => n + c.positions.length, 0),
       201,
     );
     assert.equal(progress?.maxEventMs, start + 199_000, 'the log itself moved the watermark on');

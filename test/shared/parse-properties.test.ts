@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { foldBatch } from '../../shared/fold.js';
 import { parseLine } from '../../shared/parse.js';
-import { padSequence } from '../../shared/sequence.js';
+import { linePosition, padSequence } from '../../shared/sequence.js';
 import { EARLIEST_EVENT_MS, LATEST_EVENT_MS } from '../../shared/time.js';
 
 /**
@@ -177,7 +177,7 @@ describe('parser properties (fast-check)', () => {
         fc.integer({ min: 0, max: 10_000 }),
         (records, timeZone, maxDisorderMs) => {
           const shard = records.map(([text, arrivalMs], i) => ({
-            sequenceNumber: padSequence(String(1000 + i)),
+            position: linePosition(padSequence(String(1000 + i)), 0),
             arrivalMs,
             line: text,
           }));
@@ -185,8 +185,8 @@ describe('parser properties (fast-check)', () => {
           const unprocessable = plan.deadLetters.filter((d) => d.reason === 'unprocessable');
           assert.deepEqual(unprocessable, [], 'the safety net caught what the parser should have');
           const accounted = new Set([
-            ...plan.contributions.flatMap((c) => (c.kind === 'late' ? [] : c.sequenceNumbers)),
-            ...plan.deadLetters.map((d) => d.sequenceNumber),
+            ...plan.contributions.flatMap((c) => (c.kind === 'late' ? [] : c.positions)),
+            ...plan.deadLetters.map((d) => d.position),
           ]);
           assert.equal(accounted.size, shard.length, 'every record is counted or dead-lettered');
           for (const c of plan.contributions) {
@@ -201,7 +201,7 @@ describe('parser properties (fast-check)', () => {
   it('the reproduction: time 1e300 is invalid-time and the rest of its batch is counted', () => {
     const plan = foldBatch(
       ['{"ip":"1.2.3.4","time":1e300}', '{"ip":"1.2.3.5","time":"2026-12-01T10:00:01Z"}'].map((line, i) => ({
-        sequenceNumber: padSequence(String(i + 1)),
+        position: linePosition(padSequence(String(i + 1)), 0),
         arrivalMs: Date.UTC(2026, 11, 1, 10, 0, 2),
         line,
       })),
@@ -213,7 +213,7 @@ describe('parser properties (fast-check)', () => {
       ['invalid-time'],
     );
     assert.deepEqual(
-      plan.contributions.map((c) => [c.ip, c.sequenceNumbers.length]),
+      plan.contributions.map((c) => [c.ip, c.positions.length]),
       [['1.2.3.5', 1]],
     );
   });

@@ -70,7 +70,7 @@ describe('window item keys and updates', () => {
   it('guards the update on the shard sequence and the open status', () => {
     const update = contributionUpdate({
       shardId: 'shardId-000000000001',
-      contribution: { ip: '10.0.0.1', windowStart: 0, windowEnd: 5000, sequenceNumbers: ['a', 'b', 'c'] },
+      contribution: { ip: '10.0.0.1', windowStart: 0, windowEnd: 5000, positions: ['a', 'b', 'c'] },
       expiresAt: 99,
     });
     assert.match(update.ConditionExpression ?? '', /attribute_not_exists\(#guard\) OR #guard < :first/);
@@ -83,7 +83,7 @@ describe('window item keys and updates', () => {
   it('requires the exact guard read back when retrying a remainder', () => {
     const update = contributionUpdate({
       shardId: 's-1',
-      contribution: { ip: '10.0.0.1', windowStart: 0, windowEnd: 5000, sequenceNumbers: ['c'] },
+      contribution: { ip: '10.0.0.1', windowStart: 0, windowEnd: 5000, positions: ['c'] },
       expectedGuard: 'b',
       expiresAt: 99,
     });
@@ -93,7 +93,7 @@ describe('window item keys and updates', () => {
 });
 
 describe('late and reopening updates', () => {
-  const base = { ip: '10.0.0.1', windowStart: 0, windowEnd: 5000, sequenceNumbers: ['a', 'b'] };
+  const base = { ip: '10.0.0.1', windowStart: 0, windowEnd: 5000, positions: ['a', 'b'] };
   it('adds on-time records only to an open or new window', () => {
     const update = contributionUpdate({ shardId: 's-1', contribution: base, expiresAt: 1 });
     assert.match(update.ConditionExpression ?? '', /#status = :open/);
