@@ -115,6 +115,27 @@ describe('bundled functions (esbuild, as deployed)', () => {
     assert.equal(metrics._aws.CloudWatchMetrics[0].Namespace, 'IpCount');
   });
 
+  it('emits the folded window to the results table and reports it in EMF', async () => {
+    const { assetDir, env } = deployedEnvironment('ipcount-emit');
+    const event = { source: 'aws.events', 'detail-type': 'Scheduled Event', detail: { endOfInput: true } };
+    const { emf, output } = await invokeBundle(assetDir, env, event);
+    assert.doesNotMatch(output, /No application metrics/, 'every pass publishes its own figures');
+    assert.equal(
+      emf.reduce((n, m) => n + (m.WindowsEmitted ?? 0), 0),
+      2,
+    );
+    const results = new ResultStore(stack.doc, stack.names.results);
+    const window = Date.UTC(2026, 10, 22, 10, 0, 0);
+    assert.deepEqual(
+      (await results.ip('10.9.0.1', window, window)).map((r) => r.count),
+      [2],
+    );
+    assert.deepEqual(
+      (await results.ip('10.9.0.2', window, window)).map((r) => r.count),
+      [1],
+    );
+  });
+
   it('reads KPL records and CloudWatch Logs envelopes in the bundle (its protobuf and gzip included)', async () => {
     const { assetDir, env } = deployedEnvironment('ipcount-fold');
     const arrival = Date.UTC(2026, 10, 22, 11, 0, 4);
@@ -139,26 +160,5 @@ describe('bundled functions (esbuild, as deployed)', () => {
     const metrics = emf.find((m) => 'Counted' in m);
     assert.equal(metrics?.Counted, 4);
     assert.equal(metrics?.BadRecords, 1);
-  });
-
-  it('emits the folded window to the results table and reports it in EMF', async () => {
-    const { assetDir, env } = deployedEnvironment('ipcount-emit');
-    const event = { source: 'aws.events', 'detail-type': 'Scheduled Event', detail: { endOfInput: true } };
-    const { emf, output } = await invokeBundle(assetDir, env, event);
-    assert.doesNotMatch(output, /No application metrics/, 'every pass publishes its own figures');
-    assert.equal(
-      emf.reduce((n, m) => n + (m.WindowsEmitted ?? 0), 0),
-      2,
-    );
-    const results = new ResultStore(stack.doc, stack.names.results);
-    const window = Date.UTC(2026, 10, 22, 10, 0, 0);
-    assert.deepEqual(
-      (await results.ip('10.9.0.1', window, window)).map((r) => r.count),
-      [2],
-    );
-    assert.deepEqual(
-      (await results.ip('10.9.0.2', window, window)).map((r) => r.count),
-      [1],
-    );
   });
 });
