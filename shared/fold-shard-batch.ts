@@ -114,7 +114,8 @@ export async function foldShardBatch(
   // Without guards (or with concurrent batches) the stored position must not skip records; its event-time
   // maximum still seeds the watermark.
   const skipFrom = sequential && guarded ? stored : stored && { ...stored, position: '' };
-  const plan = foldBatch(records, skipFrom, deps.settings, await homeTest(deps, shardId));
+  const settings = sequential ? deps.settings : { ...deps.settings, keyedLinesOnly: true };
+  const plan = foldBatch(records, skipFrom, settings, await homeTest(deps, shardId));
   const empty = {
     shardId,
     records: delivered.length,

@@ -45,6 +45,8 @@ export interface FoldSettings {
   readonly maxClockSkewMs?: number;
   /** A late record within this of its window's end still updates the (closed) window. @default 0 */
   readonly allowedLatenessMs?: number;
+  /** Count only lines alone in a record keyed by their IP (concurrent batches per shard; see `unordered`). */
+  readonly keyedLinesOnly?: boolean;
 }
 
 export const DEFAULT_MAX_CLOCK_SKEW_MS = 300_000;
@@ -66,11 +68,15 @@ export interface Contribution {
 }
 
 /**
+ * `unordered`: with concurrent batches per shard (ParallelizationFactor > 1) Lambda keeps order per partition
+ * key only, so the guards are exact only for lines in records of their own keyed by their IP; a line framed
+ * any other way could reach its window out of order and be taken for a replay, so it is dead-lettered
+ * instead, with the reason, never dropped unseen.
  * `unprocessable`: classifying the record threw, which no input should make it do (a defect, reported with
  * the error). The record is dead-lettered rather than retried: retrying data never helps, and one record
  * must not block its shard.
  */
-export type DeadLetterReason = BadReason | 'corrupt-record' | 'late' | 'unprocessable';
+export type DeadLetterReason = BadReason | 'corrupt-record' | 'unordered' | 'late' | 'unprocessable';
 
 export interface DeadLetter {
   /** The line's position; a corrupt record's is its first line's (index 0). */
@@ -194,6 +200,12 @@ export class WindowFolder {
     if (record.unreadable) return record.unreadable;
     const parsed = parseLine(record.line);
     if (parsed.kind === 'bad') return parsed;
+    if (this.settings.keyedLinesOnly && record.recordKey !== parsed.ip)
+      return {
+        reason: 'unordered',
+        detail:
+          'with ParallelizationFactor > 1 only one-line records keyed by their IP are counted (produce with --aggregate off)',
+      };
     const { windowMs, maxDisorderMs, timeZone } = this.settings;
     const skewLimit = record.arrivalMs + (this.settings.maxClockSkewMs ?? DEFAULT_MAX_CLOCK_SKEW_MS);
     // A clock-only line continues the shard's timeline (its confirmed maximum, else its candidate).

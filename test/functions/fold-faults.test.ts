@@ -195,6 +195,34 @@ describe('fold handler under injected faults (real handler, real emulators)', ()
     }
   });
 
+  it('dead-letters, with its reason, what ParallelizationFactor 2 cannot keep in order: lines of aggregated records', async () => {
+    const concurrent = faultyHandlers(stack, { parallelizationFactor: 2 });
+    try {
+      const shardId = 'shardId-000000000410';
+      const keyed = ['18:40:10 10.29.7.1', '18:40:11 10.29.7.1'];
+      const event = recordsEvent(
+        shardId,
+        [
+          ...keyed.map((line) => ({ data: Buffer.from(line), partitionKey: '10.29.7.1' })),
+          { data: newlineBatch(['18:40:12 10.29.7.1', '18:40:12 10.29.7.2']), partitionKey: 'batch' },
+        ],
+        arrival,
+      );
+      await concurrent.fold(event, localContext('fold'));
+      assert.deepEqual(await windowCounts(stack, '10.29.7', 3), [0, 2, 0]);
+      const letters = await new DeadLetterStore(stack.doc, stack.names.deadLetters).forShard(shardId);
+      assert.deepEqual(
+        letters.map((l) => [l.reason, l.raw]),
+        [
+          ['unordered', '18:40:12 10.29.7.1'],
+          ['unordered', '18:40:12 10.29.7.2'],
+        ],
+      );
+    } finally {
+      concurrent.stop();
+    }
+  });
+
   it('would lose lane A under ParallelizationFactor 2 if it trusted the shard position (why the mode exists)', async () => {
     const shardId = 'shardId-000000000500';
     const all = Array.from({ length: 40 }, (_, i) => `18:40:1${i % 5} 10.24.${i % 2}.${i % 4}`);
