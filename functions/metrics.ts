@@ -8,6 +8,7 @@ export function addFoldMetrics(metrics: Metrics, reports: readonly FoldReport[])
   const figures: Record<keyof typeof FOLD_METRICS, (r: FoldReport) => number> = {
     records: (r) => r.records,
     counted: (r) => r.counted,
+    foreign: (r) => r.foreign ?? 0,
     bad: (r) => r.bad,
     late: (r) => r.late,
     redelivered: (r) => r.redelivered + r.alreadyCounted,

@@ -8,10 +8,15 @@ export const FOLD_SERVICE = 'ipcount-fold';
 export const EMIT_SERVICE = 'ipcount-emit';
 
 export const FOLD_METRICS = {
-  /** Records delivered to the fold, redeliveries included. */
+  /** Lines delivered to the fold (a Kinesis record may hold many), redeliveries included. */
   records: 'Records',
-  /** Records added to a window count. */
+  /** Lines added to a window count. */
   counted: 'Counted',
+  /**
+   * Lines of IPs whose hash keys belong to other shards (a shipper not keying records by IP): once a shard has
+   * any, windows close by the stream's minimum watermark.
+   */
+  foreign: 'ForeignLines',
   /** Unparseable lines, dead-lettered with their reason. */
   bad: 'BadRecords',
   /** Records behind the watermark: tallied in their window's late counter and dead-lettered. */

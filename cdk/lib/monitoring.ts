@@ -188,14 +188,15 @@ export class Monitoring extends Construct {
     const graph = (title: string, left: cloudwatch.IMetric[], width = 8) =>
       new cloudwatch.GraphWidget({ title, left, width, height: 6 });
     this.dashboard.addWidgets(
-      graph('Lines in (stream)', [
+      graph('Records in (stream)', [
         props.stream.metricIncomingRecords({ statistic: cloudwatch.Stats.SUM, period: minute }),
         writeThrottles,
       ]),
-      graph('Fold records', [
+      graph('Fold lines', [
         custom(FOLD_SERVICE, FOLD_METRICS.records),
         custom(FOLD_SERVICE, FOLD_METRICS.counted),
         custom(FOLD_SERVICE, FOLD_METRICS.redelivered),
+        custom(FOLD_SERVICE, FOLD_METRICS.foreign),
       ]),
       graph('Bad and late records (dead letters)', [
         custom(FOLD_SERVICE, FOLD_METRICS.bad),
