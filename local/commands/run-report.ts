@@ -35,9 +35,9 @@ export interface RunStats {
   /** Batches given up after their retries or age, sent to the on-failure queue. */
   discardedBatches: number;
   discardedRecords: number;
-  /** Given-up records the shard's next batch read from the stream and folded first: counted after all. */
+  /** Given-up lines the shard's next batch read from the stream and folded first: counted after all. */
   healedRecords: number;
-  /** Given-up records not folded by the end of the run: missing from the counts until `ipcount redrive`. */
+  /** Given-up lines not folded by the end of the run: missing from the counts until `ipcount redrive`. */
   missingRecords: number;
   producerRetries: number;
   /** DynamoDB requests made by the fold and emit handlers (counted at the client, retries included). */
@@ -101,7 +101,7 @@ export async function reportRun(facts: RunFacts): Promise<RunStats> {
     discardedBatches: source.discardedBatches,
     discardedRecords: source.discardedRecords,
     healedRecords: healed,
-    missingRecords: Math.max(0, source.discardedRecords - healed),
+    missingRecords: Math.max(0, source.discardedLines - healed),
     producerRetries: produced.retried,
     dynamoRequests: [...pipeline.dynamoRequests.values()].reduce((a, b) => a + b, 0),
     durationMs,

@@ -10,6 +10,7 @@ import type {
   KinesisStreamEvent,
   KinesisStreamRecord,
 } from 'aws-lambda';
+import { linesOfRecord } from '../../shared/kinesis-event.js';
 import { pause } from '../../shared/pause.js';
 import { compareSequence } from '../../shared/sequence.js';
 import { listShards } from '../../shared/store/stream-lineage.js';
@@ -79,6 +80,8 @@ export interface EventSourceStats {
   checkpointedRecords: number;
   discardedBatches: number;
   discardedRecords: number;
+  /** Lines in the discarded records (as the fold reads them: a Kinesis record may hold many). */
+  discardedLines: number;
 }
 
 function toEventRecord(
@@ -225,6 +228,8 @@ class ShardPoller {
     });
     stats.discardedBatches++;
     stats.discardedRecords += batch.length;
+    for (const r of batch)
+      stats.discardedLines += linesOfRecord(r.SequenceNumber ?? '0', 0, r.Data ?? new Uint8Array()).length;
     this.advance(batch);
     return { kind: 'done' };
   }
@@ -297,6 +302,7 @@ export class LocalEventSource {
     checkpointedRecords: 0,
     discardedBatches: 0,
     discardedRecords: 0,
+    discardedLines: 0,
   };
   readonly options: Required<EventSourceOptions>;
   private readonly pollers = new Map<string, ShardPoller>();
