@@ -47,7 +47,11 @@ export function decodeRecord(data: Uint8Array, partitionKey = ''): DecodedRecord
   if (data[0] === 0x1f && data[1] === 0x8b) return decodeGzip(data);
   const text = utf8.decode(data);
   if (!text.includes('\n')) return { framing: 'line', lines: [{ line: text, recordKey: partitionKey }] };
-  return { framing: 'newline', lines: linesOf(text) };
+  const lines = linesOf(text);
+  // One line and its newline (Kinesis Agent, Fluent Bit): still a record of its own, routed by its key.
+  const only = lines.length === 1 ? lines[0] : undefined;
+  if (only) return { framing: 'newline', lines: [{ ...only, recordKey: partitionKey }] };
+  return { framing: 'newline', lines };
 }
 
 /**

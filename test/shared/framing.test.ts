@@ -20,6 +20,13 @@ describe('framing: every producer’s record, read as lines', () => {
     });
   });
 
+  it('keeps the key of a record that is one line and its newline, as agents send them', () => {
+    assert.deepEqual(decodeRecord(Buffer.from('18:40:10 10.0.0.1\n'), '10.0.0.1'), {
+      framing: 'newline',
+      lines: [{ line: '18:40:10 10.0.0.1', recordKey: '10.0.0.1' }],
+    });
+  });
+
   it('splits a newline batch, the final newline being framing and CRLF tolerated', () => {
     assert.deepEqual(lines(newlineBatch(['18:40:10 10.0.0.1', '18:40:11 10.0.0.2'])), [
       '18:40:10 10.0.0.1',
