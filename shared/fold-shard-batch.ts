@@ -70,7 +70,7 @@ export interface FoldReport {
   readonly counted: number;
   /** Lines a partial earlier delivery had counted, caught by the per-window guard. */
   readonly alreadyCounted: number;
-  /** Valid lines of IPs whose hash keys belong to other shards (see FoldPlan.foreignLines). */
+  /** Valid lines of IPs whose hash keys belong to other shards: see {@link foreignLinesOf}. */
   readonly foreign?: number;
   readonly bad: number;
   readonly late: number;
@@ -115,7 +115,7 @@ export async function foldShardBatch(
   // maximum still seeds the watermark.
   const skipFrom = sequential && guarded ? stored : stored && { ...stored, position: '' };
   const settings = sequential ? deps.settings : { ...deps.settings, keyedLinesOnly: true };
-  const plan = foldBatch(records, skipFrom, settings, await homeTest(deps, shardId));
+  const plan = foldBatch(records, skipFrom, settings);
   const empty = {
     shardId,
     records: delivered.length,
@@ -126,9 +126,9 @@ export async function foldShardBatch(
   if (!plan.progress) return { ...empty, counted: 0, alreadyCounted: 0, bad: 0, late: 0 };
 
   // Marked before any window is written: the emitter must stop closing by this shard's own watermark first.
+  const foreign = await foreignLinesOf(deps, shardId, plan.unkeyedLines);
   let markedAt = foreignSince;
-  if (plan.foreignLines > 0 && markedAt === undefined)
-    markedAt = await deps.shardState.markForeign(shardId, now);
+  if (foreign > 0 && markedAt === undefined) markedAt = await deps.shardState.markForeign(shardId, now);
   const reopenAllowed =
     deps.reopenClosed === true ||
     timelinessInClosedWindow(deps.settings.allowedLatenessMs) === 'update' ||
@@ -156,7 +156,7 @@ export async function foldShardBatch(
     bad: deadLetters.length - late,
     late,
     windowsTouched: plan.contributions.length,
-    ...(plan.foreignLines > 0 ? { foreign: plan.foreignLines } : {}),
+    ...(foreign > 0 ? { foreign } : {}),
   };
   if (failedSequences.length === 0) {
     await closesGap(plan.progress);
@@ -345,13 +345,21 @@ async function readStart(deps: FoldDependencies, shardId: string) {
 }
 
 /**
- * Whether an IP's lines belong on this shard: its hash key is in the shard's range (asked only of lines not
- * in a record of their own keyed by their IP, which went where Kinesis routes that key). With the range
- * unknown (a stream that does not list this shard), no line can be shown to be home.
+ * Lines on this shard whose IPs belong on others: a shipper that does not key records by IP put them here,
+ * so their IPs' lines can reach several shards (see emitDueWindows). Only lines Kinesis did not route by their
+ * own IP are asked about, against the shard's hash key range (one ListShards per cold start, and none for a
+ * stream keyed by IP). With the range unknown (a stream that does not list this shard), none is home.
  */
-async function homeTest(deps: FoldDependencies, shardId: string): Promise<(ip: string) => boolean> {
+async function foreignLinesOf(
+  deps: FoldDependencies,
+  shardId: string,
+  unkeyed: ReadonlyMap<string, number>,
+): Promise<number> {
+  if (unkeyed.size === 0) return 0;
   const range = await deps.reader.hashKeyRange(shardId);
-  return range ? (ip) => isHomeIn(range, ip) : () => false;
+  let foreign = 0;
+  for (const [ip, lines] of unkeyed) if (!range || !isHomeIn(range, ip)) foreign += lines;
+  return foreign;
 }
 
 /** Hashes memoised per range: a batch asks about the same few busy IPs again and again. */

@@ -115,10 +115,10 @@ export interface FoldPlan {
   /** Lines at or below the stored progress: applied by an earlier delivery, ignored now. */
   readonly alreadyApplied: number;
   /**
-   * Valid lines whose IP's hash key is outside the shard's range: a shipper that does not key records by IP
-   * put them here, so the IP's lines can reach several shards (see emitDueWindows).
+   * Valid lines not alone in a record keyed by their IP, by IP: Kinesis did not route them by it, so whether
+   * they are on their IP's shard is for the shard's hash key range to say (see foldShardBatch).
    */
-  readonly foreignLines: number;
+  readonly unkeyedLines: ReadonlyMap<string, number>;
   /** Progress after this batch, or undefined when the batch held nothing new. */
   readonly progress: ShardProgress | undefined;
   /**
@@ -140,14 +140,12 @@ export class WindowFolder {
   private readonly lateByWindow = new Map<number, Map<string, Contribution>>();
   private progress: EventTimeProgress;
   readonly deadLetters: DeadLetter[] = [];
-  /** Valid lines whose IP belongs on another shard (see {@link FoldPlan.foreignLines}). */
-  foreignLines = 0;
+  /** See {@link FoldPlan.unkeyedLines}. */
+  readonly unkeyedLines = new Map<string, number>();
 
   constructor(
     private readonly settings: FoldSettings,
     start: EventTimeProgress | undefined,
-    /** Whether an IP's lines belong on this shard (its hash key is in the shard's range); unknown = undefined. */
-    private readonly isHome?: (ip: string) => boolean,
   ) {
     this.progress = { maxEventMs: start?.maxEventMs, pendingEventMs: start?.pendingEventMs };
   }
@@ -174,7 +172,7 @@ export class WindowFolder {
       return;
     }
     const { ip, eventMs, windowStart, windowEnd, watermark } = this.current;
-    if (record.recordKey !== ip && this.isHome && !this.isHome(ip)) this.foreignLines++;
+    if (record.recordKey !== ip) this.unkeyedLines.set(ip, (this.unkeyedLines.get(ip) ?? 0) + 1);
     const when = timeliness(windowEnd, watermark, this.settings.allowedLatenessMs);
     if (when !== 'late') {
       this.contribute(this.byWindow, ip, windowStart, windowEnd, record.position, when === 'update');
@@ -283,9 +281,8 @@ export function foldBatch(
   records: readonly ShardLine[],
   stored: ShardProgress | undefined,
   settings: FoldSettings,
-  isHome?: (ip: string) => boolean,
 ): FoldPlan {
-  const folder = new WindowFolder(settings, stored, isHome);
+  const folder = new WindowFolder(settings, stored);
   let alreadyApplied = 0;
   // Position and event-time maximum after each new record, for progressBefore().
   const applied: ShardProgress[] = [];
@@ -302,7 +299,7 @@ export function foldBatch(
     contributions: folder.contributions(),
     deadLetters: folder.deadLetters,
     alreadyApplied,
-    foreignLines: folder.foreignLines,
+    unkeyedLines: folder.unkeyedLines,
     progress: applied[applied.length - 1],
     progressBefore: (position) => {
       let found: ShardProgress | undefined;
