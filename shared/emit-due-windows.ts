@@ -77,31 +77,24 @@ export async function isIdle(
 }
 
 /**
- * An emitter goes on closing windows for at most this long after it read the shard states. A shard marked
- * foreign after that read can then only find a window closed by its IP's own shard's watermark within
- * FOREIGN_MARK_GRACE_MS of its mark, and its lines reopen it (the window is updated, not short). No other
- * window is at risk: a window closed by a shard's own watermark is one that shard has passed, so the shard
- * itself can add nothing on time to it.
- */
-export const EMIT_CLOSE_DEADLINE_MS = 20_000;
-
-/**
  * The watermark every window is due by once any shard carries lines of IPs that belong on other shards
  * (a CloudWatch Logs subscription, a shipper keying records by anything but the IP): one IP's lines may then
  * be on any shard, so a window closes only when every shard has passed it, as a Flink window after a
  * shuffle waits for its slowest input. A shard no batch was folded from yet holds everything while records
- * wait on it. Undefined while any shard has no watermark yet.
+ * wait on it, and counts as idle (since ever) while none do. Undefined while any shard has no watermark yet
+ * (one that only ever carried bad lines, say).
  */
 async function streamWatermark(
   deps: Pick<EmitDependencies, 'reader'>,
   watermarks: ReadonlyMap<string, number | undefined>,
+  idleWatermark: number,
 ): Promise<number | undefined> {
   const unknown = (await deps.reader.shardIds()).filter((id) => !watermarks.has(id));
   const waiting = await Promise.all(
     unknown.map((id) => deps.reader.hasRecordsAfter(id, undefined).catch(() => true)),
   );
   if (waiting.some((w) => w)) return undefined;
-  let lowest = Number.POSITIVE_INFINITY;
+  let lowest = unknown.length > 0 ? idleWatermark : Number.POSITIVE_INFINITY;
   for (const watermark of watermarks.values()) {
     if (watermark === undefined) return undefined;
     lowest = Math.min(lowest, watermark);
@@ -116,9 +109,9 @@ export async function emitDueWindows(
   now: number,
   options: EmitOptions = {},
 ): Promise<EmitReport> {
-  const statesReadAt = Date.now();
+  // Read after `now` was taken, which every close records as `closedAt`: a fold that marks its shard foreign
+  // after a pass began reopens what that pass closed (see CLOCK_MARGIN_MS).
   const states = await deps.shardState.list();
-  const inTime = () => Date.now() - statesReadAt < EMIT_CLOSE_DEADLINE_MS;
   const idleWatermark = now - (deps.maxDisorderMs ?? 0) - (deps.idleTimeoutMs ?? Number.POSITIVE_INFINITY);
   const idle = await Promise.all(states.map((s) => isIdle(deps, s, now)));
   const own = new Map(
@@ -129,7 +122,8 @@ export async function emitDueWindows(
   );
   const watermarks = deps.shardParents ? effectiveWatermarks(own, await deps.shardParents()) : own;
   const mixed = states.some(isForeign);
-  const common = mixed && !options.endOfInput ? await streamWatermark(deps, watermarks) : undefined;
+  const common =
+    mixed && !options.endOfInput ? await streamWatermark(deps, watermarks, idleWatermark) : undefined;
   const dueKeys = new Set<string>();
   for (const [shardId, shardWatermark] of watermarks) {
     const watermark = options.endOfInput ? FINAL_WATERMARK : mixed ? common : shardWatermark;
@@ -153,7 +147,6 @@ export async function emitDueWindows(
   const closed = await Promise.all(
     open.map((item, i) =>
       limit(async () => {
-        if (!inTime()) return false;
         const revision = results[i]?.revision ?? 1;
         if (await deps.windows.close(item, now, revision)) return true;
         // The count moved after it was read and published: the next result must say it is an update.

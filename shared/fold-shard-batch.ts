@@ -13,14 +13,14 @@ import { sequenceOfPosition, unpadSequence } from './sequence.js';
 import type { DeadLetterStore } from './store/dead-letter-store.js';
 import type { ShardReader } from './store/shard-reader.js';
 import type { OpenGap, ShardStateStore } from './store/shard-state-store.js';
-import type { WindowStore } from './store/window-store.js';
+import type { ContributionOutcome, WindowStore } from './store/window-store.js';
 import { type ShardProgress, timelinessInClosedWindow, watermarkOf } from './watermark.js';
 
 /**
- * How long after a shard is first marked foreign its lines may reopen a window found closed: longer than an
- * emitter may go on closing after reading the shard states (see EMIT_CLOSE_DEADLINE_MS).
+ * Clocks of the fold and the emitter may differ by this much: a window closed by an emitter pass that began
+ * before a shard's foreign mark, by this margin, may have been closed by one shard's watermark.
  */
-export const FOREIGN_MARK_GRACE_MS = 60_000;
+export const CLOCK_MARGIN_MS = 5_000;
 
 /**
  * One invocation's work for one shard, in the order that makes a crash anywhere safe to replay:
@@ -127,15 +127,20 @@ export async function foldShardBatch(
 
   // Marked before any window is written: the emitter must stop closing by this shard's own watermark first.
   const foreign = await foreignLinesOf(deps, shardId, plan.unkeyedLines);
+  // Stamped with the time of the write itself: an emitter pass that began later reads the mark.
   let markedAt = foreignSince;
-  if (foreign > 0 && markedAt === undefined) markedAt = await deps.shardState.markForeign(shardId, now);
+  if (foreign > 0 && markedAt === undefined)
+    markedAt = await deps.shardState.markForeign(shardId, Date.now());
   const reopenAllowed =
-    deps.reopenClosed === true ||
-    timelinessInClosedWindow(deps.settings.allowedLatenessMs) === 'update' ||
-    // An emitter that read the shard states before the mark may still close windows by one shard's
-    // watermark for a short while; a line of this shard on time by its order that finds one closed reopens it.
-    (markedAt !== undefined && now - markedAt < FOREIGN_MARK_GRACE_MS);
-  const written = await writePlan(deps, shardId, records, plan, now, { guarded, reopenAllowed });
+    deps.reopenClosed === true || timelinessInClosedWindow(deps.settings.allowedLatenessMs) === 'update';
+  // A pass that began before the mark may have closed a window by its IP's own shard's watermark, which
+  // says nothing of this shard's lines: one of them on time by this shard's order reopens such a window.
+  const reopenClosedBefore = markedAt === undefined ? undefined : markedAt + CLOCK_MARGIN_MS;
+  const written = await writePlan(deps, shardId, records, plan, now, {
+    guarded,
+    reopenAllowed,
+    ...(reopenClosedBefore !== undefined ? { reopenClosedBefore } : {}),
+  });
   const { counted, alreadyCounted, failedSequences } = written;
   let { deadLetters } = written;
   if (!sequential) deadLetters = await withoutCountedRecords(deps, shardId, deadLetters);
@@ -202,32 +207,48 @@ async function writePlan(
   records: readonly ShardLine[],
   plan: Pick<FoldPlan, 'contributions' | 'deadLetters'>,
   now: number,
-  options: { readonly guarded: boolean; readonly reopenAllowed: boolean; readonly guardScope?: string },
+  options: {
+    readonly guarded: boolean;
+    readonly reopenAllowed: boolean;
+    readonly guardScope?: string;
+    /** Windows closed before this time are reopened by lines on time (see CLOCK_MARGIN_MS). */
+    readonly reopenClosedBefore?: number;
+  },
 ): Promise<PlanWrites> {
-  const { guarded, reopenAllowed, guardScope } = options;
+  const { guarded, reopenAllowed, guardScope, reopenClosedBefore } = options;
   const dueNow = deps.reopenClosed === true || guardScope !== undefined;
   const limit = pLimit(deps.writeConcurrency);
   const retention = deps.windowRetentionSeconds;
   // Kept `retention` past the window's end or past now, whichever is later: a replayed week-old log's items
   // (and their guards) must not expire while they are still being folded and emitted.
-  const write = (c: Contribution) =>
+  const write = (c: Contribution, closedBefore?: number) =>
     deps.windows.apply(shardId, c, Math.ceil(Math.max(c.windowEnd, now) / 1000) + retention, {
       guarded,
       ...(guardScope ? { guardScope } : {}),
       dueNow,
+      ...(closedBefore !== undefined ? { closedBefore } : {}),
     });
+  // A contribution that finds its window closed reopens it, or, when it may not, joins its late tally; the
+  // outcome keeps `closedWindow` only for lines that ended up late (dead-lettered below).
+  const lateOrReopened = async (first: ContributionOutcome): Promise<ContributionOutcome> => {
+    const closed = first.closedWindow;
+    if (!closed) return first;
+    const mayReopen =
+      reopenAllowed ||
+      (reopenClosedBefore !== undefined && (first.closedAt ?? Number.POSITIVE_INFINITY) < reopenClosedBefore);
+    if (mayReopen) {
+      const again = await write({ ...closed, reopens: true }, reopenAllowed ? undefined : reopenClosedBefore);
+      const alreadyCounted = first.alreadyCounted + again.alreadyCounted;
+      // Closed again since (by the stream's watermark, after the mark): late after all.
+      if (again.closedWindow)
+        return lateOrReopened({ ...again, alreadyCounted, closedAt: Number.POSITIVE_INFINITY });
+      return { ...again, alreadyCounted };
+    }
+    await write({ ...closed, kind: 'late' });
+    return first;
+  };
   const outcomes = await Promise.allSettled(
-    plan.contributions.map((c) =>
-      limit(async () => {
-        const outcome = await write(c);
-        const closed = outcome.closedWindow;
-        if (!closed) return outcome;
-        const again = await write(reopenAllowed ? { ...closed, reopens: true } : { ...closed, kind: 'late' });
-        return reopenAllowed
-          ? { ...again, alreadyCounted: outcome.alreadyCounted + again.alreadyCounted }
-          : outcome;
-      }),
-    ),
+    plan.contributions.map((c) => limit(async () => lateOrReopened(await write(c)))),
   );
   const result: PlanWrites = {
     counted: 0,
@@ -250,7 +271,7 @@ async function writePlan(
       result.alreadyCounted += outcome.value.alreadyCounted;
     }
     const late = outcome.value.closedWindow;
-    if (!late || reopenAllowed) return;
+    if (!late) return;
     if (lineOf.size === 0) for (const r of records) lineOf.set(r.position, r);
     for (const position of late.positions) {
       const record = lineOf.get(position) ?? { position, arrivalMs: now, line: '' };

@@ -48,6 +48,7 @@ export function decodeRecord(data: Uint8Array, partitionKey = ''): DecodedRecord
   const text = utf8.decode(data);
   if (!text.includes('\n')) return { framing: 'line', lines: [{ line: text, recordKey: partitionKey }] };
   const lines = linesOf(text);
+  if (lines.length > MAX_LINES_PER_RECORD) return tooMany('newline', lines.length);
   // One line and its newline (Kinesis Agent, Fluent Bit): still a record of its own, routed by its key.
   const only = lines.length === 1 ? lines[0] : undefined;
   if (only) return { framing: 'newline', lines: [{ ...only, recordKey: partitionKey }] };

@@ -41,7 +41,9 @@ export async function redriveBatch(
   const none = { batch, counted: 0, alreadyCounted: 0, bad: 0, late: 0, lost: 0 };
   if (position >= end) {
     const healed = (await deps.shardState.healedRanges(shardId)).some(
-      (range) => range.after < start && end < range.before,
+      // Lines through `after` were folded in order (a partial failure can leave it inside the batch), the
+      // rest of the range healed.
+      (range) => range.after < end && end < range.before,
     );
     if (healed) return { ...none, way: 'healed' };
   }

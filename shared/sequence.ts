@@ -43,7 +43,7 @@ export function shardOrdinal(shardId: string): number {
  */
 export const LINE_INDEX_WIDTH = 6;
 export const POSITION_WIDTH = SEQUENCE_WIDTH + LINE_INDEX_WIDTH;
-/** Lines one record may hold: the index has six digits (a 1 MiB record holds at most 524,288 lines). */
+/** Lines one record may hold: the index has six digits (a record of 1 MiB of bare newlines would hold more: refused). */
 export const MAX_LINES_PER_RECORD = 10 ** LINE_INDEX_WIDTH - 1;
 
 export function linePosition(paddedSequence: string, lineIndex: number): string {

@@ -1,5 +1,5 @@
 import type { Contribution } from '../fold.js';
-import { shardOrdinal } from '../sequence.js';
+import { sequenceOfPosition, shardOrdinal } from '../sequence.js';
 
 /**
  * Layout of a window item in the windows table, and the conditional update that folds one contribution into
@@ -79,6 +79,8 @@ export interface ContributionWrite {
   readonly guardScope?: string;
   /** A reopened window is due at once (redrive: it was closed because it was due), not by its end. */
   readonly dueNow?: boolean;
+  /** A reopening write applies only to a window still open or closed before this time (ms). */
+  readonly closedBefore?: number;
 }
 
 export function lateGuardAttribute(shardId: string, scope?: string): string {
@@ -105,6 +107,7 @@ export function contributionUpdate({
   guarded = true,
   guardScope,
   dueNow = false,
+  closedBefore,
 }: ContributionWrite): ConditionalUpdate {
   const { ip, windowStart, windowEnd, positions } = contribution;
   const first = positions[0];
@@ -115,9 +118,16 @@ export function contributionUpdate({
   const guardCondition = !guarded
     ? ''
     : expectedGuard === undefined
-      ? '(attribute_not_exists(#guard) OR #guard < :first)'
+      ? // A guard written before line indexes is a bare sequence number: "through that record".
+        '(attribute_not_exists(#guard) OR (#guard < :first AND #guard <> :firstRecord))'
       : '#guard = :expected';
-  const statusCondition = reopen || late ? '' : '(attribute_not_exists(#status) OR #status = :open)';
+  const statusCondition = late
+    ? ''
+    : !reopen
+      ? '(attribute_not_exists(#status) OR #status = :open)'
+      : closedBefore === undefined
+        ? ''
+        : '(attribute_not_exists(#status) OR #status = :open OR closedAt < :closedBefore)';
   const values: Record<string, unknown> = {
     ':n': positions.length,
     ':zero': 0,
@@ -132,8 +142,11 @@ export function contributionUpdate({
     ':expiresAt': expiresAt,
   };
   if (!late) values[':open'] = OPEN;
-  if (guarded && expectedGuard === undefined) values[':first'] = first;
-  else if (guarded) values[':expected'] = expectedGuard;
+  if (reopen && closedBefore !== undefined) values[':closedBefore'] = closedBefore;
+  if (guarded && expectedGuard === undefined) {
+    values[':first'] = first;
+    values[':firstRecord'] = sequenceOfPosition(first);
+  } else if (guarded) values[':expected'] = expectedGuard;
   const names: Record<string, string> = {
     '#guard': guardFor(shardId, contribution, guardScope),
     '#count': 'count',

@@ -1,6 +1,7 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { type Contribution, remainderAfter } from '../fold.js';
+import { storedPosition } from '../sequence.js';
 import { WINDOWS_TABLE } from '../tables.js';
 import { getAll } from './batch.js';
 import { queryAll } from './pages.js';
@@ -25,6 +26,8 @@ export interface ContributionOutcome {
   readonly alreadyCounted: number;
   /** Records whose window was closed before they could be counted: late by closure. */
   readonly closedWindow?: Contribution;
+  /** When that window was closed (the closing emitter pass's time). */
+  readonly closedAt?: number;
 }
 
 const MAX_CONFLICTS = 5;
@@ -43,7 +46,7 @@ export class WindowStore {
     shardId: string,
     contribution: Contribution,
     expiresAt: number,
-    options: Pick<ContributionWrite, 'guarded' | 'guardScope' | 'dueNow'> = {},
+    options: Pick<ContributionWrite, 'guarded' | 'guardScope' | 'dueNow' | 'closedBefore'> = {},
   ): Promise<ContributionOutcome> {
     const { guarded = true, guardScope } = options;
     const total = contribution.positions.length;
@@ -71,10 +74,15 @@ export class WindowStore {
       const item = await this.get(contribution.ip, contribution.windowStart);
       if (!guarded) return { counted: 0, alreadyCounted: 0, closedWindow: pending };
       const guard = item?.[guardFor(shardId, contribution, guardScope)];
-      const rest = typeof guard === 'string' ? remainderAfter(pending, guard) : pending;
+      const rest = typeof guard === 'string' ? remainderAfter(pending, storedPosition(guard)) : pending;
       if (!rest) return { counted: 0, alreadyCounted: total };
       if (item?.status === CLOSED)
-        return { counted: 0, alreadyCounted: total - rest.positions.length, closedWindow: rest };
+        return {
+          counted: 0,
+          alreadyCounted: total - rest.positions.length,
+          closedWindow: rest,
+          ...(typeof item.closedAt === 'number' ? { closedAt: item.closedAt } : {}),
+        };
       if (typeof guard !== 'string')
         throw new Error(`window ${item?.pk}: condition failed without a guard or a close`);
       pending = rest;
@@ -117,7 +125,7 @@ export class WindowStore {
     const guards = new Map(items.map((item) => [item.pk, item[guardAttribute(shardId)]]));
     return (w) => {
       const guard = guards.get(windowKey(w.ip, w.windowStart));
-      return typeof guard === 'string' ? guard : undefined;
+      return typeof guard === 'string' ? storedPosition(guard) : undefined;
     };
   }
 

@@ -4,10 +4,12 @@ import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import type { KinesisStreamEvent } from 'aws-lambda';
 import { InjectedCrash } from '../../local/lambda/faults.js';
 import { localContext } from '../../local/lambda/lambda-context.js';
+import { hashKeyOf } from '../../shared/hash-key.js';
 import type { GivenUpBatch } from '../../shared/on-failure.js';
 import { redriveBatch } from '../../shared/redrive.js';
 import { faultyHandlers } from '../helpers/faulty-stack.js';
-import { putOnShard } from '../helpers/records.js';
+import { newlineBatch } from '../helpers/framings.js';
+import { putOnShard, putRecordsAt } from '../helpers/records.js';
 import { startTestStack, type TestStack } from '../helpers/stack.js';
 
 /** The on-failure message Lambda would send for an event's batch. */
@@ -134,6 +136,48 @@ describe('fold: healing a given-up batch, when the healing fails too', () => {
     assert.equal(await count(stack, ip), 3);
     assert.equal((await redriveBatch(stack.fold, givenUp(earlier), Date.now())).way, 'healed');
     assert.equal(await count(stack, ip), 3);
+    h.stop();
+  });
+});
+
+describe('fold: healing a given-up batch that stopped inside an aggregated record', () => {
+  let stack: TestStack;
+  before(async () => {
+    stack = await startTestStack({ shards: 2 });
+  });
+  after(async () => {
+    await stack?.stop();
+  });
+
+  it('a given-up batch whose first record was partly folded is healed, and redrive then counts nothing again', async () => {
+    const h = faultyHandlers(stack);
+    // IPs of the lower half of the hash key range: home on shard 0, so no foreign mark adds a write.
+    const ips: string[] = [];
+    for (let i = 1; ips.length < 3; i++) if (hashKeyOf(`10.63.0.${i}`) < 2n ** 127n) ips.push(`10.63.0.${i}`);
+    const [a, b, c] = ips;
+    const put = (lines: string[]) =>
+      putRecordsAt(stack.kinesis, stack.names.stream, '0', [
+        { data: newlineBatch(lines), partitionKey: 'k' },
+      ]);
+    await h.fold(await put([`18:40:10 ${a}`, `18:40:10 ${b}`]), localContext('f'));
+    // One record, three windows: the first window write fails for good, so the position stops inside it.
+    const lost = await put([`18:40:11 ${a}`, `18:40:11 ${b}`, `18:40:11 ${c}`]);
+    const partial = await h.injector.around(() => h.fold(lost, localContext('f')), {
+      kind: 'throttle',
+      atWrite: 2,
+      failures: 50,
+      errorName: 'ThrottlingException',
+    });
+    assert.equal(partial.batchItemFailures.length, 1);
+    // The event source gives it up; the shard's next batch heals it.
+    const healed = await h.fold(await put([`18:40:12 ${a}`]), localContext('f'));
+    assert.ok((healed.reports[0]?.healed ?? 0) > 0);
+    const counts = async () =>
+      (await Promise.all(ips.map((ip) => count(stack, ip)))).reduce((x, y) => x + y, 0);
+    assert.equal(await counts(), 6);
+    const outcome = await redriveBatch(stack.fold, givenUp(lost), Date.now());
+    assert.equal(outcome.way, 'healed');
+    assert.equal(await counts(), 6);
     h.stop();
   });
 });

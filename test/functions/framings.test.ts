@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { ListShardsCommand } from '@aws-sdk/client-kinesis';
-import { ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { PutCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import type { KinesisStreamEvent } from 'aws-lambda';
 import { createFoldHandler } from '../../functions/fold-handler.js';
 import { localContext } from '../../local/lambda/lambda-context.js';
@@ -11,7 +11,7 @@ import type { WindowResult } from '../../shared/result.js';
 import { padSequence } from '../../shared/sequence.js';
 import { cloudWatchRecord, corrupted, kplRecord, newlineBatch } from '../helpers/framings.js';
 import { combinedOracleCounts } from '../helpers/oracle.js';
-import { combinedLine, putRecordsAt } from '../helpers/records.js';
+import { combinedLine, kinesisEvent, putRecordsAt } from '../helpers/records.js';
 import { startTestStack, type TestStack } from '../helpers/stack.js';
 
 const logger = new Logger({ serviceName: 'test', logLevel: 'ERROR' });
@@ -220,7 +220,10 @@ describe('emit and fold: a shard that starts carrying other shards’ IPs', () =
       combinedLine(ip, window + 4000),
       combinedLine(ip, window + 42_000),
     ];
-    const report = await fold(
+    // Folded long after (a lagging shard, a retried batch): what matters is that the window was closed
+    // before the mark, not when the line comes.
+    const lagging = createFoldHandler(stack.fold, logger, () => Date.now() + 600_000);
+    const report = await lagging(
       await putRecordsAt(stack.kinesis, stack.names.stream, otherKey, [
         record(cloudWatchRecord(foreign, Date.now())),
       ]),
@@ -233,5 +236,89 @@ describe('emit and fold: a shard that starts carrying other shards’ IPs', () =
     );
     assert.equal(update?.count, 4);
     assert.equal(update?.revision, 2);
+
+    // A window closed after the mark was closed by the stream's watermark (here: the end of the input): a
+    // line that finds it closed is late, as always.
+    const laterWindow = window + 60_000;
+    await fold(
+      await putRecordsAt(stack.kinesis, stack.names.stream, otherKey, [
+        record(
+          cloudWatchRecord(
+            [combinedLine(ip, laterWindow + 1000), combinedLine(ip, laterWindow + 9000)],
+            Date.now(),
+          ),
+        ),
+      ]),
+      localContext('fold'),
+    );
+    await emitDueWindows(stack.emit, Date.now() + 10_000, { endOfInput: true });
+    const late = await fold(
+      await putRecordsAt(stack.kinesis, stack.names.stream, otherKey, [
+        record(cloudWatchRecord([combinedLine(ip, laterWindow + 9500)], Date.now())),
+      ]),
+      localContext('fold'),
+    );
+    assert.equal(late.reports[0]?.late, 1);
+  });
+});
+
+describe('fold: state written before line positions (an upgrade mid-batch)', () => {
+  let stack: TestStack;
+  before(async () => {
+    stack = await startTestStack({ shards: 2 });
+  });
+  after(async () => stack?.stop());
+
+  it('takes a bare sequence number, in a guard or the shard position, as "through that record"', async () => {
+    const fold = createFoldHandler(stack.fold, logger);
+    const ip = '10.73.0.1';
+    const event = kinesisEvent(
+      'shardId-000000000000',
+      [`18:40:10 ${ip}`, `18:40:11 ${ip}`],
+      Date.parse('2026-03-10T18:41:00Z'),
+    );
+    const [first, second] = event.Records.map((r) => padSequence(r.kinesis.sequenceNumber));
+    // As the previous version left it: the first record counted into the window (its guard a bare sequence
+    // number), then a crash before the progress write.
+    await stack.doc.send(
+      new PutCommand({
+        TableName: stack.names.windows,
+        Item: {
+          pk: `${ip}#${Date.parse('2026-03-10T18:40:10Z')}`,
+          ip,
+          windowStart: Date.parse('2026-03-10T18:40:10Z'),
+          windowEnd: Date.parse('2026-03-10T18:40:15Z'),
+          count: 1,
+          status: 'OPEN',
+          'seq:shardId-000000000000': first,
+          'count:shardId-000000000000': 1,
+        },
+      }),
+    );
+    const retry = await fold(event, localContext('fold'));
+    assert.equal(retry.reports[0]?.counted, 1);
+    assert.equal(retry.reports[0]?.alreadyCounted, 1);
+    // And a position stored bare: that record is not folded again.
+    await stack.doc.send(
+      new PutCommand({
+        TableName: stack.names.shardState,
+        Item: {
+          stream: stack.names.stream,
+          shardId: 'shardId-000000000001',
+          sequenceNumber: second,
+          maxEventMs: 0,
+        },
+      }),
+    );
+    const replay = await fold(
+      kinesisEvent(
+        'shardId-000000000001',
+        [`18:40:10 ${ip}`, `18:40:11 ${ip}`],
+        Date.parse('2026-03-10T18:41:00Z'),
+      ),
+      localContext('fold'),
+    );
+    assert.equal(replay.reports[0]?.redelivered, 2);
+    assert.equal(replay.reports[0]?.counted, 0);
   });
 });

@@ -103,6 +103,14 @@ describe('framing: every producer’s record, read as lines', () => {
     assert.equal(good?.unreadable, undefined);
   });
 
+  it('refuses a record of more lines than a position can index (a megabyte of bare newlines)', () => {
+    const decoded = decodeRecord(Buffer.from(`${'\n'.repeat(1_000_000)}18:40:10 10.0.0.1`));
+    assert.ok(
+      'corrupt' in decoded && /more than 999999/.test(decoded.corrupt),
+      JSON.stringify(decoded).slice(0, 200),
+    );
+  });
+
   it('gives each line a position after the previous one, and a corrupt record one dead entry', () => {
     const positions = linesOfRecord('42', 1, newlineBatch(['a', 'b', 'c'])).map((l) => l.position);
     assert.deepEqual([...positions].sort(), positions);

@@ -73,7 +73,10 @@ describe('window item keys and updates', () => {
       contribution: { ip: '10.0.0.1', windowStart: 0, windowEnd: 5000, positions: ['a', 'b', 'c'] },
       expiresAt: 99,
     });
-    assert.match(update.ConditionExpression ?? '', /attribute_not_exists\(#guard\) OR #guard < :first/);
+    assert.match(
+      update.ConditionExpression ?? '',
+      /attribute_not_exists\(#guard\) OR \(#guard < :first AND #guard <> :firstRecord\)/,
+    );
     assert.equal(update.ExpressionAttributeNames['#guard'], 'seq:shardId-000000000001');
     assert.equal(update.ExpressionAttributeValues[':first'], 'a');
     assert.equal(update.ExpressionAttributeValues[':last'], 'c');
