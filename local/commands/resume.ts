@@ -14,7 +14,7 @@ import {
   payloadOf,
 } from '../sources/input-journal.js';
 import { type LineSourceSpec, openLineSource } from '../sources/line-source.js';
-import { type ProducerHooks, StreamProducer } from '../sources/producer.js';
+import { type ProducerHooks, type ProducerOptions, StreamProducer } from '../sources/producer.js';
 import { recordLines } from '../sources/record-lines.js';
 
 /**
@@ -23,6 +23,9 @@ import { recordLines } from '../sources/record-lines.js';
  */
 
 const number = new Intl.NumberFormat('en-US');
+
+/** How the run packs lines into records: a batch in flight that lost lines has them put the same way. */
+export type Packing = Pick<ProducerOptions, 'aggregation' | 'aggregateBytes' | 'lingerMs'>;
 
 /** Where a run's input starts, and the producer hooks that journal it (none for a live run). */
 export interface InputResume {
@@ -50,9 +53,10 @@ export async function resumeInput(args: {
   readonly spec: LineSourceSpec;
   readonly description: string;
   readonly match: FileMatch | undefined;
+  readonly packing: Packing;
   readonly say: (message: string) => void;
 }): Promise<InputResume> {
-  const { kinesis, streamName, journal, prefix, dataDir, spec, match, say } = args;
+  const { kinesis, streamName, journal, prefix, dataDir, spec, match, packing, say } = args;
   await readBackPending(kinesis, streamName, journal, prefix);
   if (spec.kind !== 'file' && spec.kind !== 'stdin' && spec.kind !== 'tcp') return { skip: 0, repaired: 0 };
   for (const warning of unfinishedWarnings(dataDir, journal.entries(prefix), match?.entry)) say(warning);
@@ -67,7 +71,7 @@ export async function resumeInput(args: {
       journal.save();
     }
     say(resumeMessage(spec.path, dataDir, match));
-    repaired = await putMissing(kinesis, streamName, journal, match);
+    repaired = await putMissing(kinesis, streamName, journal, match, packing);
     skip = match.entry.lines;
   }
   const entry = match?.entry ?? journal.newEntry(prefix, spec.kind, args.description);
@@ -250,6 +254,7 @@ export async function putMissing(
   streamName: string,
   journal: InputJournal,
   match: FileMatch,
+  packing: Packing,
 ): Promise<number> {
   const { entry, pendingPayloads } = match;
   const pending = entry.pending;
@@ -265,7 +270,7 @@ export async function putMissing(
       sentAtMs: Date.now(),
     };
     journal.save();
-    const producer = new StreamProducer(kinesis, streamName);
+    const producer = new StreamProducer(kinesis, streamName, packing);
     for (const payload of lines) await producer.put(payload.toString('utf8'));
     await producer.flush();
   }
