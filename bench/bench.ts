@@ -7,13 +7,25 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { foldDependencies } from '../functions/config.js';
 import { createFoldHandler } from '../functions/fold-handler.js';
+import { startEmulators } from '../local/aws/emulators.js';
+import { createStream } from '../local/aws/provision.js';
 import { localContext } from '../local/lambda/lambda-context.js';
-import { ipPool, seedLogLines } from '../local/sources/generate.js';
+import { ipPool, seededRandom, seedLogLines, zipfSampler } from '../local/sources/generate.js';
+import { StreamProducer } from '../local/sources/producer.js';
+import {
+  type Aggregation,
+  DEFAULT_AGGREGATE_BYTES,
+  DEFAULT_LINGER_MS,
+} from '../local/sources/record-packing.js';
 import { WindowFolder } from '../shared/fold.js';
+import { partitionKeyFor } from '../shared/parse.js';
+import { pause } from '../shared/pause.js';
 import { linePosition, padSequence } from '../shared/sequence.js';
-import { documentClient } from '../shared/store/clients.js';
-import { kinesisEvent } from '../test/helpers/records.js';
+import { createKinesisClient, documentClient } from '../shared/store/clients.js';
+import { STREAM } from '../shared/tables.js';
+import { combinedLine, kinesisEvent } from '../test/helpers/records.js';
 import { startTestStack } from '../test/helpers/stack.js';
+import { readStream } from '../test/helpers/stream-records.js';
 
 /**
  * `npm run bench`: the figures issue #2 asks for. Prints, never asserts: performance targets are read here,
@@ -22,6 +34,14 @@ import { startTestStack } from '../test/helpers/stack.js';
 const LINES = Number(process.env.BENCH_LINES ?? 1_000_000);
 const E2E_LINES = Number(process.env.BENCH_E2E_LINES ?? 20_000);
 const FAULT_LINES = Number(process.env.BENCH_FAULT_LINES ?? 10_000);
+/** Lines per producer run at 1,000 lines/s (so seconds × 1,000). */
+const PRODUCER_LINES = Number(process.env.BENCH_PRODUCER_LINES ?? 5_000);
+/**
+ * `--aggregate` for the runs of `ipcount run` below; unset = the product's default. `off` measures them as
+ * before aggregation, e.g. against a fold that does not read aggregated records yet.
+ */
+const RUN_AGGREGATE = process.env.BENCH_AGGREGATE;
+const aggregateArgs = RUN_AGGREGATE ? ['--aggregate', RUN_AGGREGATE] : [];
 const dir = mkdtempSync(join(tmpdir(), 'ipcount-bench-'));
 const file = join(dir, 'zipf.log');
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
@@ -151,7 +171,18 @@ function endToEnd(lines: readonly string[], name: string, extra: string[] = []):
   const t0 = process.hrtime.bigint();
   const out = spawnSync(
     process.execPath,
-    ['bin/ipcount.mjs', 'run', '--input', input, '--stats', stats, '--batch-size', '1000', ...extra],
+    [
+      'bin/ipcount.mjs',
+      'run',
+      '--input',
+      input,
+      '--stats',
+      stats,
+      '--batch-size',
+      '1000',
+      ...aggregateArgs,
+      ...extra,
+    ],
     { encoding: 'utf8' },
   );
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
@@ -161,7 +192,8 @@ function endToEnd(lines: readonly string[], name: string, extra: string[] = []):
 
 const lines = generate();
 console.log(
-  `ipcount bench — ${fmt(LINES)} seed-format lines, 10,000 IPs (Zipf s=1.1), 5 s windows; node ${process.version}\n`,
+  `ipcount bench — ${fmt(LINES)} seed-format lines, 10,000 IPs (Zipf s=1.1), 5 s windows; node ${process.version}` +
+    `${RUN_AGGREGATE ? `; ipcount run --aggregate ${RUN_AGGREGATE}` : ''}\n`,
 );
 const mawk = mawkSeconds();
 const core = foldCoreSeconds();
@@ -211,6 +243,8 @@ console.log(
     `\n  fault run / clean run                   ${(rate(faulty) / rate(clean)).toFixed(2)}×; counts ${faulty.stats.counted === clean.stats.counted ? 'identical' : 'DIFFER'}` +
     `\n  extra DynamoDB requests per redelivered record ${((faulty.stats.dynamoRequests - clean.stats.dynamoRequests) / Math.max(1, faulty.stats.redeliveredRecords)).toFixed(2)}`,
 );
+await producerFigures(lines);
+
 // Latency: live from the log service, 1-second windows, no disorder allowance. Each printed result's delay
 // after its closing condition (window end + max disorder, when a later record can move the watermark past it).
 const latencies = await liveLatencies();
@@ -221,6 +255,100 @@ console.log(
     `p50 ${fmt(pct(0.5))} ms, p95 ${fmt(pct(0.95))} ms, max ${fmt(sorted[sorted.length - 1] ?? Number.NaN)} ms (target ≤ 2,000 ms locally)`,
 );
 rmSync(dir, { recursive: true, force: true });
+
+/**
+ * Records on the stream: the real StreamProducer at 1,000 lines/s onto kinesalite with the stack's default
+ * shard count, read back with GetRecords. What a shard can take follows from the AWS limits (1,000 records/s
+ * and 1 MiB/s per shard), and what it costs from the AWS rounding: a provisioned stream bills PUT payload
+ * units of 25 KB per record, rounded up; an on-demand stream bills ingest per record rounded up to 1 KB
+ * (1,024 bytes).
+ */
+async function producerFigures(seed: readonly string[]): Promise<void> {
+  const RATE = 1_000;
+  const HOT_SHARE = 0.15;
+  const PUT_UNIT = 25 * 1024;
+  const MiB = 1_048_576;
+  const emulators = await startEmulators();
+  const kinesis = createKinesisClient(emulators.kinesis);
+  const random = seededRandom(5);
+  const ips = ipPool(10_000);
+  const pick = zipfSampler(ips.length, 1.1, random);
+  const startMs = Date.now() - 3_600_000;
+  const nginx = Array.from({ length: PRODUCER_LINES }, (_, i) =>
+    combinedLine(
+      ips[pick()] ?? '',
+      startMs + i,
+      `/api/items/${Math.floor(random() * 100_000)}?page=${i % 7}`,
+    ),
+  );
+  const workloads = [
+    { name: 'seed', lines: seed.slice(0, PRODUCER_LINES) },
+    { name: 'nginx combined', lines: nginx },
+  ];
+  const topShare = (lines: readonly string[]) => {
+    const byIp = new Map<string, number>();
+    for (const line of lines) byIp.set(partitionKeyFor(line), (byIp.get(partitionKeyFor(line)) ?? 0) + 1);
+    return Math.max(...byIp.values()) / lines.length;
+  };
+  console.log(
+    `\nproducer, ${fmt(PRODUCER_LINES)} lines at ${fmt(RATE)} lines/s onto ${STREAM.defaultShards} shards (the stack's default), ` +
+      `records ≤ ${fmt(DEFAULT_AGGREGATE_BYTES)} B, linger ${DEFAULT_LINGER_MS} ms unless said` +
+      `\n  capacity per shard = min(1,000 records/s × lines/record, 1 MiB/s ÷ bytes/line); hot-IP ceiling = that ÷ ${HOT_SHARE} ` +
+      `(one IP's share of a Zipf workload, all on one shard)` +
+      `\n  PUT units: each record rounded up to 25 KB (${fmt(PUT_UNIT)} B); on-demand ingest: each record rounded up to 1 KB (1,024 B)` +
+      `\n  ${'workload, framing'.padEnd(34)}${'lines/rec'.padStart(10)}${'B/rec'.padStart(9)}${'B/line'.padStart(8)}` +
+      `${'lines/s/shard'.padStart(22)}${'hot-IP ceiling'.padStart(16)}${'PUT units/1e9 lines'.padStart(21)}${'on-demand GiB/1e9 lines'.padStart(25)}`,
+  );
+  let streams = 0;
+  for (const workload of workloads) {
+    const runs: { aggregation: Aggregation; lingerMs?: number }[] = [
+      { aggregation: 'kpl' },
+      { aggregation: 'newline' },
+      { aggregation: 'off' },
+      ...(workload.name === 'seed' ? [{ aggregation: 'kpl' as const, lingerMs: 500 }] : []),
+    ];
+    for (const run of runs) {
+      const name = `bench-producer-${streams++}`;
+      await createStream(kinesis, name, STREAM.defaultShards);
+      const producer = new StreamProducer(kinesis, name, {
+        aggregation: run.aggregation,
+        ...(run.lingerMs !== undefined ? { lingerMs: run.lingerMs } : {}),
+      });
+      // Paced: line i is put at i ms after the start.
+      const t0 = Date.now();
+      for (const [i, line] of workload.lines.entries()) {
+        const due = t0 + (i * 1000) / RATE - Date.now();
+        if (due > 0) await pause(due);
+        await producer.put(line);
+      }
+      const stats = await producer.flush();
+      const records = await readStream(kinesis, name);
+      const sizes = records.map((r) => r.data.length + Buffer.byteLength(r.partitionKey, 'utf8'));
+      const lines = records.reduce((n, r) => n + r.lines.length, 0);
+      if (lines !== workload.lines.length || stats.records !== records.length)
+        throw new Error(`${name}: ${lines} lines in ${records.length} records read back, ${stats.sent} sent`);
+      const perRecord = lines / records.length;
+      const bytesPerLine = stats.recordBytes / lines;
+      const byRecords = 1_000 * perRecord;
+      const byBytes = MiB / bytesPerLine;
+      const capacity = Math.min(byRecords, byBytes);
+      const putUnits = sizes.reduce((n, s) => n + Math.ceil(s / PUT_UNIT), 0);
+      const ingestKiB = sizes.reduce((n, s) => n + Math.ceil(s / 1024), 0);
+      const label = `${workload.name}, ${run.aggregation}${run.lingerMs !== undefined ? ` (--linger-ms ${run.lingerMs})` : ''}`;
+      console.log(
+        `  ${label.padEnd(34)}${perRecord.toFixed(1).padStart(10)}${fmt(stats.recordBytes / records.length).padStart(9)}` +
+          `${bytesPerLine.toFixed(1).padStart(8)}${`${fmt(capacity)} (${byRecords < byBytes ? 'records' : 'bytes'})`.padStart(22)}` +
+          `${fmt(capacity / HOT_SHARE).padStart(16)}${fmt((putUnits / lines) * 1e9).padStart(21)}` +
+          `${(((ingestKiB / lines) * 1e9) / 1024 / 1024).toFixed(1).padStart(25)}`,
+      );
+    }
+    console.log(
+      `  (${workload.name}: its top IP is ${(topShare(workload.lines) * 100).toFixed(1)}% of its lines)`,
+    );
+  }
+  kinesis.destroy();
+  await emulators.stop();
+}
 
 function liveLatencies(): Promise<number[]> {
   return new Promise((resolve, reject) => {
@@ -239,6 +367,7 @@ function liveLatencies(): Promise<number[]> {
         '0',
         '--duration',
         '10',
+        ...aggregateArgs,
       ],
       { stdio: ['ignore', 'pipe', 'ignore'] },
     );

@@ -1,14 +1,23 @@
-// aws-kinesis-agg exports RecordAggregator (lib/kpl-agg.js) but its own typings leave it out.
+// aws-kinesis-agg's own types declare its (de)aggregate functions but not the RecordAggregator it exports.
 import 'aws-kinesis-agg';
 
 declare module 'aws-kinesis-agg' {
+  export interface AggregatorUserRecord {
+    partitionKey: string;
+    explicitHashKey?: string;
+    data: Buffer;
+  }
+
+  /** Packs user records into one KPL aggregated record (magic, protobuf, MD5), up to about 1 MB. */
   export class RecordAggregator {
-    constructor(onReadyCallback?: unknown);
-    addUserRecord(record: { partitionKey: string; explicitHashKey?: string; data: Buffer }): void;
-    calculateUserRecordSize(record: { partitionKey: string; explicitHashKey?: string; data: Buffer }): number;
-    checkIfUserRecordFits(record: { partitionKey: string; explicitHashKey?: string; data: Buffer }): boolean;
-    build(): { partitionKey: string; data: Buffer } | undefined;
-    length(): number;
+    /** Bytes of the protobuf message so far (the record is this plus 4 bytes of magic and 16 of MD5). */
     totalBytes: number;
+    length(): number;
+    /** The bytes the record would grow by: partition key table entry (if new), indexes, data. */
+    calculateUserRecordSize(record: AggregatorUserRecord): number;
+    /** Throws when the record would pass about 1 MB. */
+    addUserRecord(record: AggregatorUserRecord): void;
+    /** The aggregated record of everything added (undefined when empty), and clears the aggregator. */
+    build(): (EncodedRecord & { ExplicitHashKey?: string }) | undefined;
   }
 }

@@ -152,6 +152,25 @@ export function parsed<T>(
   };
 }
 
+/** One of a few words, e.g. `--aggregate kpl|newline|off`. */
+export function choice<T extends string>(
+  flag: string,
+  spec: { help: string; values: readonly T[]; default: T },
+): Option<T> {
+  return {
+    flag,
+    metavar: spec.values.join('|'),
+    help: spec.help,
+    defaultText: spec.default,
+    read: (value) => {
+      if (value === undefined) return spec.default;
+      if (!(spec.values as readonly string[]).includes(value))
+        throw new UsageError(`--${flag} must be one of ${spec.values.join(', ')}, got ${value}`);
+      return value as T;
+    },
+  };
+}
+
 export function flag(name: string, help: string): Option<boolean> {
   return { flag: name, help, read: (value) => value !== undefined };
 }

@@ -3,11 +3,12 @@ import { type AwsTarget, createKinesisClient } from '../../shared/store/clients.
 import { type DeploymentRef, resolveDeployment } from '../aws/deployment.js';
 import { lineSourceSpec, openLineSource } from '../sources/line-source.js';
 import { StreamProducer } from '../sources/producer.js';
+import { type Aggregation, DEFAULT_AGGREGATION } from '../sources/record-packing.js';
 
 /**
  * `ipcount produce`: lines from a file, stdin or a TCP log service onto a real stream (AWS, LocalStack, the
- * embedded edge). PutRecords batching and per-record retry are the producer's; this adds the source, a
- * progress line, and a clean flush on Ctrl-C.
+ * embedded edge). Packing lines into records, PutRecords batching and per-record retry are the producer's;
+ * this adds the source, a progress line, and a clean flush on Ctrl-C.
  */
 export interface ProduceOptions {
   readonly target: AwsTarget;
@@ -16,11 +17,18 @@ export interface ProduceOptions {
   /** A file, '-' for stdin, or `tcp://host:port`: a log service writing one line per `\n`. */
   readonly input?: string;
   readonly progressIntervalMs?: number;
+  /** How lines go into Kinesis records (default DEFAULT_AGGREGATION), the record size limit and the linger. */
+  readonly aggregation?: Aggregation;
+  readonly aggregateBytes?: number;
+  readonly lingerMs?: number;
 }
 
 export interface ProduceStats {
   readonly stream: string;
   readonly sent: number;
+  /** Kinesis records the lines went in, and their bytes (data and partition keys). */
+  readonly records: number;
+  readonly recordBytes: number;
   readonly retried: number;
   readonly requests: number;
   readonly durationMs: number;
@@ -43,14 +51,18 @@ export async function produce(options: ProduceOptions, io: ProduceIo): Promise<P
     ...(io.signal ? { signal: io.signal } : {}),
   });
   const kinesis = createKinesisClient(options.target);
-  const producer = new StreamProducer(kinesis, stream);
+  const producer = new StreamProducer(kinesis, stream, {
+    aggregation: options.aggregation ?? DEFAULT_AGGREGATION,
+    ...(options.aggregateBytes !== undefined ? { aggregateBytes: options.aggregateBytes } : {}),
+    ...(options.lingerMs !== undefined ? { lingerMs: options.lingerMs } : {}),
+  });
   const startedAt = Date.now();
   const progress = (final: boolean) => {
     const s = producer.stats();
     const seconds = (Date.now() - startedAt) / 1000;
     say(
-      `${final ? 'done: ' : ''}${s.sent} lines on ${stream} (${Math.round(s.sent / Math.max(seconds, 0.001))}/s), ` +
-        `${s.retried} records retried, ${s.requests} requests`,
+      `${final ? 'done: ' : ''}${s.sent} lines on ${stream} (${Math.round(s.sent / Math.max(seconds, 0.001))}/s) ` +
+        `in ${s.records} records, ${s.retried} records retried, ${s.requests} requests`,
     );
   };
   const ticker = setInterval(() => progress(false), options.progressIntervalMs ?? 2_000);
@@ -64,6 +76,8 @@ export async function produce(options: ProduceOptions, io: ProduceIo): Promise<P
     const result = {
       stream,
       sent: stats.sent,
+      records: stats.records,
+      recordBytes: stats.recordBytes,
       retried: stats.retried,
       requests: stats.requests,
       durationMs: Date.now() - startedAt,

@@ -14,7 +14,8 @@ import {
   payloadOf,
 } from '../sources/input-journal.js';
 import { type LineSourceSpec, openLineSource } from '../sources/line-source.js';
-import { type ProducerHooks, StreamProducer } from '../sources/producer.js';
+import { type ProducerHooks, type ProducerOptions, StreamProducer } from '../sources/producer.js';
+import { recordLines } from '../sources/record-lines.js';
 
 /**
  * Resuming a bounded input of a data dir after a kill (the journal is local/sources/input-journal.ts): which
@@ -22,6 +23,9 @@ import { type ProducerHooks, StreamProducer } from '../sources/producer.js';
  */
 
 const number = new Intl.NumberFormat('en-US');
+
+/** How the run packs lines into records: a batch in flight that lost lines has them put the same way. */
+export type Packing = Pick<ProducerOptions, 'aggregation' | 'aggregateBytes' | 'lingerMs'>;
 
 /** Where a run's input starts, and the producer hooks that journal it (none for a live run). */
 export interface InputResume {
@@ -49,9 +53,10 @@ export async function resumeInput(args: {
   readonly spec: LineSourceSpec;
   readonly description: string;
   readonly match: FileMatch | undefined;
+  readonly packing: Packing;
   readonly say: (message: string) => void;
 }): Promise<InputResume> {
-  const { kinesis, streamName, journal, prefix, dataDir, spec, match, say } = args;
+  const { kinesis, streamName, journal, prefix, dataDir, spec, match, packing, say } = args;
   await readBackPending(kinesis, streamName, journal, prefix);
   if (spec.kind !== 'file' && spec.kind !== 'stdin' && spec.kind !== 'tcp') return { skip: 0, repaired: 0 };
   for (const warning of unfinishedWarnings(dataDir, journal.entries(prefix), match?.entry)) say(warning);
@@ -66,7 +71,7 @@ export async function resumeInput(args: {
       journal.save();
     }
     say(resumeMessage(spec.path, dataDir, match));
-    repaired = await putMissing(kinesis, streamName, journal, match);
+    repaired = await putMissing(kinesis, streamName, journal, match, packing);
     skip = match.entry.lines;
   }
   const entry = match?.entry ?? journal.newEntry(prefix, spec.kind, args.description);
@@ -158,7 +163,8 @@ export async function matchFile(
  * For each pending batch not yet read back: which of its records reached the stream. Done at the start of
  * every run on the data dir, before it puts anything, so what follows a batch's sequence numbers (or, on a
  * shard it had none for, what arrived after it was sent) is that batch and nothing else. Matching is by
- * payload, as a multiset: identical lines count the same, so which of them is on the stream does not matter.
+ * line payload, as a multiset: identical lines count the same, so which of them is on the stream does not
+ * matter. A record may hold many lines (aggregated, KPL or newline): it is read line by line.
  */
 export async function readBackPending(
   kinesis: KinesisClient,
@@ -180,8 +186,10 @@ export async function readBackPending(
         // Without a sequence number, arrival time tells: an earlier run's records arrived well before this
         // batch was sent (a few ms spare for the SDK's rounding of kinesalite's timestamps).
         if (!after && (record.arrivalMs ?? 0) < pending.sentAtMs - 5) continue;
-        const key = payloadHash(record.data);
-        found.set(key, (found.get(key) ?? 0) + 1);
+        for (const line of recordLines(record.data, record.partitionKey)) {
+          const key = payloadHash(Buffer.from(line, 'utf8'));
+          found.set(key, (found.get(key) ?? 0) + 1);
+        }
       }
     }
     const missing: number[] = [];
@@ -195,12 +203,18 @@ export async function readBackPending(
   journal.save();
 }
 
+interface StreamRecord {
+  readonly data: Uint8Array;
+  readonly partitionKey: string;
+  readonly arrivalMs: number | undefined;
+}
+
 async function readShard(
   kinesis: KinesisClient,
   streamName: string,
   shardId: string,
   after: string | undefined,
-): Promise<{ data: Uint8Array; arrivalMs: number | undefined }[]> {
+): Promise<StreamRecord[]> {
   const from: Partial<GetShardIteratorCommandInput> = after
     ? { ShardIteratorType: 'AFTER_SEQUENCE_NUMBER', StartingSequenceNumber: after }
     : { ShardIteratorType: 'TRIM_HORIZON' };
@@ -213,12 +227,16 @@ async function readShard(
       } as GetShardIteratorCommandInput),
     )
   ).ShardIterator;
-  const out: { data: Uint8Array; arrivalMs: number | undefined }[] = [];
+  const out: StreamRecord[] = [];
   while (iterator) {
     const page = await kinesis.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: 10_000 }));
     const records = page.Records ?? [];
     for (const r of records)
-      out.push({ data: r.Data ?? new Uint8Array(), arrivalMs: r.ApproximateArrivalTimestamp?.getTime() });
+      out.push({
+        data: r.Data ?? new Uint8Array(),
+        partitionKey: r.PartitionKey ?? '',
+        arrivalMs: r.ApproximateArrivalTimestamp?.getTime(),
+      });
     iterator = page.NextShardIterator;
     // Nothing else is put while this runs: an empty read is the shard's end.
     if (records.length === 0 && (page.MillisBehindLatest ?? 0) === 0) break;
@@ -236,6 +254,7 @@ export async function putMissing(
   streamName: string,
   journal: InputJournal,
   match: FileMatch,
+  packing: Packing,
 ): Promise<number> {
   const { entry, pendingPayloads } = match;
   const pending = entry.pending;
@@ -251,7 +270,7 @@ export async function putMissing(
       sentAtMs: Date.now(),
     };
     journal.save();
-    const producer = new StreamProducer(kinesis, streamName);
+    const producer = new StreamProducer(kinesis, streamName, packing);
     for (const payload of lines) await producer.put(payload.toString('utf8'));
     await producer.flush();
   }

@@ -19,6 +19,7 @@ import {
   openLineSource,
 } from '../sources/line-source.js';
 import { type ProducerStats, StreamProducer } from '../sources/producer.js';
+import { type Aggregation, DEFAULT_AGGREGATION } from '../sources/record-packing.js';
 import { type ProgressLine, startProgressLine } from './progress.js';
 import { alreadyCounted, matchFile, resumeInput } from './resume.js';
 import { emptyRunStats, type RunStats, reportRun, writeStats } from './run-report.js';
@@ -51,6 +52,10 @@ export interface RunOptions extends Partial<PipelineSettings> {
   readonly reshard?: { readonly kind: ReshardKind; readonly afterLines: number };
   readonly bisectOnError?: boolean;
   readonly retryBackoffMs?: number;
+  /** How the producer packs lines into Kinesis records (default DEFAULT_AGGREGATION), its size limit and linger. */
+  readonly aggregation?: Aggregation;
+  readonly aggregateBytes?: number;
+  readonly lingerMs?: number;
   /** The progress line of an --input run: on a terminal only (default), or always. */
   readonly progress?: 'terminal' | 'always';
   /**
@@ -219,6 +224,11 @@ export async function run(options: RunOptions, io: RunIo): Promise<RunStats> {
     else if (options.input === undefined) say(`${lines.description}; Ctrl-C stops`);
 
     const schedule = live.startSchedule();
+    const packing = {
+      aggregation: options.aggregation ?? DEFAULT_AGGREGATION,
+      ...(options.aggregateBytes !== undefined ? { aggregateBytes: options.aggregateBytes } : {}),
+      ...(options.lingerMs !== undefined ? { lingerMs: options.lingerMs } : {}),
+    };
 
     // Before anything is put: what of a batch in flight at an earlier kill reached the stream, and where
     // this input starts (a resumed file after the lines already on the stream).
@@ -232,12 +242,13 @@ export async function run(options: RunOptions, io: RunIo): Promise<RunStats> {
           spec,
           description: lines.description,
           match,
+          packing,
           say,
         })
       : { skip: 0, repaired: 0 };
     const { hooks } = resume;
 
-    const producer = new StreamProducer(live.kinesis, names.stream, { hooks });
+    const producer = new StreamProducer(live.kinesis, names.stream, { ...packing, hooks });
     const feeding = { read: 0 };
     progress =
       options.input !== undefined
@@ -342,6 +353,8 @@ async function feed(
       const outcome = await options.reshard
         .run()
         .catch((error: Error) => `failed (${error.message}); continuing without it`);
+      // The producer would notice by where its next records land; told now, it routes them right at once.
+      producer.reshardSeen();
       options.say(`resharding after ${counter.read} lines: ${outcome}`);
     }
   }

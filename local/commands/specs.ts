@@ -2,7 +2,25 @@ import { normaliseIp } from '../../shared/parse.js';
 import { DEFAULT_PREFIX, STREAM } from '../../shared/tables.js';
 import { lineSourceSpec } from '../sources/line-source.js';
 import { SEED_IPS } from '../sources/log-service.js';
-import { type CommandSpec, flag, integer, type Option, parsed, positive, setting, text } from './options.js';
+import {
+  AGGREGATIONS,
+  DEFAULT_AGGREGATE_BYTES,
+  DEFAULT_AGGREGATION,
+  DEFAULT_LINGER_MS,
+  MAX_RECORD_BYTES,
+  MIN_AGGREGATE_BYTES,
+} from '../sources/record-packing.js';
+import {
+  type CommandSpec,
+  choice,
+  flag,
+  integer,
+  type Option,
+  parsed,
+  positive,
+  setting,
+  text,
+} from './options.js';
 import { parseIpRange } from './query.js';
 
 /** What each command takes: the one table its parsing, validation and `--help` come from. */
@@ -20,6 +38,28 @@ function inputOption(help: string, defaultText?: string) {
     short: 'i',
   };
 }
+
+/** How the producer packs lines into Kinesis records, in run and produce alike (sources/record-packing.ts). */
+const PACKING = {
+  aggregate: choice('aggregate', {
+    values: AGGREGATIONS,
+    default: DEFAULT_AGGREGATION,
+    help: "how lines go into Kinesis records: kpl packs the lines of one shard into a KPL aggregated record (each line keeps its partition key; the record carries an MD5 of its contents), newline joins them with '\\n', off puts one line per record",
+  }),
+  aggregateBytes: integer('aggregate-bytes', {
+    help: 'size limit of an aggregated record (data and partition key), 10,240 to 1,048,576 bytes',
+    min: MIN_AGGREGATE_BYTES,
+    max: MAX_RECORD_BYTES,
+    default: DEFAULT_AGGREGATE_BYTES,
+  }),
+  lingerMs: integer('linger-ms', {
+    metavar: 'MS',
+    help: 'how long a batch of lines waits for more before it is put',
+    min: 0,
+    max: 5_000,
+    default: DEFAULT_LINGER_MS,
+  }),
+} satisfies Record<string, Option<unknown>>;
 
 const port = (flagName: string, help: string, fallback: number) =>
   integer(flagName, { help, min: 0, max: 65_535, default: fallback });
@@ -128,7 +168,7 @@ const RUN_FAULTS = {
 } satisfies Record<string, Option<unknown>>;
 
 export const RUN: CommandSpec<
-  typeof RUN_SOURCE & typeof RUN_SETTINGS & typeof RUN_RUNTIME & typeof RUN_FAULTS
+  typeof RUN_SOURCE & typeof RUN_SETTINGS & typeof RUN_RUNTIME & typeof PACKING & typeof RUN_FAULTS
 > = {
   name: 'run',
   summary:
@@ -141,6 +181,7 @@ export const RUN: CommandSpec<
     { title: 'source', options: RUN_SOURCE },
     { title: 'settings (shared with the stack: shared/settings.ts)', options: RUN_SETTINGS },
     { title: 'runtime', options: RUN_RUNTIME },
+    { title: 'records (how lines go on the stream)', options: PACKING },
     { title: 'failure injection (the exactly-once lesson)', options: RUN_FAULTS },
   ],
   moved: {
@@ -231,15 +272,18 @@ const PRODUCE_OPTIONS = {
   }),
 } satisfies Record<string, Option<unknown>>;
 
-export const PRODUCE: CommandSpec<typeof PRODUCE_OPTIONS> = {
+export const PRODUCE: CommandSpec<typeof PRODUCE_OPTIONS & typeof PACKING> = {
   name: 'produce',
   summary:
     'Puts lines on a real stream (AWS, LocalStack, the edge of ipcount run --serve), batched, retrying only what failed.',
   usage: [
     'ipcount produce (--stack NAME | --stream NAME | --prefix P) [--region R] [--endpoint URL]',
-    '                [--input FILE|-|tcp://HOST:PORT]',
+    '                [--input FILE|-|tcp://HOST:PORT] [--aggregate kpl|newline|off]',
   ],
-  sections: [{ title: 'options', options: PRODUCE_OPTIONS }],
+  sections: [
+    { title: 'options', options: PRODUCE_OPTIONS },
+    { title: 'records (how lines go on the stream)', options: PACKING },
+  ],
   notes: DEPLOYMENTS,
   moved: { from: 'a TCP log service is an --input: --input tcp://HOST:PORT' },
 };

@@ -16,7 +16,10 @@ export const INPUTS_FILE = 'ipcount-inputs.json';
 export interface PendingBatch {
   readonly fromLine: number;
   readonly toLine: number;
-  /** The records of the batch: line number and payload hash (a repair batch holds only some of the range). */
+  /**
+   * The lines of the batch: line number and payload hash (a repair batch holds only some of the range). Lines,
+   * not Kinesis records: an aggregated record holds many, and is read back line by line.
+   */
   readonly records: readonly (readonly [number, string])[];
   /** The prefix hash through `toLine`: a file whose lines so far match it holds this very batch. */
   readonly hashAtTo?: string;
@@ -24,7 +27,7 @@ export interface PendingBatch {
   readonly after: Readonly<Record<string, string>>;
   /** For shards with no known sequence number: its records arrived at or after this time. */
   readonly sentAtMs: number;
-  /** Once the stream has been read back: the line numbers of the batch's records that are not on it. */
+  /** Once the stream has been read back: the line numbers of the batch's lines that are not on it. */
   readonly missing?: readonly number[];
 }
 

@@ -4,37 +4,23 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import {
-  GetRecordsCommand,
-  GetShardIteratorCommand,
-  type KinesisClient,
-  ListShardsCommand,
-} from '@aws-sdk/client-kinesis';
+import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import { createKinesisClient } from '../../../shared/store/clients.js';
 import { ipcount } from '../../helpers/cli.js';
 import { startTestStack, type TestStack } from '../../helpers/stack.js';
+import { readStream } from '../../helpers/stream-records.js';
 
-/** Every record on the stream, read from each shard's start: what the fold would see. */
+/**
+ * Every line on the stream, by partition key, read from each shard's start: what the fold would see. A KPL
+ * record's lines go under their sub-records' own keys; any other record's lines under the record's key.
+ */
 async function streamLines(kinesis: KinesisClient, stream: string): Promise<Map<string, string[]>> {
   const byKey = new Map<string, string[]>();
-  const { Shards = [] } = await kinesis.send(new ListShardsCommand({ StreamName: stream }));
-  for (const shard of Shards) {
-    let { ShardIterator: iterator } = await kinesis.send(
-      new GetShardIteratorCommand({
-        StreamName: stream,
-        ShardId: shard.ShardId,
-        ShardIteratorType: 'TRIM_HORIZON',
-      }),
-    );
-    for (let empty = 0; iterator && empty < 2; ) {
-      const out = await kinesis.send(new GetRecordsCommand({ ShardIterator: iterator }));
-      if ((out.Records ?? []).length === 0) empty++;
-      for (const r of out.Records ?? []) {
-        const key = r.PartitionKey ?? '';
-        byKey.set(key, [...(byKey.get(key) ?? []), Buffer.from(r.Data ?? []).toString('utf8')]);
-      }
-      iterator = out.NextShardIterator;
-    }
+  for (const record of await readStream(kinesis, stream)) {
+    const keyed = record.subRecords
+      ? record.subRecords.map((s) => [s.partitionKey, s.data.toString('utf8')] as const)
+      : record.lines.map((line) => [record.partitionKey, line] as const);
+    for (const [key, line] of keyed) byKey.set(key, [...(byKey.get(key) ?? []), line]);
   }
   return byKey;
 }
@@ -81,7 +67,7 @@ describe('ipcount produce', () => {
   });
   const target = () => ['--stream', stack.names.stream, '--endpoint', stack.emulators.kinesis.endpoint];
 
-  it('puts a file on the stream in order per IP, partition key = IP', async () => {
+  it('puts a file on the stream in order per IP, partition key = IP, many lines a record', async () => {
     const lines = Array.from(
       { length: 1_200 },
       (_, i) => `12:00:${String(i % 60).padStart(2, '0')} 10.3.0.${i % 7}`,
@@ -91,6 +77,8 @@ describe('ipcount produce', () => {
     const result = await ipcount(['produce', ...target(), '--input', file]);
     assert.equal(result.code, 0, result.stderr);
     assert.match(result.stderr, /done: 1200 lines on /);
+    const records = Number(/done: 1200 lines on .* in (\d+) records/.exec(result.stderr)?.[1]);
+    assert.ok(records > 0 && records < 1200 / 10, `aggregated by default: ${records} records`);
     const onStream = await streamLines(kinesis, stack.names.stream);
     for (let ip = 0; ip < 7; ip++) {
       const key = `10.3.0.${ip}`;

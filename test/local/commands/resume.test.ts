@@ -5,15 +5,15 @@ import { appendFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { GetRecordsCommand, GetShardIteratorCommand } from '@aws-sdk/client-kinesis';
 import { startEmulators } from '../../../local/aws/emulators.js';
 import { ipPool, seedLogLines } from '../../../local/sources/generate.js';
 import { INPUTS_FILE, type InputEntry } from '../../../local/sources/input-journal.js';
 import { StreamProducer } from '../../../local/sources/producer.js';
+import { DEFAULT_AGGREGATION } from '../../../local/sources/record-packing.js';
 import { createKinesisClient } from '../../../shared/store/clients.js';
-import { listShards } from '../../../shared/store/stream-lineage.js';
 import { BIN, ipcount } from '../../helpers/cli.js';
 import { oracleCounts, resultCounts } from '../../helpers/oracle.js';
+import { readStream } from '../../helpers/stream-records.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ipcount-resume-'));
 const HOUR_AGO = Date.now() - 3_600_000;
@@ -81,34 +81,18 @@ async function table(dataDir: string): Promise<Map<string, number>> {
 }
 
 /**
- * In the killed run's data dir: how many records its stream holds, after putting `extra` lines first (what a
- * batch in flight would have put had it reached the stream before the kill).
+ * In the killed run's data dir: how many lines its stream holds (records read back line by line: aggregated
+ * records hold many), after putting `extra` lines first, packed as the run packs them (what a batch in flight
+ * would have put had it reached the stream before the kill).
  */
 async function onStream(dataDir: string, extra: readonly string[]): Promise<number> {
   const emulators = await startEmulators({ dataDir });
   const kinesis = createKinesisClient(emulators.kinesis);
   try {
-    const producer = new StreamProducer(kinesis, 'ipcount-lines');
+    const producer = new StreamProducer(kinesis, 'ipcount-lines', { aggregation: DEFAULT_AGGREGATION });
     for (const line of extra) await producer.put(line);
     await producer.flush();
-    let records = 0;
-    for (const shard of await listShards(kinesis, 'ipcount-lines')) {
-      const start = await kinesis.send(
-        new GetShardIteratorCommand({
-          StreamName: 'ipcount-lines',
-          ShardId: shard.ShardId,
-          ShardIteratorType: 'TRIM_HORIZON',
-        }),
-      );
-      let iterator = start.ShardIterator;
-      for (;;) {
-        const page = await kinesis.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: 10_000 }));
-        records += page.Records?.length ?? 0;
-        iterator = page.NextShardIterator;
-        if (!iterator || (page.Records?.length ?? 0) === 0) break;
-      }
-    }
-    return records;
+    return (await readStream(kinesis, 'ipcount-lines')).reduce((n, r) => n + r.lines.length, 0);
   } finally {
     kinesis.destroy();
     await emulators.stop();
