@@ -107,7 +107,9 @@ describe('ipcount run --data-dir, killed with SIGKILL and run again', () => {
     const input = join(dir, 'access.log');
     const first = lines(2000, 31);
     writeFileSync(input, `${first.join('\n')}\n`);
-    const args = ['run', '--input', input, '--data-dir', dataDir, '--shards', '2'];
+    // One line a record: a batch is then 500 lines, so a kill can fall between batches of this small input
+    // (aggregated, the whole file is one batch; test/local/commands/resume-read-back.test.ts reads those back).
+    const args = ['run', '--input', input, '--data-dir', dataDir, '--shards', '2', '--aggregate', 'off'];
 
     // Killed with its first batch in flight (no sequence number known yet: read back by arrival time).
     const a = await killedRun(args, dataDir, ({ journal }) => journal[0]?.pending !== undefined);
@@ -151,7 +153,9 @@ describe('ipcount run --data-dir, killed with SIGKILL and run again', () => {
     const input = join(dir, 'in-flight.log');
     const all = lines(1500, 35);
     writeFileSync(input, `${all.join('\n')}\n`);
-    const args = ['run', '--input', input, '--data-dir', dataDir, '--shards', '2'];
+    // One line a record: a batch is then 500 lines, so a kill can fall between batches of this small input
+    // (aggregated, the whole file is one batch; test/local/commands/resume-read-back.test.ts reads those back).
+    const args = ['run', '--input', input, '--data-dir', dataDir, '--shards', '2', '--aggregate', 'off'];
     const killed = await killedRun(
       args,
       dataDir,
