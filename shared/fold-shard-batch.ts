@@ -23,6 +23,13 @@ import { type ShardProgress, timelinessInClosedWindow, watermarkOf } from './wat
 export const CLOCK_MARGIN_MS = 5_000;
 
 /**
+ * Lines folded and written as one step of a batch. Lambda's batch size counts records, and an aggregated
+ * record holds hundreds of lines: steps keep the shard's progress (and so its watermark) moving inside a
+ * large batch, and its memory bounded, while still merging many lines into each window write.
+ */
+export const MAX_LINES_PER_STEP = 5_000;
+
+/**
  * One invocation's work for one shard, in the order that makes a crash anywhere safe to replay:
  * mark the batch begun (reading the progress) → fold a given-up batch before it, if any → fold → conditional
  * window writes and dead letters → advance progress (last).
@@ -98,92 +105,107 @@ export async function foldShardBatch(
     sequential && guarded
       ? await beginInOrder(deps, shardId, delivered, now)
       : { ...(await readStart(deps, shardId)), healed: [], gap: undefined };
-  // Once the position passes the healed records, the hole is closed: recorded first, for `ipcount redrive`.
   const lastHealed = healed[healed.length - 1]?.position ?? '';
-  const closesGap = async (progress: ShardProgress) => {
-    if (gap && progress.position >= lastHealed && delivered[0])
-      await deps.shardState.recordHealed({
-        shardId,
-        after: gap.after,
-        before: delivered[0].position,
-        records: healed.length,
-        healedAt: now,
-      });
-  };
   const records = healed.length > 0 ? [...healed, ...delivered] : delivered;
-  // Without guards (or with concurrent batches) the stored position must not skip records; its event-time
-  // maximum still seeds the watermark.
-  const skipFrom = sequential && guarded ? stored : stored && { ...stored, position: '' };
   const settings = sequential ? deps.settings : { ...deps.settings, keyedLinesOnly: true };
-  const plan = foldBatch(records, skipFrom, settings);
-  const empty = {
-    shardId,
-    records: delivered.length,
-    redelivered: plan.alreadyApplied,
-    windowsTouched: 0,
-    ...(healed.length > 0 ? { healed: healed.length } : {}),
-  };
-  if (!plan.progress) return { ...empty, counted: 0, alreadyCounted: 0, bad: 0, late: 0 };
-
-  // Marked before any window is written: the emitter must stop closing by this shard's own watermark first.
-  const foreign = await foreignLinesOf(deps, shardId, plan.unkeyedLines);
-  // Stamped with the time of the write itself: an emitter pass that began later reads the mark.
-  let markedAt = foreignSince;
-  if (foreign > 0 && markedAt === undefined)
-    markedAt = await deps.shardState.markForeign(shardId, Date.now());
   const reopenAllowed =
     deps.reopenClosed === true || timelinessInClosedWindow(deps.settings.allowedLatenessMs) === 'update';
-  // A pass that began before the mark may have closed a window by its IP's own shard's watermark, which
-  // says nothing of this shard's lines: one of them on time by this shard's order reopens such a window.
-  const reopenClosedBefore = markedAt === undefined ? undefined : markedAt + CLOCK_MARGIN_MS;
-  const written = await writePlan(deps, shardId, records, plan, now, {
-    guarded,
-    reopenAllowed,
-    ...(reopenClosedBefore !== undefined ? { reopenClosedBefore } : {}),
-  });
-  const { counted, alreadyCounted, failedSequences } = written;
-  let { deadLetters } = written;
-  if (!sequential) deadLetters = await withoutCountedRecords(deps, shardId, deadLetters);
-  if (deadLetters.length > 0) {
-    try {
-      await deps.deadLetters.putMany(shardId, deadLetters);
-    } catch (error) {
-      written.failure ??= error;
-      failedSequences.push(...deadLetters.map((d) => d.position));
-    }
-  }
+  const totals = {
+    shardId,
+    records: delivered.length,
+    redelivered: 0,
+    windowsTouched: 0,
+    ...(healed.length > 0 ? { healed: healed.length } : {}),
+    counted: 0,
+    alreadyCounted: 0,
+    bad: 0,
+    late: 0,
+    foreign: 0,
+  };
+  const report = (): FoldReport => {
+    const { foreign, ...rest } = totals;
+    return foreign > 0 ? { ...rest, foreign } : rest;
+  };
+  let markedAt = foreignSince;
+  let gapRecorded = false;
+  let position = stored;
+  // Step by step, each as a delivery of its own would be (fold, write, advance): a batch of aggregated
+  // records may hold a hundred thousand lines, and its shard's watermark moves as each step is written.
+  for (let from = 0; from < records.length; from += MAX_LINES_PER_STEP) {
+    const lines = records.slice(from, from + MAX_LINES_PER_STEP);
+    // Without guards (or with concurrent batches) the stored position must not skip lines; its event-time
+    // maximum still seeds the watermark.
+    const skipFrom = sequential && guarded ? position : position && { ...position, position: '' };
+    const plan = foldBatch(lines, skipFrom, settings);
+    totals.redelivered += plan.alreadyApplied;
+    if (!plan.progress) continue;
 
-  const late = deadLetters.filter((d) => d.reason === 'late').length;
-  const report = {
-    ...empty,
-    counted,
-    alreadyCounted,
-    bad: deadLetters.length - late,
-    late,
-    windowsTouched: plan.contributions.length,
-    ...(foreign > 0 ? { foreign } : {}),
-  };
-  if (failedSequences.length === 0) {
-    await closesGap(plan.progress);
-    await recordProgress(deps, shardId, stored, plan.progress, now, sequential && guarded);
-    return report;
+    // Marked before any window is written: the emitter must stop closing by this shard's own watermark first.
+    // Stamped with the time of the write itself: an emitter pass that began later reads the mark.
+    const foreign = await foreignLinesOf(deps, shardId, plan.unkeyedLines);
+    totals.foreign += foreign;
+    if (foreign > 0 && markedAt === undefined)
+      markedAt = await deps.shardState.markForeign(shardId, Date.now());
+    // A pass that began before the mark may have closed a window by its IP's own shard's watermark, which
+    // says nothing of this shard's lines: one of them on time by this shard's order reopens such a window.
+    const reopenClosedBefore = markedAt === undefined ? undefined : markedAt + CLOCK_MARGIN_MS;
+    const written = await writePlan(deps, shardId, lines, plan, now, {
+      guarded,
+      reopenAllowed,
+      ...(reopenClosedBefore !== undefined ? { reopenClosedBefore } : {}),
+    });
+    const { failedSequences } = written;
+    let { deadLetters } = written;
+    if (!sequential) deadLetters = await withoutCountedRecords(deps, shardId, deadLetters);
+    if (deadLetters.length > 0) {
+      try {
+        await deps.deadLetters.putMany(shardId, deadLetters);
+      } catch (error) {
+        written.failure ??= error;
+        failedSequences.push(...deadLetters.map((d) => d.position));
+      }
+    }
+    const late = deadLetters.filter((d) => d.reason === 'late').length;
+    totals.counted += written.counted;
+    totals.alreadyCounted += written.alreadyCounted;
+    totals.bad += deadLetters.length - late;
+    totals.late += late;
+    totals.windowsTouched += plan.contributions.length;
+
+    // Once the position passes the healed lines, the hole is closed: recorded first, for `ipcount redrive`.
+    const advanceTo = async (progress: ShardProgress) => {
+      if (gap && !gapRecorded && progress.position >= lastHealed && delivered[0]) {
+        await deps.shardState.recordHealed({
+          shardId,
+          after: gap.after,
+          before: delivered[0].position,
+          records: healed.length,
+          healedAt: now,
+        });
+        gapRecorded = true;
+      }
+      await recordProgress(deps, shardId, position, progress, now, sequential && guarded);
+      position = progress;
+    };
+    if (failedSequences.length === 0) {
+      await advanceTo(plan.progress);
+      continue;
+    }
+    // Some writes failed after the SDK's retries (persistent throttling, say): record what is complete and
+    // tell the event source to resume from the first record not finished.
+    const lowestFailed = failedSequences.reduce((a, b) => (a < b ? a : b));
+    const complete = plan.progressBefore(lowestFailed);
+    if (complete) await advanceTo(complete);
+    // A failure among the healed lines: the event source can only resume from a record it delivered.
+    const firstDelivered = delivered[0]?.position ?? lowestFailed;
+    const firstFailed = lowestFailed < firstDelivered ? firstDelivered : lowestFailed;
+    return {
+      ...report(),
+      failedFrom: unpadSequence(sequenceOfPosition(firstFailed)),
+      failure: describeFailure(written.failure),
+    };
   }
-  // Some writes failed after the SDK's retries (persistent throttling, say): record what is complete and
-  // tell the event source to resume from the first record not finished.
-  const lowestFailed = failedSequences.reduce((a, b) => (a < b ? a : b));
-  const complete = plan.progressBefore(lowestFailed);
-  if (complete) {
-    await closesGap(complete);
-    await recordProgress(deps, shardId, stored, complete, now, sequential && guarded);
-  }
-  // A failure among the healed lines: the event source can only resume from a record it delivered.
-  const firstDelivered = delivered[0]?.position ?? lowestFailed;
-  const firstFailed = lowestFailed < firstDelivered ? firstDelivered : lowestFailed;
-  return {
-    ...report,
-    failedFrom: unpadSequence(sequenceOfPosition(firstFailed)),
-    failure: describeFailure(written.failure),
-  };
+  return report();
 }
 
 interface PlanWrites {

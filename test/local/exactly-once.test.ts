@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { ReshardKind } from '../../local/lambda/reshard.js';
 import { ipPool, seedLogLines } from '../../local/sources/generate.js';
+import { type Aggregation, MIN_AGGREGATE_BYTES } from '../../local/sources/record-packing.js';
 import { boundedRun } from '../helpers/bounded-run.js';
 import { oracleCounts, resultCounts } from '../helpers/oracle.js';
 
@@ -30,21 +31,41 @@ function input(seed: number, lines = 2000): string[] {
 
 const RATES = [0.1, 0.2, 0.3, 0.5, 0.8];
 const RESHARDS: (ReshardKind | undefined)[] = [undefined, 'split', 'merge'];
-/** 15 runs: every fault rate with and without each kind of reshard, each with its own seed. */
+const FRAMINGS: Aggregation[] = ['kpl', 'newline', 'off'];
+/**
+ * 15 runs: every fault rate with and without each kind of reshard, each with its own seed, and every rate and
+ * every reshard kind with each framing the producer writes.
+ */
 const cases = RATES.flatMap((faults, r) =>
-  RESHARDS.map((reshard, k) => ({ seed: 1 + r * 3 + k, faults, reshard })),
+  RESHARDS.map((reshard, k) => ({
+    seed: 1 + r * 3 + k,
+    faults,
+    reshard,
+    aggregation: FRAMINGS[(r + k) % FRAMINGS.length] as Aggregation,
+  })),
 );
 
+/**
+ * Aggregated, 2,000 lines fill a handful of records: records of the smallest size, one per batch, make as
+ * many invocations (so as many chances for a fault) as a batch of lines does in one line per record.
+ */
+function framing(aggregation: Aggregation) {
+  return aggregation === 'off'
+    ? { aggregation }
+    : { aggregation, aggregateBytes: MIN_AGGREGATE_BYTES, batchSize: 1, lingerMs: 20 };
+}
+
 describe('exactly-once under injected faults (whole pipeline, embedded emulators)', () => {
-  for (const { seed, faults, reshard } of cases) {
-    it(`seed ${seed}, faults ${faults}${reshard ? `, ${reshard} mid-run` : ''}: every count equals the oracle`, async () => {
+  for (const { seed, faults, reshard, aggregation } of cases) {
+    it(`seed ${seed}, faults ${faults}${reshard ? `, ${reshard} mid-run` : ''}, ${aggregation} records: every count equals the oracle`, async () => {
       // Prepare
-      const lines = input(seed);
+      const lines = input(seed, aggregation === 'off' ? 2000 : 6000);
       const oracle = oracleCounts(lines);
       // Act
       const result = await boundedRun(lines, {
         faults,
         seed,
+        ...framing(aggregation),
         ...(reshard ? { reshard: { kind: reshard, afterLines: 1000 } } : {}),
       });
       // Assess: the table is exact, stdout shows each result once, the faults bit, nothing was given up.
@@ -67,13 +88,14 @@ describe('exactly-once under injected faults (whole pipeline, embedded emulators
 });
 
 describe('at-least-once (guards off) under the same faults', () => {
-  for (const { seed, faults, reshard } of cases.filter((c) => c.faults >= 0.5)) {
-    it(`seed ${seed}, faults ${faults}${reshard ? `, ${reshard}` : ''}: counts inflate, so the faults bite`, async () => {
-      const lines = input(seed);
+  for (const { seed, faults, reshard, aggregation } of cases.filter((c) => c.faults >= 0.5)) {
+    it(`seed ${seed}, faults ${faults}${reshard ? `, ${reshard}` : ''}, ${aggregation} records: counts inflate, so the faults bite`, async () => {
+      const lines = input(seed, aggregation === 'off' ? 2000 : 6000);
       const oracle = oracleCounts(lines);
       const result = await boundedRun(lines, {
         faults,
         seed,
+        ...framing(aggregation),
         delivery: 'at-least-once',
         ...(reshard ? { reshard: { kind: reshard, afterLines: 1000 } } : {}),
       });
