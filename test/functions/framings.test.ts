@@ -11,7 +11,7 @@ import type { WindowResult } from '../../shared/result.js';
 import { padSequence } from '../../shared/sequence.js';
 import { cloudWatchRecord, corrupted, kplRecord, newlineBatch } from '../helpers/framings.js';
 import { combinedOracleCounts } from '../helpers/oracle.js';
-import { combinedLine, kinesisEvent, putRecordsAt } from '../helpers/records.js';
+import { combinedLine, kinesisEvent, putRecordsAt, recordsEvent } from '../helpers/records.js';
 import { startTestStack, type TestStack } from '../helpers/stack.js';
 
 const logger = new Logger({ serviceName: 'test', logLevel: 'ERROR' });
@@ -320,5 +320,47 @@ describe('fold: state written before line positions (an upgrade mid-batch)', () 
     );
     assert.equal(replay.reports[0]?.redelivered, 2);
     assert.equal(replay.reports[0]?.counted, 0);
+  });
+});
+
+describe('fold: a batch of many aggregated records goes in steps', () => {
+  let stack: TestStack;
+  before(async () => {
+    stack = await startTestStack({ shards: 2 });
+  });
+  after(async () => stack?.stop());
+
+  it('advances the shard after each step, and a crash between steps replays exactly', async () => {
+    const ips = Array.from({ length: 40 }, (_, i) => `10.74.0.${i}`);
+    // 12,000 lines in 24 records of 500: three steps of 5,000 lines.
+    const lines = Array.from({ length: 12_000 }, (_, i) => {
+      const t = base + Math.floor(i / 40) * 100;
+      return combinedLine(ips[i % ips.length] as string, t, `/s${i}`);
+    });
+    const records = Array.from({ length: 24 }, (_, r) => ({
+      data: newlineBatch(lines.slice(r * 500, (r + 1) * 500)),
+      partitionKey: 'batch',
+    }));
+    const event = recordsEvent('shardId-000000000000', records, Date.now());
+    const advances: string[] = [];
+    let crashAt: number | undefined = 2;
+    const shardState = Object.create(stack.fold.shardState) as typeof stack.fold.shardState;
+    shardState.advance = async (...args: Parameters<typeof shardState.advance>) => {
+      if (advances.length + 1 === crashAt) {
+        crashAt = undefined;
+        throw new Error('injected crash before the second step is recorded');
+      }
+      advances.push(args[2].position);
+      return stack.fold.shardState.advance(...args);
+    };
+    const fold = createFoldHandler({ ...stack.fold, shardState }, logger);
+    await assert.rejects(fold(event, localContext('fold')), /injected crash/);
+    assert.equal(advances.length, 1, 'the first step was recorded before the crash');
+    const replay = await fold(event, localContext('fold'));
+    assert.equal(advances.length, 3);
+    assert.deepEqual([...advances].sort(), advances);
+    assert.equal(replay.reports[0]?.redelivered, 5_000);
+    const { emitted } = await emitDueWindows(stack.emit, Date.now(), { endOfInput: true });
+    assert.deepEqual(byWindow(emitted), combinedOracleCounts(lines));
   });
 });
