@@ -147,3 +147,9 @@ function decodeCloudWatch(text: string): DecodedRecord {
     }),
   };
 }
+
+/** Just the text of a record's lines, for reading back what a producer put; none for a corrupt record. */
+export function textLinesOf(data: Uint8Array, partitionKey = ''): string[] {
+  const decoded = decodeRecord(data, partitionKey);
+  return 'lines' in decoded ? decoded.lines.map((l) => l.line) : [];
+}

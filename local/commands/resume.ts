@@ -4,7 +4,7 @@ import {
   type GetShardIteratorCommandInput,
   type KinesisClient,
 } from '@aws-sdk/client-kinesis';
-import { decodeRecord } from '../../shared/framing.js';
+import { textLinesOf } from '../../shared/framing.js';
 import { listShards } from '../../shared/store/stream-lineage.js';
 import {
   type InputEntry,
@@ -186,7 +186,7 @@ export async function readBackPending(
         // Without a sequence number, arrival time tells: an earlier run's records arrived well before this
         // batch was sent (a few ms spare for the SDK's rounding of kinesalite's timestamps).
         if (!after && (record.arrivalMs ?? 0) < pending.sentAtMs - 5) continue;
-        for (const line of linesOf(record.data, record.partitionKey)) {
+        for (const line of textLinesOf(record.data, record.partitionKey)) {
           const key = payloadHash(Buffer.from(line, 'utf8'));
           found.set(key, (found.get(key) ?? 0) + 1);
         }
@@ -328,10 +328,4 @@ export function unfinishedWarnings(
         : `warning: an earlier run in ${dataDir} stopped while reading ${e.source}, with ${lines} of its lines on the ` +
             `stream: they count once, in this run; feeding those lines again counts them twice`;
     });
-}
-
-/** The lines a record read back holds, as the fold reads them; none for a record unreadable as a whole. */
-function linesOf(data: Uint8Array, partitionKey: string): string[] {
-  const decoded = decodeRecord(data, partitionKey);
-  return 'lines' in decoded ? decoded.lines.map((l) => l.line) : [];
 }

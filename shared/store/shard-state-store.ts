@@ -1,6 +1,6 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { POSITION_WIDTH, storedPosition } from '../sequence.js';
+import { POSITION_WIDTH, sequenceOfPosition, storedPosition } from '../sequence.js';
 import type { ShardProgress } from '../watermark.js';
 import { queryAll } from './pages.js';
 
@@ -230,7 +230,7 @@ export class ShardStateStore {
       // The position as stored: one written before line indexes is compared as it was written.
       condition = 'sequenceNumber IN (:previous, :previousRecord)';
       values[':previous'] = previous.position;
-      values[':previousRecord'] = previous.position.slice(0, -6);
+      values[':previousRecord'] = sequenceOfPosition(previous.position);
     }
     try {
       await this.doc.send(

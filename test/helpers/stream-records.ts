@@ -1,6 +1,6 @@
 import { GetRecordsCommand, GetShardIteratorCommand, type KinesisClient } from '@aws-sdk/client-kinesis';
 import { deaggregateSync, type UserRecord } from 'aws-kinesis-agg';
-import { decodeRecord } from '../../shared/framing.js';
+import { textLinesOf } from '../../shared/framing.js';
 import { listShards } from '../../shared/store/stream-lineage.js';
 
 /** A record as a consumer reads it back, with the lines it holds (de-aggregated). */
@@ -56,7 +56,7 @@ export async function readStream(kinesis: KinesisClient, streamName: string): Pr
           shardId,
           partitionKey,
           data,
-          lines: linesOf(data, partitionKey),
+          lines: textLinesOf(data, partitionKey),
           ...(subRecords ? { subRecords } : {}),
         });
       }
@@ -65,10 +65,4 @@ export async function readStream(kinesis: KinesisClient, streamName: string): Pr
     }
   }
   return out;
-}
-
-/** The lines a record read back holds, as the fold reads them; none for a record unreadable as a whole. */
-function linesOf(data: Uint8Array, partitionKey: string): string[] {
-  const decoded = decodeRecord(data, partitionKey);
-  return 'lines' in decoded ? decoded.lines.map((l) => l.line) : [];
 }
