@@ -4,17 +4,11 @@ import type { EmitDependencies } from '../shared/emit-due-windows.js';
 import type { FoldDependencies } from '../shared/fold-shard-batch.js';
 import { type Environment, type PipelineSettings, settingsFromEnvironment } from '../shared/settings.js';
 import { DeadLetterStore } from '../shared/store/dead-letter-store.js';
-import { ResultStore } from '../shared/store/result-store.js';
 import { ShardReader } from '../shared/store/shard-reader.js';
 import { ShardStateStore } from '../shared/store/shard-state-store.js';
+import { WindowLedger } from '../shared/store/window-ledger.js';
 import { WindowStore } from '../shared/store/window-store.js';
-import {
-  DEAD_LETTERS_TABLE,
-  RESULTS_TABLE,
-  SHARD_STATE_TABLE,
-  STREAM,
-  WINDOWS_TABLE,
-} from '../shared/tables.js';
+import { DEAD_LETTERS_TABLE, SHARD_STATE_TABLE, STREAM, WINDOWS_TABLE } from '../shared/tables.js';
 import type { EmitSchedule } from './emit-handler.js';
 
 /**
@@ -35,6 +29,17 @@ function shardStateStore(env: Environment, doc: DynamoDBDocumentClient): ShardSt
   return new ShardStateStore(doc, requireEnv(env, SHARD_STATE_TABLE.envVar), requireEnv(env, STREAM.envVar));
 }
 
+/** Ledger entries list a window's IPs for queries: kept while its results are (and while it may still be open). */
+function windowLedger(env: Environment, doc: DynamoDBDocumentClient, settings: PipelineSettings) {
+  const results = settings.resultRetentionDays * DAY_SECONDS;
+  return new WindowLedger(
+    doc,
+    requireEnv(env, SHARD_STATE_TABLE.envVar),
+    requireEnv(env, STREAM.envVar),
+    results > 0 ? results + settings.windowRetentionSeconds : 0,
+  );
+}
+
 export function foldDependencies(
   env: Environment,
   doc: DynamoDBDocumentClient,
@@ -44,6 +49,7 @@ export function foldDependencies(
   return {
     windows: new WindowStore(doc, requireEnv(env, WINDOWS_TABLE.envVar)),
     shardState: shardStateStore(env, doc),
+    ledger: windowLedger(env, doc, settings),
     deadLetters: new DeadLetterStore(
       doc,
       requireEnv(env, DEAD_LETTERS_TABLE.envVar),
@@ -73,11 +79,8 @@ export function emitDependencies(
   return {
     windows: new WindowStore(doc, requireEnv(env, WINDOWS_TABLE.envVar)),
     shardState: shardStateStore(env, doc),
-    results: new ResultStore(
-      doc,
-      requireEnv(env, RESULTS_TABLE.envVar),
-      settings.resultRetentionDays * DAY_SECONDS,
-    ),
+    ledger: windowLedger(env, doc, settings),
+    resultRetentionSeconds: settings.resultRetentionDays * DAY_SECONDS,
     closeConcurrency: settings.writeConcurrency,
     ...idleTimeout(settings),
     maxDisorderMs: settings.maxDisorderSeconds * 1000,

@@ -1,25 +1,28 @@
 import pLimit from 'p-limit';
 import { resultOf, type WindowResult } from './result.js';
-import type { ResultStore } from './store/result-store.js';
 import type { ShardReader } from './store/shard-reader.js';
 import type { ShardState, ShardStateStore } from './store/shard-state-store.js';
-import { OPEN } from './store/window-item.js';
+import { OPEN, type WindowItem, writerShards } from './store/window-item.js';
+import type { OpenMark, WindowLedger } from './store/window-ledger.js';
 import type { WindowStore } from './store/window-store.js';
 import { effectiveWatermarks, FINAL_WATERMARK } from './watermark.js';
 
 /**
- * The window firing. A window is due when the watermark of the shard that owns it has passed its end. Results
- * are written before windows are closed, so a crash in between loses nothing (the next run writes the same
- * results again); the close is conditional, so a second emitter running at once emits nothing twice.
+ * The window firing. A window item is due when the watermark of every shard that wrote into it has passed its
+ * end. Its close is its result: one conditional update freezes the count as read and records the revision
+ * published, so a second emitter running at once emits nothing twice. The ledger's open marks say which
+ * windows to look at; a mark goes only once every item its shard wrote there is closed.
  */
 export interface EmitDependencies {
   readonly windows: WindowStore;
   readonly shardState: ShardStateStore;
-  readonly results: ResultStore;
+  readonly ledger: WindowLedger;
   readonly closeConcurrency: number;
+  /** How long a result is kept after it is emitted (TTL), seconds; 0 = as the window item's own. */
+  readonly resultRetentionSeconds?: number;
   /**
-   * The live feed (stdout locally, the log on Lambda): called after the results are stored and before the
-   * windows are closed, so a crash can repeat a publication but never lose one (at-least-once).
+   * The live feed (stdout locally, the log on Lambda): called before the windows are closed, so a crash can
+   * repeat a publication but never lose one (at-least-once).
    */
   readonly publish?: (results: readonly WindowResult[]) => void | Promise<void>;
   /**
@@ -124,37 +127,66 @@ export async function emitDueWindows(
   const mixed = states.some(isForeign);
   const common =
     mixed && !options.endOfInput ? await streamWatermark(deps, watermarks, idleWatermark) : undefined;
-  const dueKeys = new Set<string>();
-  for (const [shardId, shardWatermark] of watermarks) {
-    const watermark = options.endOfInput ? FINAL_WATERMARK : mixed ? common : shardWatermark;
-    if (watermark === undefined) continue;
-    for (const key of await deps.windows.dueWindowKeys(shardId, watermark)) dueKeys.add(key);
+  const dueBy = (shardId: string) =>
+    options.endOfInput ? FINAL_WATERMARK : mixed ? common : watermarks.get(shardId);
+  const marks: OpenMark[] = [];
+  for (const shardId of watermarks.keys()) {
+    const watermark = dueBy(shardId);
+    if (watermark !== undefined) marks.push(...(await deps.ledger.openMarks(shardId, watermark)));
   }
-  if (dueKeys.size === 0) return { emitted: [], due: 0, skipped: 0 };
+  if (marks.length === 0) return { emitted: [], due: 0, skipped: 0 };
 
-  const open = (await deps.windows.getMany([...dueKeys])).filter(
-    (item) => item.status === OPEN || item.stale === true,
-  );
-  const results = await deps.results.putRevised(
-    open.map((item) => resultOf(item, now)),
-    deps.closeConcurrency,
-  );
+  // Every item of a marked window, read once however many shards marked it.
+  const windowStarts = [...new Set(marks.map((m) => m.windowStart))];
+  const limit = pLimit(deps.closeConcurrency);
+  const items = (
+    await Promise.all(
+      windowStarts.map((windowStart) =>
+        limit(async () =>
+          deps.windows.getMany((await deps.ledger.ipsOf(windowStart)).map((ip) => ({ ip, windowStart }))),
+        ),
+      ),
+    )
+  ).flat();
+  const isDue = (item: WindowItem) => {
+    if (options.endOfInput || item.dueNow === true) return true;
+    return writerShards(item).every(
+      (shardId) => (dueBy(shardId) ?? Number.NEGATIVE_INFINITY) >= item.windowEnd,
+    );
+  };
+  const pending = items.filter((item) => item.status === OPEN || item.stale === true);
+  const open = pending.filter(isDue);
+  const retention = deps.resultRetentionSeconds ?? 0;
+  const results = open.map((item) => resultOf(item, now));
   // Only a new count is published: a refreshed late tally (same count) is stored, not announced again.
   const isNew = (i: number) => (results[i]?.revision ?? 0) > (open[i]?.emissions ?? 0);
   await deps.publish?.(results.filter((_, i) => isNew(i)));
 
-  const limit = pLimit(deps.closeConcurrency);
   const closed = await Promise.all(
     open.map((item, i) =>
       limit(async () => {
         const revision = results[i]?.revision ?? 1;
-        if (await deps.windows.close(item, now, revision)) return true;
+        const expiresAt = retention > 0 ? Math.ceil(now / 1000) + retention : 0;
+        if (await deps.windows.close(item, now, revision, expiresAt)) return true;
         // The count moved after it was read and published: the next result must say it is an update.
-        if (isNew(i)) await deps.windows.recordPublication(item, revision);
+        if (isNew(i)) await deps.windows.recordPublication(item, revision, now);
         return false;
       }),
     ),
   );
+  // A mark goes once nothing its shard wrote into its window is left open; a fold that wrote since it was read
+  // put it again, and the release fails.
+  const stillOpen = new Set<string>();
+  for (const item of pending) {
+    const i = open.indexOf(item);
+    if (i >= 0 && closed[i]) continue;
+    for (const shardId of writerShards(item)) stillOpen.add(`${shardId} ${item.windowStart}`);
+  }
+  await Promise.all(
+    marks
+      .filter((m) => !stillOpen.has(`${m.shardId} ${m.windowStart}`))
+      .map((m) => limit(() => deps.ledger.release(m))),
+  );
   const emitted = results.filter((_, i) => closed[i]);
-  return { emitted, due: dueKeys.size, skipped: dueKeys.size - emitted.length };
+  return { emitted, due: open.length, skipped: open.length - emitted.length };
 }

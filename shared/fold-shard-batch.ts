@@ -13,6 +13,7 @@ import { sequenceOfPosition, unpadSequence } from './sequence.js';
 import type { DeadLetterStore } from './store/dead-letter-store.js';
 import type { ShardReader } from './store/shard-reader.js';
 import type { OpenGap, ShardStateStore } from './store/shard-state-store.js';
+import { type LedgerWindow, ledgerEntriesOf, type WindowLedger } from './store/window-ledger.js';
 import type { ContributionOutcome, WindowStore } from './store/window-store.js';
 import { type ShardProgress, timelinessInClosedWindow, watermarkOf } from './watermark.js';
 
@@ -39,6 +40,8 @@ export type Delivery = 'exactly-once' | 'at-least-once';
 export interface FoldDependencies {
   readonly windows: WindowStore;
   readonly shardState: ShardStateStore;
+  /** Which windows each step writes into, for the emitter (see WindowLedger): recorded around the writes. */
+  readonly ledger: WindowLedger;
   readonly deadLetters: DeadLetterStore;
   readonly settings: FoldSettings;
   /** How long window items outlive their window before TTL removes them, seconds. */
@@ -239,6 +242,32 @@ async function writePlan(
 ): Promise<PlanWrites> {
   const { guarded, reopenAllowed, guardScope, reopenClosedBefore } = options;
   const dueNow = deps.reopenClosed === true || guardScope !== undefined;
+  const result: PlanWrites = {
+    counted: 0,
+    alreadyCounted: 0,
+    deadLetters: [...plan.deadLetters],
+    failedSequences: [],
+    failure: undefined,
+  };
+  const allFailed = (error: unknown): PlanWrites => ({
+    ...result,
+    deadLetters: [],
+    failedSequences: plan.contributions.map((c) => c.positions[0] ?? ''),
+    failure: error,
+  });
+  if (plan.contributions.length === 0) return result;
+  // The ledger first: a crash after a window write must leave the window findable by the emitter.
+  const entries = ledgerEntriesOf(plan.contributions, dueNow);
+  const touched: LedgerWindow[] = entries.map(({ windowStart, windowEnd }) => ({
+    windowStart,
+    windowEnd,
+    ...(dueNow ? { dueNow } : {}),
+  }));
+  try {
+    await deps.ledger.record(shardId, entries, now);
+  } catch (error) {
+    return allFailed(error);
+  }
   const limit = pLimit(deps.writeConcurrency);
   const retention = deps.windowRetentionSeconds;
   // Kept `retention` past the window's end or past now, whichever is later: a replayed week-old log's items
@@ -266,19 +295,22 @@ async function writePlan(
         return lateOrReopened({ ...again, alreadyCounted, closedAt: Number.POSITIVE_INFINITY });
       return { ...again, alreadyCounted };
     }
+    // A late tally is due at once: marked so before it is written.
+    const dueWindow = { windowStart: closed.windowStart, windowEnd: closed.windowEnd, dueNow: true };
+    await deps.ledger.touch(shardId, [dueWindow]);
+    touched.push(dueWindow);
     await write({ ...closed, kind: 'late' });
     return first;
   };
   const outcomes = await Promise.allSettled(
     plan.contributions.map((c) => limit(async () => lateOrReopened(await write(c)))),
   );
-  const result: PlanWrites = {
-    counted: 0,
-    alreadyCounted: 0,
-    deadLetters: [...plan.deadLetters],
-    failedSequences: [],
-    failure: undefined,
-  };
+  // The marks again, after every write: the emitter releases a mark only if it was not put since it read it.
+  try {
+    await deps.ledger.touch(shardId, touched);
+  } catch (error) {
+    return allFailed(error);
+  }
   const lineOf = new Map<string, ShardLine>();
   outcomes.forEach((outcome, i) => {
     const contribution = plan.contributions[i];

@@ -1,7 +1,7 @@
 import { countingShardOrdinal, type WindowItem } from './store/window-item.js';
 import { formatClock } from './time.js';
 
-/** An emitted result: the count of one IP in one closed window, as stored in the results table. */
+/** An emitted result: the count of one IP in one closed window, as its window item stores it. */
 export interface WindowResult {
   readonly ip: string;
   readonly windowStart: number;
@@ -30,6 +30,20 @@ export function resultOf(item: WindowItem, emittedAt: number): WindowResult {
     revision: revisionOf(item),
     worker: countingShardOrdinal(item),
     emittedAt,
+  };
+}
+
+/** What a closed (or once closed) window item published: its last revision, as users query it. */
+export function storedResultOf(item: WindowItem): WindowResult {
+  return {
+    ip: item.ip,
+    windowStart: item.windowStart,
+    windowEnd: item.windowEnd,
+    count: item.publishedCount ?? item.count,
+    late: item.late ?? 0,
+    revision: item.emissions ?? 1,
+    worker: countingShardOrdinal(item),
+    emittedAt: item.emittedAt ?? (typeof item.closedAt === 'number' ? item.closedAt : 0),
   };
 }
 

@@ -246,7 +246,8 @@ export const SETTINGS = {
     description:
       'results (client IPs and counts) are deleted by TTL this long after they are written; 0 = kept',
     env: 'RESULT_RETENTION_DAYS',
-    functions: ['emit'],
+    // The fold keeps its window ledger (which IPs a window holds, for queries by window) as long.
+    functions: ['fold', 'emit'],
     default: 90,
     min: 0,
     max: 36_500,

@@ -16,7 +16,7 @@ export interface IndexDefinition {
 
 export interface TableDefinition {
   /** Logical name: the CDK construct id and the suffix of the physical name. */
-  readonly id: 'Windows' | 'ShardState' | 'Results' | 'DeadLetters';
+  readonly id: 'Windows' | 'ShardState' | 'DeadLetters';
   /** Environment variable through which functions receive the physical name. */
   readonly envVar: string;
   readonly partitionKey: KeyAttribute;
@@ -26,26 +26,27 @@ export interface TableDefinition {
 }
 
 /**
- * Window items, one per (ip, window): the running count, and per shard the highest sequence number folded
- * in (the idempotence guard). Open windows are listed by a sparse index keyed by the shard that owns them,
- * which spreads its writes over the stream's shards and lets the emitter query one shard's due windows.
+ * Window items, one per (ip, window): the running count, per shard the highest position folded in (the
+ * idempotence guard), and once the emitter has closed the window, its result. Closing is the conditional
+ * OPEN → CLOSED update that freezes the count, so this is also the result table users query: by IP on the
+ * table's own key, by window through the window ledger (see {@link SHARD_STATE_TABLE}). No index: every
+ * index entry would be one more write per (ip, window), the unit this design pays by.
  */
 export const WINDOWS_TABLE = {
   id: 'Windows',
   envVar: 'WINDOWS_TABLE',
-  partitionKey: { name: 'pk', type: 'S' },
-  indexes: [
-    {
-      name: 'open-by-shard',
-      partitionKey: { name: 'openShard', type: 'S' },
-      sortKey: { name: 'openSort', type: 'S' },
-      projection: 'KEYS_ONLY',
-    },
-  ],
+  partitionKey: { name: 'ip', type: 'S' },
+  sortKey: { name: 'windowStart', type: 'N' },
+  indexes: [],
+  // Client IPs are personal data: closed windows expire after the result retention (RESULT_RETENTION_DAYS).
   ttlAttribute: 'expiresAt',
 } as const satisfies TableDefinition;
 
-/** One item per (stream, shard): the shard's applied position and event-time progress (its watermark). */
+/**
+ * Per (stream, shard): the shard's applied position and event-time progress (its watermark). Beside them, under
+ * partition keys of their own (see shared/store/window-ledger.ts): the window ledger, which IPs each fold step
+ * wrote into each window, and per shard the windows it wrote that the emitter has not closed yet.
+ */
 export const SHARD_STATE_TABLE = {
   id: 'ShardState',
   envVar: 'SHARD_STATE_TABLE',
@@ -54,29 +55,6 @@ export const SHARD_STATE_TABLE = {
   indexes: [],
   ttlAttribute: 'expiresAt',
 } as const satisfies TableDefinition;
-
-/**
- * Emitted results, one per (ip, window): what users query. The by-window index is write-sharded over
- * {@link RESULT_WINDOW_BUCKETS} keys per window, because a window's results are all written at once.
- */
-export const RESULTS_TABLE = {
-  id: 'Results',
-  envVar: 'RESULTS_TABLE',
-  partitionKey: { name: 'ip', type: 'S' },
-  sortKey: { name: 'windowStart', type: 'N' },
-  indexes: [
-    {
-      name: 'by-window',
-      partitionKey: { name: 'windowBucket', type: 'S' },
-      sortKey: { name: 'count', type: 'N' },
-      projection: 'ALL',
-    },
-  ],
-  // Client IPs are personal data: results expire after their retention (RESULT_RETENTION_DAYS).
-  ttlAttribute: 'expiresAt',
-} as const satisfies TableDefinition;
-
-export const RESULT_WINDOW_BUCKETS = 8;
 
 /** Records that could not be counted (bad input, late), with the reason: nothing is dropped silently. */
 export const DEAD_LETTERS_TABLE = {
@@ -89,12 +67,7 @@ export const DEAD_LETTERS_TABLE = {
   ttlAttribute: 'expiresAt',
 } as const satisfies TableDefinition;
 
-export const TABLES: readonly TableDefinition[] = [
-  WINDOWS_TABLE,
-  SHARD_STATE_TABLE,
-  RESULTS_TABLE,
-  DEAD_LETTERS_TABLE,
-];
+export const TABLES: readonly TableDefinition[] = [WINDOWS_TABLE, SHARD_STATE_TABLE, DEAD_LETTERS_TABLE];
 
 export const STREAM = { id: 'Lines', envVar: 'STREAM_NAME', defaultShards: 4 } as const;
 
@@ -106,7 +79,6 @@ export const STACK_OUTPUTS = {
   stream: 'StreamName',
   windows: 'WindowsTableName',
   shardState: 'ShardStateTableName',
-  results: 'ResultsTableName',
   deadLetters: 'DeadLettersTableName',
   dashboard: 'DashboardUrl',
   onFailureQueue: 'OnFailureQueueUrl',
@@ -137,7 +109,6 @@ export interface ResourceNames {
   readonly stream: string;
   readonly windows: string;
   readonly shardState: string;
-  readonly results: string;
   readonly deadLetters: string;
 }
 
@@ -146,7 +117,6 @@ export function resourceNames(prefix: string): ResourceNames {
     stream: streamName(prefix),
     windows: tableName(prefix, WINDOWS_TABLE),
     shardState: tableName(prefix, SHARD_STATE_TABLE),
-    results: tableName(prefix, RESULTS_TABLE),
     deadLetters: tableName(prefix, DEAD_LETTERS_TABLE),
   };
 }

@@ -6,14 +6,13 @@ import type * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import { Construct } from 'constructs';
 import { EMIT_SERVICE } from '../../shared/metric-names.js';
 import { functionSettingsEnvironment, type PipelineSettings } from '../../shared/settings.js';
-import { RESULTS_TABLE, SHARD_STATE_TABLE, STREAM, WINDOWS_TABLE } from '../../shared/tables.js';
+import { SHARD_STATE_TABLE, STREAM, WINDOWS_TABLE } from '../../shared/tables.js';
 import { IpCountFunction } from './ipcount-function.js';
 
 export interface EmitScheduleProps {
   readonly stream: kinesis.IStream;
   readonly windows: dynamodb.ITable;
   readonly shardState: dynamodb.ITable;
-  readonly results: dynamodb.ITable;
   /**
    * Resolved settings (shared/settings.ts). Within one scheduled invocation the emitter makes a pass every
    * `emitIntervalSeconds` for `emitLoopSeconds`; with the rule firing each minute a result lands within about
@@ -28,7 +27,7 @@ export interface EmitScheduleProps {
   readonly reservedConcurrency?: number;
 }
 
-/** The emitter: closes due windows and writes their results, fired by an EventBridge rule once a minute. */
+/** The emitter: closes due windows (a close is the result), fired by an EventBridge rule once a minute. */
 export class EmitSchedule extends Construct {
   readonly function: IpCountFunction;
   readonly rule: events.Rule;
@@ -39,7 +38,7 @@ export class EmitSchedule extends Construct {
     const loopSeconds = props.settings.emitLoopSeconds;
     this.function = new IpCountFunction(this, 'Function', {
       entry: 'emit.ts',
-      description: 'IpCount emitter: closes due event-time windows and stores their results',
+      description: 'IpCount emitter: closes due event-time windows, freezing their results',
       serviceName: EMIT_SERVICE,
       // The last pass starts before `loop` ends; the rest covers it and its retries.
       timeout: Duration.seconds(loopSeconds + 40),
@@ -52,14 +51,10 @@ export class EmitSchedule extends Construct {
     const fn = this.function;
     // A run that failed or was throttled is simply superseded by the next minute's.
     fn.configureAsyncInvoke({ retryAttempts: 0, maxEventAge: Duration.minutes(1) });
-    const [openByShard] = WINDOWS_TABLE.indexes;
-    fn.bindTable(WINDOWS_TABLE, props.windows, ['BatchGetItem', 'UpdateItem'], {
-      name: openByShard.name,
-      actions: ['Query'],
-    });
-    fn.bindTable(SHARD_STATE_TABLE, props.shardState, ['Query']);
-    // Each result is stored with a conditional update: its revision is decided against the stored one.
-    fn.bindTable(RESULTS_TABLE, props.results, ['UpdateItem']);
+    // The close is a conditional update of the window item: it freezes the count and records the revision.
+    fn.bindTable(WINDOWS_TABLE, props.windows, ['BatchGetItem', 'UpdateItem']);
+    // Shard states and the window ledger: its open marks are read and, once their windows are closed, deleted.
+    fn.bindTable(SHARD_STATE_TABLE, props.shardState, ['Query', 'DeleteItem']);
     // Reshard lineage (a parent's windows close by its children's watermarks), and one read behind an
     // idle-looking shard's position: idle means nothing is waiting on the stream.
     props.stream.grant(fn, 'kinesis:ListShards', 'kinesis:GetShardIterator', 'kinesis:GetRecords');

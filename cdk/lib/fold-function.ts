@@ -70,12 +70,14 @@ export class FoldFunction extends Construct {
     ]);
     // In order, a batch begins with one write that returns the stored state (a read too, when it finds a
     // given-up batch before it), and the range it heals is recorded with a put; concurrent (or unguarded)
-    // batches only read the state.
+    // batches only read the state. Every mode records its window ledger in batched puts.
     const inOrder = parallelizationFactor <= 1 && settings.delivery === 'exactly-once';
     fn.bindTable(
       SHARD_STATE_TABLE,
       props.shardState,
-      inOrder ? ['GetItem', 'UpdateItem', 'PutItem'] : ['GetItem', 'UpdateItem'],
+      inOrder
+        ? ['GetItem', 'UpdateItem', 'PutItem', 'BatchWriteItem']
+        : ['GetItem', 'UpdateItem', 'BatchWriteItem'],
     );
     fn.bindTable(DEAD_LETTERS_TABLE, props.deadLetters, ['BatchWriteItem']);
 

@@ -10,7 +10,14 @@ import { METRICS_NAMESPACE } from '../../shared/metric-names.js';
 import type { TableDefinition } from '../../shared/tables.js';
 
 /** DynamoDB actions a function may be granted: the ones the stores in shared/store/ send. */
-export type TableAction = 'GetItem' | 'BatchGetItem' | 'UpdateItem' | 'PutItem' | 'Query' | 'BatchWriteItem';
+export type TableAction =
+  | 'GetItem'
+  | 'BatchGetItem'
+  | 'UpdateItem'
+  | 'PutItem'
+  | 'DeleteItem'
+  | 'Query'
+  | 'BatchWriteItem';
 
 export interface IpCountFunctionProps {
   /** Entry file under functions/, e.g. 'fold.ts'. */

@@ -90,7 +90,6 @@ export class IpCountStack extends Stack {
       stream: this.stream,
       windows: table('Windows'),
       shardState: table('ShardState'),
-      results: table('Results'),
       settings,
       ...('emitReservedConcurrency' in props ? { reservedConcurrency: props.emitReservedConcurrency } : {}),
     });

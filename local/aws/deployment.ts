@@ -26,7 +26,7 @@ export async function stackOutputs(target: AwsTarget, stackName: string): Promis
 }
 
 /** Each resource's name and the output key it is published under. */
-const NAMED_OUTPUTS = (['stream', 'windows', 'shardState', 'results', 'deadLetters'] as const).map(
+const NAMED_OUTPUTS = (['stream', 'windows', 'shardState', 'deadLetters'] as const).map(
   (name) => [name, STACK_OUTPUTS[name]] as const,
 );
 

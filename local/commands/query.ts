@@ -13,6 +13,7 @@ import { DeadLetterStore } from '../../shared/store/dead-letter-store.js';
 import { ResultStore } from '../../shared/store/result-store.js';
 import { SettingsStore } from '../../shared/store/settings-store.js';
 import { ShardStateStore } from '../../shared/store/shard-state-store.js';
+import { WindowLedger } from '../../shared/store/window-ledger.js';
 import { DEFAULT_PREFIX, type ResourceNames, resourceNames, STACK_OUTPUTS } from '../../shared/tables.js';
 import { formatClock, formatIsoInZone, parseClock, resolveClockTime } from '../../shared/time.js';
 import { windowOf } from '../../shared/window.js';
@@ -173,11 +174,12 @@ export async function query(options: QueryOptions, io: QueryIo): Promise<number>
     const outputs = 'stack' in ref ? await stackOutputs(target, ref.stack) : undefined;
     const names =
       outputs && 'stack' in ref ? namesFromOutputs(outputs, ref.stack) : resourceNames(prefixOf(ref));
-    const results = new ResultStore(doc, options.resultsTable ?? names.results);
+    const ledger = new WindowLedger(doc, names.shardState, names.stream);
+    const results = new ResultStore(doc, options.resultsTable ?? names.windows, ledger);
     const settings = await dataSettings(ref, outputs, doc, names, results).catch((error) => {
       if (error instanceof ResourceNotFoundException)
         throw new Error(
-          `no IpCount tables named ${names.shardState}, ${names.results}… at ${describeTarget(options)}; check --prefix or --stack`,
+          `no IpCount tables named ${names.shardState}, ${names.windows}… at ${describeTarget(options)}; check --prefix or --stack`,
         );
       throw error;
     });

@@ -1,5 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import type { WindowResult } from '../../shared/result.js';
+import { OPEN } from '../../shared/store/window-item.js';
+import { WindowLedger } from '../../shared/store/window-ledger.js';
 import { WindowStore } from '../../shared/store/window-store.js';
 import { FINAL_WATERMARK } from '../../shared/watermark.js';
 import type { FaultStats } from '../lambda/faults.js';
@@ -73,9 +75,14 @@ async function tally(pipeline: Pipeline, startedAt: number) {
     }
   }
   const windows = new WindowStore(pipeline.doc, pipeline.names.windows);
-  const openKeys: string[] = [];
-  for (const shardId of shardIds) openKeys.push(...(await windows.dueWindowKeys(shardId, FINAL_WATERMARK)));
-  const open = await windows.getMany(openKeys);
+  const ledger = new WindowLedger(pipeline.doc, pipeline.names.shardState, pipeline.names.stream);
+  const starts = new Set<number>();
+  for (const shardId of shardIds)
+    for (const mark of await ledger.openMarks(shardId, FINAL_WATERMARK)) starts.add(mark.windowStart);
+  const keys = [];
+  for (const windowStart of starts)
+    for (const ip of await ledger.ipsOf(windowStart)) keys.push({ ip, windowStart });
+  const open = (await windows.getMany(keys)).filter((w) => w.status === OPEN);
   return { bad, late, openWindows: open.length, openRecords: open.reduce((sum, w) => sum + w.count, 0) };
 }
 

@@ -214,7 +214,7 @@ export async function run(options: RunOptions, io: RunIo): Promise<RunStats> {
     const live = pipeline;
     const { names } = live;
     say(
-      `stream ${names.stream}; tables ${names.windows}, ${names.shardState}, ${names.results}, ${names.deadLetters}`,
+      `stream ${names.stream}; tables ${names.windows} (results), ${names.shardState}, ${names.deadLetters}`,
     );
     if (options.serve)
       say(

@@ -207,7 +207,7 @@ const TARGET = {
     help: 'name the tables by their prefix',
     defaultText: DEFAULT_PREFIX,
   }),
-  table: text('table', { metavar: 'NAME', help: 'read this result table instead' }),
+  table: text('table', { metavar: 'NAME', help: 'read this windows (result) table instead' }),
 } satisfies Record<string, Option<unknown>>;
 
 const QUERY_WHAT = {

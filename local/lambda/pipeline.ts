@@ -28,7 +28,6 @@ import { ShardStateStore } from '../../shared/store/shard-state-store.js';
 import { shardParents } from '../../shared/store/stream-lineage.js';
 import {
   DEAD_LETTERS_TABLE,
-  RESULTS_TABLE,
   type ResourceNames,
   resourceNames,
   SHARD_STATE_TABLE,
@@ -111,7 +110,6 @@ export function environmentFor(
     [STREAM.envVar]: names.stream,
     [WINDOWS_TABLE.envVar]: names.windows,
     [SHARD_STATE_TABLE.envVar]: names.shardState,
-    [RESULTS_TABLE.envVar]: names.results,
     [DEAD_LETTERS_TABLE.envVar]: names.deadLetters,
     ...functionSettingsEnvironment(settings, fn),
   };

@@ -9,10 +9,13 @@ import { sequenceOfPosition, shardOrdinal } from '../sequence.js';
 export const OPEN = 'OPEN';
 export const CLOSED = 'CLOSED';
 
-const TIME_WIDTH = 16; // Number.MAX_SAFE_INTEGER has 16 digits
+/** The key of a window item: the table's own, so one IP's results are one query. */
+export function windowItemKey(ip: string, windowStart: number): { ip: string; windowStart: number } {
+  return { ip, windowStart };
+}
 
-export function windowKey(ip: string, windowStart: number): string {
-  return `${ip}#${windowStart}`;
+export function describeWindow(ip: string, windowStart: number): string {
+  return `${ip}@${new Date(windowStart).toISOString()}`;
 }
 
 /**
@@ -27,18 +30,7 @@ export function shardCountAttribute(shardId: string): string {
   return `count:${shardId}`;
 }
 
-/** Sort key in the open-window index: window end first, so "due by watermark W" is one range condition. */
-export function openSortKey(windowEnd: number, ip: string): string {
-  return `${String(windowEnd).padStart(TIME_WIDTH, '0')}#${ip}`;
-}
-
-/** Exclusive upper bound of openSortKey for windows whose end is at or before `watermarkMs`. */
-export function openSortUpperBound(watermarkMs: number): string {
-  return String(watermarkMs + 1).padStart(TIME_WIDTH, '0');
-}
-
 export interface WindowItem {
-  readonly pk: string;
   readonly ip: string;
   readonly windowStart: number;
   readonly windowEnd: number;
@@ -51,12 +43,16 @@ export interface WindowItem {
   readonly publishedCount?: number;
   /** Closed, but its stored result is behind its late tally: the emitter refreshes it. */
   readonly stale?: boolean;
+  /** Due at once, whatever the watermark: a late tally or a redriven window (both were closed before). */
+  readonly dueNow?: boolean;
+  /** When the revision last published was published (ms). */
+  readonly emittedAt?: number;
   readonly status: typeof OPEN | typeof CLOSED;
   readonly [attribute: string]: unknown;
 }
 
 export interface ConditionalUpdate {
-  readonly Key: Record<string, string>;
+  readonly Key: Record<string, string | number>;
   readonly UpdateExpression: string;
   readonly ConditionExpression?: string;
   readonly ExpressionAttributeNames: Record<string, string>;
@@ -132,15 +128,13 @@ export function contributionUpdate({
     ':n': positions.length,
     ':zero': 0,
     ':last': last,
-    ':ip': ip,
-    ':start': windowStart,
     ':end': windowEnd,
-    ':shard': shardId,
-    // A late tally (or a window redrive reopens) sorts first in the open index: the window was closed because
-    // it was due, so its result is refreshed on the emitter's next run.
-    ':openSort': openSortKey(late || (reopen && dueNow) ? 0 : windowEnd, ip),
     ':expiresAt': expiresAt,
   };
+  // A late tally (or a window redrive reopens) is due at once: the window was closed because it was due, so
+  // its result is refreshed on the emitter's next run.
+  const dueAtOnce = late || (reopen && dueNow);
+  if (dueAtOnce) values[':true'] = true;
   if (!late) values[':open'] = OPEN;
   if (reopen && closedBefore !== undefined) values[':closedBefore'] = closedBefore;
   if (guarded && expectedGuard === undefined) {
@@ -159,18 +153,14 @@ export function contributionUpdate({
       : late
         ? '#status = if_not_exists(#status, :closed)'
         : '#status = if_not_exists(#status, :open)',
-    'ip = :ip',
-    'windowStart = :start',
     'windowEnd = :end',
-    // The last shard to write owns the window: after a reshard the child, whose watermark then matters.
-    'openShard = :shard',
-    'openSort = :openSort',
-    'expiresAt = :expiresAt',
+    // A late tally leaves a closed window's result its own retention.
+    late ? 'expiresAt = if_not_exists(expiresAt, :expiresAt)' : 'expiresAt = :expiresAt',
   ];
+  if (dueAtOnce) sets.push('dueNow = :true');
   if (late) {
     names['#late'] = 'late';
     values[':closed'] = CLOSED;
-    values[':true'] = true;
     sets.push(
       '#late = if_not_exists(#late, :zero) + :n',
       '#count = if_not_exists(#count, :zero)',
@@ -185,7 +175,7 @@ export function contributionUpdate({
   }
   const condition = [guardCondition, statusCondition].filter((c) => c !== '').join(' AND ');
   return {
-    Key: { pk: windowKey(ip, windowStart) },
+    Key: windowItemKey(ip, windowStart),
     UpdateExpression: sets.join(', '),
     ...(condition ? { ConditionExpression: condition } : {}),
     ExpressionAttributeNames: names,
@@ -198,14 +188,21 @@ export function contributionUpdate({
  * late records, is closed, and only if its count, late tally and emissions are still as read, so a second
  * emitter or a count that moved makes the condition fail and nothing is emitted twice.
  */
-export function closeUpdate(item: WindowItem, closedAt: number, revision: number): ConditionalUpdate {
+export function closeUpdate(
+  item: WindowItem,
+  closedAt: number,
+  revision: number,
+  /** Seconds since the epoch after which TTL may delete the result; 0 = kept. */
+  expiresAt = 0,
+): ConditionalUpdate {
   const stillAsRead =
     '#count = :count AND (attribute_not_exists(#late) OR #late = :late) AND ' +
     '(attribute_not_exists(emissions) OR emissions = :emissions)';
   return {
-    Key: { pk: item.pk },
-    UpdateExpression:
-      'SET #status = :closed, closedAt = :at, emissions = :revision, publishedCount = :count REMOVE openShard, stale',
+    Key: windowItemKey(item.ip, item.windowStart),
+    UpdateExpression: `SET #status = :closed, closedAt = :at, emittedAt = :at, emissions = :revision, publishedCount = :count${
+      expiresAt > 0 ? ', expiresAt = :expiresAt REMOVE stale, dueNow' : ' REMOVE stale, dueNow, expiresAt'
+    }`,
     ConditionExpression:
       item.status === OPEN
         ? `#status = :open AND ${stillAsRead}`
@@ -219,6 +216,7 @@ export function closeUpdate(item: WindowItem, closedAt: number, revision: number
       ':emissions': item.emissions ?? 0,
       ':at': closedAt,
       ':revision': revision,
+      ...(expiresAt > 0 ? { ':expiresAt': expiresAt } : {}),
     },
   } as ConditionalUpdate;
 }
@@ -227,13 +225,17 @@ export function closeUpdate(item: WindowItem, closedAt: number, revision: number
  * After a close failed because the count moved under the emitter (it published, then a fold added), records
  * what was published, so the next result of the window is an update and says so. Never lowers a revision.
  */
-export function publicationUpdate(item: WindowItem, revision: number): ConditionalUpdate {
+export function publicationUpdate(
+  item: WindowItem,
+  revision: number,
+  publishedAt: number,
+): ConditionalUpdate {
   return {
-    Key: { pk: item.pk },
-    UpdateExpression: 'SET #revision = :revision, publishedCount = :count',
+    Key: windowItemKey(item.ip, item.windowStart),
+    UpdateExpression: 'SET #revision = :revision, publishedCount = :count, emittedAt = :at',
     ConditionExpression: 'attribute_not_exists(#revision) OR #revision < :revision',
     ExpressionAttributeNames: { '#revision': 'emissions' },
-    ExpressionAttributeValues: { ':revision': revision, ':count': item.count },
+    ExpressionAttributeValues: { ':revision': revision, ':count': item.count, ':at': publishedAt },
   } as ConditionalUpdate;
 }
 
@@ -245,6 +247,20 @@ export function shardCounts(item: Record<string, unknown>): Map<string, number> 
       counts.set(name.slice('count:'.length), value);
   }
   return counts;
+}
+
+/** The shards that wrote into a window item: counted lines, or a late tally. */
+export function writerShards(item: Record<string, unknown>): string[] {
+  const shards = new Set<string>();
+  for (const name of Object.keys(item)) {
+    const prefix = name.startsWith('count:')
+      ? 'count:'
+      : name.startsWith('lateSeq:')
+        ? 'lateSeq:'
+        : undefined;
+    if (prefix) shards.add(name.slice(prefix.length).split('@')[0] ?? '');
+  }
+  return [...shards];
 }
 
 /** The worker shown before a result (`k>`): the shard that counted most of it (lowest id on a tie). */

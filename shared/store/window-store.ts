@@ -2,21 +2,19 @@ import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { type Contribution, remainderAfter } from '../fold.js';
 import { storedPosition } from '../sequence.js';
-import { WINDOWS_TABLE } from '../tables.js';
 import { getAll } from './batch.js';
-import { queryAll } from './pages.js';
 import {
   CLOSED,
   type ConditionalUpdate,
   type ContributionWrite,
   closeUpdate,
   contributionUpdate,
+  describeWindow,
   guardAttribute,
   guardFor,
-  openSortUpperBound,
   publicationUpdate,
   type WindowItem,
-  windowKey,
+  windowItemKey,
 } from './window-item.js';
 
 export interface ContributionOutcome {
@@ -84,12 +82,14 @@ export class WindowStore {
           ...(typeof item.closedAt === 'number' ? { closedAt: item.closedAt } : {}),
         };
       if (typeof guard !== 'string')
-        throw new Error(`window ${item?.pk}: condition failed without a guard or a close`);
+        throw new Error(
+          `window ${describeWindow(contribution.ip, contribution.windowStart)}: condition failed without a guard or a close`,
+        );
       pending = rest;
       expectedGuard = guard;
     }
     throw new Error(
-      `window ${windowKey(contribution.ip, contribution.windowStart)}: guard kept moving (concurrent writers?)`,
+      `window ${describeWindow(contribution.ip, contribution.windowStart)}: guard kept moving (concurrent writers?)`,
     );
   }
 
@@ -97,18 +97,20 @@ export class WindowStore {
     const out = await this.doc.send(
       new GetCommand({
         TableName: this.table,
-        Key: { pk: windowKey(ip, windowStart) },
+        Key: windowItemKey(ip, windowStart),
         ConsistentRead: true,
       }),
     );
     return out.Item as WindowItem | undefined;
   }
 
-  async getMany(pks: readonly string[]): Promise<WindowItem[]> {
+  async getMany(
+    windows: readonly { readonly ip: string; readonly windowStart: number }[],
+  ): Promise<WindowItem[]> {
     return (await getAll(
       this.doc,
       this.table,
-      pks.map((pk) => ({ pk })),
+      windows.map((w) => windowItemKey(w.ip, w.windowStart)),
     )) as WindowItem[];
   }
 
@@ -120,25 +122,14 @@ export class WindowStore {
     shardId: string,
     windows: readonly { readonly ip: string; readonly windowStart: number }[],
   ): Promise<(window: { readonly ip: string; readonly windowStart: number }) => string | undefined> {
-    const keys = [...new Set(windows.map((w) => windowKey(w.ip, w.windowStart)))];
-    const items = await this.getMany(keys);
-    const guards = new Map(items.map((item) => [item.pk, item[guardAttribute(shardId)]]));
+    const id = (w: { readonly ip: string; readonly windowStart: number }) => `${w.windowStart} ${w.ip}`;
+    const unique = new Map(windows.map((w) => [id(w), w]));
+    const items = await this.getMany([...unique.values()]);
+    const guards = new Map(items.map((item) => [id(item), item[guardAttribute(shardId)]]));
     return (w) => {
-      const guard = guards.get(windowKey(w.ip, w.windowStart));
+      const guard = guards.get(id(w));
       return typeof guard === 'string' ? storedPosition(guard) : undefined;
     };
-  }
-
-  /** Keys of the open windows a shard owns whose end is at or before `watermarkMs`, via the sparse index. */
-  async dueWindowKeys(shardId: string, watermarkMs: number): Promise<string[]> {
-    const [index] = WINDOWS_TABLE.indexes;
-    const items = await queryAll(this.doc, {
-      TableName: this.table,
-      IndexName: index.name,
-      KeyConditionExpression: 'openShard = :shard AND openSort < :upper',
-      ExpressionAttributeValues: { ':shard': shardId, ':upper': openSortUpperBound(watermarkMs) },
-    });
-    return items.map((item) => String(item.pk));
   }
 
   /**
@@ -146,13 +137,13 @@ export class WindowStore {
    * a closed window marked stale by late records, clears the mark. A second emitter, or a count that moved
    * since it was read, makes the condition fail and nothing is emitted twice.
    */
-  async close(item: WindowItem, closedAt: number, revision: number): Promise<boolean> {
-    return this.conditionally(closeUpdate(item, closedAt, revision));
+  async close(item: WindowItem, closedAt: number, revision: number, expiresAt = 0): Promise<boolean> {
+    return this.conditionally(closeUpdate(item, closedAt, revision, expiresAt));
   }
 
   /** Records a publication whose close failed; false if a later revision is already recorded. */
-  async recordPublication(item: WindowItem, revision: number): Promise<boolean> {
-    return this.conditionally(publicationUpdate(item, revision));
+  async recordPublication(item: WindowItem, revision: number, publishedAt: number): Promise<boolean> {
+    return this.conditionally(publicationUpdate(item, revision, publishedAt));
   }
 
   private async conditionally(update: ConditionalUpdate): Promise<boolean> {

@@ -8,7 +8,6 @@ import { promisify } from 'node:util';
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { IpCountStack } from '../../cdk/lib/ipcount-stack.js';
-import { ResultStore } from '../../shared/store/result-store.js';
 import { cloudWatchRecord, corrupted, kplRecord } from '../helpers/framings.js';
 import { kinesisEvent, recordsEvent } from '../helpers/records.js';
 import { startTestStack, type TestStack } from '../helpers/stack.js';
@@ -124,7 +123,7 @@ describe('bundled functions (esbuild, as deployed)', () => {
       emf.reduce((n, m) => n + (m.WindowsEmitted ?? 0), 0),
       2,
     );
-    const results = new ResultStore(stack.doc, stack.names.results);
+    const results = stack.results;
     const window = Date.UTC(2026, 10, 22, 10, 0, 0);
     assert.deepEqual(
       (await results.ip('10.9.0.1', window, window)).map((r) => r.count),

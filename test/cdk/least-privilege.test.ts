@@ -16,7 +16,7 @@ import { startTestStack, type TestStack } from '../helpers/stack.js';
  * crash and replay, bad and late records, emit and close) is granted on that table or index, and nothing is
  * granted that no path sends. A grant missing here would be an AccessDenied in production.
  */
-type Call = string; // "UpdateItem Windows" or "Query Windows/index/open-by-shard"
+type Call = string; // "UpdateItem Windows" or "Query ShardState"
 
 const ACTION_OF: Record<string, string> = {
   Update: 'UpdateItem',
@@ -35,7 +35,6 @@ function recorder(stack: TestStack, calls: Set<Call>) {
     const name = {
       Windows: stack.names.windows,
       ShardState: stack.names.shardState,
-      Results: stack.names.results,
       DeadLetters: stack.names.deadLetters,
     }[d.id];
     tableIdOf.set(name, d.id);
@@ -216,7 +215,7 @@ describe('least privilege: the policy grants exactly what the handlers send', ()
     assert.deepEqual([...foldCalls].sort(), [...granted(template, 'fold')].sort());
   });
 
-  it('emitter: due windows by index, read, store results, close', () => {
+  it('emitter: open marks, the ledger, window items read and closed, marks released', () => {
     assert.deepEqual([...emitCalls].sort(), [...granted(template, 'emit')].sort());
   });
 

@@ -4,7 +4,6 @@ import { InjectedCrash } from '../../local/lambda/faults.js';
 import { localContext } from '../../local/lambda/lambda-context.js';
 import { scheduledEvent } from '../../local/lambda/pipeline.js';
 import type { WindowResult } from '../../shared/result.js';
-import { ResultStore } from '../../shared/store/result-store.js';
 import { faultyHandlers } from '../helpers/faulty-stack.js';
 import { kinesisEvent } from '../helpers/records.js';
 import { startTestStack, type TestStack } from '../helpers/stack.js';
@@ -53,7 +52,7 @@ describe('emit handler under injected crashes', () => {
           .flatMap((r) => r.emitted)
           .filter((r) => r.ip.startsWith(`10.30.${afterWrites}.`));
         // Assess: the table holds each result once with its exact count; each was published at least once.
-        const results = new ResultStore(stack.doc, stack.names.results);
+        const results = stack.results;
         for (const [n, ip] of ips.entries()) {
           assert.deepEqual(
             (await results.ip(ip, W10, W10)).map((r) => r.count),
@@ -101,7 +100,7 @@ describe('emit handler under injected crashes', () => {
           [2, 2],
         ],
       );
-      const [stored] = await new ResultStore(stack.doc, stack.names.results).ip(ip, W10, W10);
+      const [stored] = await stack.results.ip(ip, W10, W10);
       assert.deepEqual([stored?.count, stored?.revision], [2, 2]);
     } finally {
       handlers.stop();

@@ -6,7 +6,6 @@ import { createFoldHandler } from '../../functions/fold-handler.js';
 import { localContext } from '../../local/lambda/lambda-context.js';
 import { scheduledEvent } from '../../local/lambda/pipeline.js';
 import type { EmitReport } from '../../shared/emit-due-windows.js';
-import { ResultStore } from '../../shared/store/result-store.js';
 import type { WindowItem } from '../../shared/store/window-item.js';
 import { WindowStore } from '../../shared/store/window-store.js';
 import { kinesisEvent } from '../helpers/records.js';
@@ -51,7 +50,7 @@ describe('emit handler against the emulators', () => {
     assert.deepEqual(keys(first), [`${W10} 10.5.0.1 2`, `${W10} 10.5.0.2 1`]);
     assert.equal(first.emitted[0]?.worker, 1);
     assert.deepEqual(second.emitted, []);
-    const results = new ResultStore(stack.doc, stack.names.results);
+    const results = stack.results;
     assert.deepEqual(
       (await results.window(W10)).map((r) => [r.ip, r.count]),
       [
@@ -105,7 +104,7 @@ describe('emit handler against the emulators', () => {
       keys(report).filter((k) => k.includes('10.7.0.')),
       [`${W10} 10.7.0.1 1`, `${W10} 10.7.0.2 2`],
     );
-    const results = new ResultStore(stack.doc, stack.names.results);
+    const results = stack.results;
     assert.deepEqual(
       (await results.ip('10.7.0.2', W10, W10)).map((r) => r.count),
       [2],
@@ -143,7 +142,7 @@ describe('emit handler against the emulators', () => {
     for (let i = 0; i < 40; i++) for (let n = 0; n <= i; n++) lines.push(`18:40:10 10.8.0.${i}`);
     await fold(stack, 'shardId-000000000003', [...lines, '18:40:30 10.8.1.1', '18:40:30 10.8.1.1']);
     await createEmitHandler(stack.emit, logger)(scheduledEvent(), localContext('emit'));
-    const top = await new ResultStore(stack.doc, stack.names.results).window(W10, 3);
+    const top = await stack.results.window(W10, 3);
     assert.deepEqual(
       top.map((r) => [r.ip, r.count]),
       [

@@ -8,7 +8,6 @@ import { localContext } from '../../local/lambda/lambda-context.js';
 import { scheduledEvent } from '../../local/lambda/pipeline.js';
 import type { WindowResult } from '../../shared/result.js';
 import { DeadLetterStore } from '../../shared/store/dead-letter-store.js';
-import { ResultStore } from '../../shared/store/result-store.js';
 import { kinesisEvent } from '../helpers/records.js';
 import { startTestStack, type TestStack } from '../helpers/stack.js';
 
@@ -53,7 +52,7 @@ describe('event time against the emulators: late data, allowed lateness, idle sh
     // A record for the closed 18:40:10 window arrives.
     await fold(kinesisEvent(shardId, ['18:40:13 10.40.0.1'], arrival, 5), localContext('f'));
     await emit(scheduledEvent(), localContext('e'));
-    const [result] = await new ResultStore(stack.doc, stack.names.results).ip('10.40.0.1', W10, W10);
+    const [result] = await stack.results.ip('10.40.0.1', W10, W10);
     assert.equal(result?.count, 2);
     assert.equal(result?.late, 1);
     const letters = await new DeadLetterStore(stack.doc, stack.names.deadLetters).forShard(shardId);
@@ -86,7 +85,7 @@ describe('event time against the emulators: late data, allowed lateness, idle sh
     );
     await emit(scheduledEvent(), localContext('e'));
     await emit(scheduledEvent(), localContext('e'));
-    const [result] = await new ResultStore(stack.doc, stack.names.results).ip('10.41.0.1', W10, W10);
+    const [result] = await stack.results.ip('10.41.0.1', W10, W10);
     assert.deepEqual([result?.count, result?.revision], [2, 2]);
     assert.deepEqual(
       published.filter((r) => r.ip === '10.41.0.1').map((r) => [r.count, r.revision]),
@@ -127,7 +126,7 @@ describe('event time against the emulators: late data, allowed lateness, idle sh
     await fold(kinesisEvent(shardId, ['18:40:59 10.42.0.1'], arrival, 3), localContext('f'));
     await fold(kinesisEvent(shardId, ['18:40:59 10.42.0.1'], arrival, 4), localContext('f'));
     await emit(scheduledEvent(), localContext('e'));
-    const [result] = await new ResultStore(stack.doc, stack.names.results).ip(
+    const [result] = await stack.results.ip(
       '10.42.0.1',
       Date.parse('2026-03-10T18:40:55Z'),
       Date.parse('2026-03-10T18:40:55Z'),

@@ -2,12 +2,12 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { startEmulators } from '../../local/aws/emulators.js';
 import { type RunOptions, type RunStats, run } from '../../local/commands/run.js';
 import { createDocumentClient } from '../../shared/store/clients.js';
 import { resourceNames } from '../../shared/tables.js';
 import { formatClock } from '../../shared/time.js';
+import { scanResults } from './results.js';
 
 class Capture extends Writable {
   text = '';
@@ -64,19 +64,12 @@ export async function boundedRun(
   const doc = createDocumentClient(emulators.dynamo);
   const table = new Map<string, number>();
   try {
-    let start: Record<string, unknown> | undefined;
-    do {
-      const out = await doc.send(
-        new ScanCommand({ TableName: resourceNames('ipcount').results, ExclusiveStartKey: start }),
-      );
-      for (const item of out.Items ?? []) {
-        const key = `${formatClock(Number(item.windowStart), 'UTC')} ${item.ip}`;
-        // Two windows with one clock time would be on different days: a date bug, not a count.
-        if (table.has(key)) throw new Error(`two result items for ${key}: ${JSON.stringify(item)}`);
-        table.set(key, Number(item.count));
-      }
-      start = out.LastEvaluatedKey;
-    } while (start);
+    for (const item of await scanResults(doc, resourceNames('ipcount').windows)) {
+      const key = `${formatClock(item.windowStart, 'UTC')} ${item.ip}`;
+      // Two windows with one clock time would be on different days: a date bug, not a count.
+      if (table.has(key)) throw new Error(`two result items for ${key}: ${JSON.stringify(item)}`);
+      table.set(key, item.count);
+    }
   } finally {
     doc.destroy();
     await emulators.stop();

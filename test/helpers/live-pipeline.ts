@@ -8,6 +8,7 @@ import { pause } from '../../shared/pause.js';
 import type { WindowResult } from '../../shared/result.js';
 import { type PipelineSettings, resolveSettings } from '../../shared/settings.js';
 import { formatClock } from '../../shared/time.js';
+import { scanResults } from './results.js';
 
 /**
  * The pipeline as `ipcount run --serve` runs it: live, the emitter on its schedule, lines arriving from a
@@ -82,8 +83,8 @@ export async function startLivePipeline(
     },
     async table() {
       const counts = new Map<string, number>();
-      for (const item of await scan(pipeline.names.results))
-        counts.set(`${formatClock(Number(item.windowStart), 'UTC')} ${item.ip}`, Number(item.count));
+      for (const result of await scanResults(pipeline.doc, pipeline.names.windows))
+        counts.set(`${formatClock(result.windowStart, 'UTC')} ${result.ip}`, result.count);
       return counts;
     },
     async lateRecords() {

@@ -8,6 +8,7 @@ import type { EmitDependencies } from '../../shared/emit-due-windows.js';
 import type { FoldDependencies } from '../../shared/fold-shard-batch.js';
 import { resolveSettings } from '../../shared/settings.js';
 import { createDocumentClient, createDynamoClient, createKinesisClient } from '../../shared/store/clients.js';
+import { ResultStore } from '../../shared/store/result-store.js';
 import { type ResourceNames, resourceNames } from '../../shared/tables.js';
 
 /**
@@ -25,6 +26,8 @@ export interface TestStack {
   readonly env: Environment;
   readonly fold: FoldDependencies;
   readonly emit: EmitDependencies;
+  /** The results as users query them. */
+  readonly results: ResultStore;
   stop(): Promise<void>;
 }
 
@@ -56,6 +59,7 @@ export async function startTestStack(
     env,
     fold: foldDependencies(env, doc, kinesis),
     emit: emitDependencies(env, doc, kinesis),
+    results: new ResultStore(doc, names.windows, emitDependencies(env, doc, kinesis).ledger),
     stop: async () => {
       doc.destroy();
       kinesis.destroy();

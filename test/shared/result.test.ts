@@ -1,15 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { formatResultLine, resultOf } from '../../shared/result.js';
-import { allWindowBuckets, windowBucket } from '../../shared/store/result-store.js';
+import { formatResultLine, resultOf, storedResultOf } from '../../shared/result.js';
 import {
   contributionUpdate,
   countingShardOrdinal,
-  openSortKey,
-  openSortUpperBound,
   type WindowItem,
+  writerShards,
 } from '../../shared/store/window-item.js';
-import { RESULT_WINDOW_BUCKETS } from '../../shared/tables.js';
 
 describe('result lines', () => {
   it('prints the seed form: worker, window start, ip, count', () => {
@@ -33,7 +30,6 @@ describe('result lines', () => {
 
   it('builds a result from a window item', () => {
     const item = {
-      pk: 'x',
       ip: '10.0.0.1',
       windowStart: 5000,
       windowEnd: 10000,
@@ -53,20 +49,45 @@ describe('result lines', () => {
     });
   });
 
-  it('spreads a window over all buckets and lists them all', () => {
-    const buckets = new Set(Array.from({ length: 200 }, (_, i) => windowBucket(0, `10.0.0.${i}`)));
-    assert.equal(buckets.size, RESULT_WINDOW_BUCKETS);
-    assert.deepEqual(new Set(allWindowBuckets(0)), buckets);
+  it('reads a stored result as last published, not the running count of a reopened window', () => {
+    const item = {
+      ip: '10.0.0.1',
+      windowStart: 5000,
+      windowEnd: 10000,
+      count: 6,
+      publishedCount: 4,
+      emissions: 2,
+      emittedAt: 77,
+      late: 1,
+      status: 'OPEN',
+      'count:shardId-000000000001': 6,
+    } as WindowItem;
+    assert.deepEqual(storedResultOf(item), {
+      ip: '10.0.0.1',
+      windowStart: 5000,
+      windowEnd: 10000,
+      count: 4,
+      late: 1,
+      revision: 2,
+      worker: 2,
+      emittedAt: 77,
+    });
+  });
+
+  it('names every shard that wrote into a window, scoped guards and late tallies included', () => {
+    assert.deepEqual(
+      writerShards({
+        'count:shardId-000000000001': 2,
+        'seq:shardId-000000000001': 'x',
+        'lateSeq:shardId-000000000003@r1': 'y',
+        'count:shardId-000000000002': 1,
+      }).sort(),
+      ['shardId-000000000001', 'shardId-000000000002', 'shardId-000000000003'],
+    );
   });
 });
 
 describe('window item keys and updates', () => {
-  it('orders the open index by window end, bounded by the watermark', () => {
-    assert.ok(openSortKey(10_000, '10.0.0.1') < openSortUpperBound(10_000));
-    assert.ok(openSortKey(10_001, '10.0.0.1') >= openSortUpperBound(10_000));
-    assert.ok(openSortKey(9_999, 'ffff::1') < openSortKey(10_000, '0.0.0.0'));
-  });
-
   it('guards the update on the shard sequence and the open status', () => {
     const update = contributionUpdate({
       shardId: 'shardId-000000000001',

@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { before, describe, it } from 'node:test';
 import { query } from '../../../local/commands/query.js';
-import { ResultStore } from '../../../shared/store/result-store.js';
+import { linePosition, padSequence } from '../../../shared/sequence.js';
+import { ledgerEntriesOf } from '../../../shared/store/window-ledger.js';
 import { ipcount } from '../../helpers/cli.js';
 import { startTestStack } from '../../helpers/stack.js';
 
@@ -138,19 +139,20 @@ describe('ipcount query on a deployment that published no settings (a stack read
   it('reads the window size from the results themselves, and says so', async () => {
     const stack = await startTestStack();
     try {
-      const store = new ResultStore(stack.doc, stack.names.results);
       const start = Date.parse('2026-11-29T10:00:00Z');
-      const result = (ip: string, count: number) => ({
+      // Two windows counted and closed, as the fold and the emitter leave them.
+      const contribution = (ip: string, count: number) => ({
         ip,
         windowStart: start,
         windowEnd: start + 10_000,
-        count,
-        late: 0,
-        revision: 1,
-        worker: 1,
-        emittedAt: Date.now(),
+        kind: 'count' as const,
+        positions: Array.from({ length: count }, (_, i) => linePosition(padSequence(String(100 + i)), 0)),
       });
-      await store.putRevised([result('10.9.0.1', 4), result('10.9.0.2', 7)], 2);
+      const written = [contribution('10.9.0.1', 4), contribution('10.9.0.2', 7)];
+      await stack.emit.ledger.record('shardId-000000000000', ledgerEntriesOf(written, false), Date.now());
+      for (const c of written) await stack.fold.windows.apply('shardId-000000000000', c, 0);
+      for (const item of await stack.fold.windows.getMany(written))
+        await stack.fold.windows.close(item, Date.now(), 1);
       const stdout = new Capture();
       const stderr = new Capture();
       await query(

@@ -4,7 +4,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { describe, it } from 'node:test';
-import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { startEmulators } from '../../../local/aws/emulators.js';
 import { redrive } from '../../../local/commands/redrive.js';
 import { FaultInjector, type FaultPlan } from '../../../local/lambda/faults.js';
@@ -18,6 +17,7 @@ import { resourceNames } from '../../../shared/tables.js';
 import { formatClock } from '../../../shared/time.js';
 import { ipcount } from '../../helpers/cli.js';
 import { oracleCounts } from '../../helpers/oracle.js';
+import { scanResults } from '../../helpers/results.js';
 
 /** A fault plan the test sets per phase, instead of drawing one at random. */
 class FaultSwitch extends FaultInjector {
@@ -82,13 +82,8 @@ async function resultTable(dataDir: string): Promise<Map<string, number>> {
   const emulators = await startEmulators({ dataDir });
   const doc = createDocumentClient(emulators.dynamo);
   try {
-    const out = await doc.send(new ScanCommand({ TableName: resourceNames('ipcount').results }));
-    return new Map(
-      (out.Items ?? []).map((item) => [
-        `${formatClock(Number(item.windowStart), 'UTC')} ${item.ip}`,
-        Number(item.count),
-      ]),
-    );
+    const results = await scanResults(doc, resourceNames('ipcount').windows);
+    return new Map(results.map((r) => [`${formatClock(r.windowStart, 'UTC')} ${r.ip}`, r.count]));
   } finally {
     doc.destroy();
     await emulators.stop();
