@@ -153,7 +153,7 @@ async function foldThroughEveryPath(
   await assert.rejects(
     folding.injector.around(() => folding.fold(first, localContext('fold')), {
       kind: 'crash',
-      afterWrites: 2,
+      afterWrites: 3,
     }),
     InjectedCrash,
   );

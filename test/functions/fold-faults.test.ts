@@ -104,7 +104,7 @@ describe('fold handler under injected faults (real handler, real emulators)', ()
       const throttledBefore = handlers.injector.stats.throttleErrors;
       const result = await handlers.injector.around(() => handlers.fold(event, localContext('fold')), {
         kind: 'throttle',
-        atWrite: 1,
+        atWrite: 2,
         failures: 3,
         errorName,
       });
@@ -120,7 +120,7 @@ describe('fold handler under injected faults (real handler, real emulators)', ()
     // The fourth window write fails for good; some lines of the record it falls in are finished before it.
     const result = await handlers.injector.around(() => handlers.fold(event, localContext('fold')), {
       kind: 'throttle',
-      atWrite: 4,
+      atWrite: 5,
       failures: 50,
       errorName: 'ProvisionedThroughputExceededException',
     });
@@ -139,10 +139,11 @@ describe('fold handler under injected faults (real handler, real emulators)', ()
     const shardId = 'shardId-000000000300';
     const lines = batchLines('10.22.0');
     const event = kinesisEvent(shardId, lines, arrival, 1);
-    // The second window write (write 0 marks the batch begun) keeps failing past the SDK's 5 attempts.
+    // The second window write (write 0 marks the batch begun, write 1 records its ledger) keeps failing past
+    // the SDK's 5 attempts.
     const result = await handlers.injector.around(() => handlers.fold(event, localContext('fold')), {
       kind: 'throttle',
-      atWrite: 2,
+      atWrite: 3,
       failures: 50,
       errorName: 'ProvisionedThroughputExceededException',
     });
