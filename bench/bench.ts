@@ -3,14 +3,10 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Logger } from '@aws-lambda-powertools/logger';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { foldDependencies } from '../functions/config.js';
-import { createFoldHandler } from '../functions/fold-handler.js';
 import { startEmulators } from '../local/aws/emulators.js';
 import { createStream } from '../local/aws/provision.js';
-import { localContext } from '../local/lambda/lambda-context.js';
 import { ipPool, seededRandom, seedLogLines, zipfSampler } from '../local/sources/generate.js';
+import { SEED_IPS } from '../local/sources/log-service.js';
 import { StreamProducer } from '../local/sources/producer.js';
 import {
   type Aggregation,
@@ -21,11 +17,21 @@ import { WindowFolder } from '../shared/fold.js';
 import { partitionKeyFor } from '../shared/parse.js';
 import { pause } from '../shared/pause.js';
 import { linePosition, padSequence } from '../shared/sequence.js';
-import { createKinesisClient, documentClient } from '../shared/store/clients.js';
+import { createKinesisClient } from '../shared/store/clients.js';
 import { STREAM } from '../shared/tables.js';
-import { combinedLine, kinesisEvent } from '../test/helpers/records.js';
-import { startTestStack } from '../test/helpers/stack.js';
+import { combinedLine } from '../test/helpers/records.js';
 import { readStream } from '../test/helpers/stream-records.js';
+import { prepareBaseline } from './baseline.js';
+import type { CapacityFigures } from './capacity.js';
+import {
+  ASSUMPTIONS,
+  type CostRow,
+  flinkCosts,
+  ipcountCosts,
+  type MeasuredCosts,
+  PRICES,
+  total,
+} from './cost-model.js';
 
 /**
  * `npm run bench`: the figures issue #2 asks for. Prints, never asserts: performance targets are read here,
@@ -106,53 +112,6 @@ function foldCoreSeconds(): { seconds: number; pairs: number } {
   });
 }
 
-/** DynamoDB requests the fold handler makes per 1,000 lines at batch size 1,000, against dynalite. */
-async function writeRequests(lines: string[]) {
-  const stack = await startTestStack();
-  const client = new DynamoDBClient({ ...stack.emulators.dynamo });
-  const counts = new Map<string, number>();
-  client.middlewareStack.add(
-    (next, context) => async (args) => {
-      counts.set(context.commandName ?? '?', (counts.get(context.commandName ?? '?') ?? 0) + 1);
-      return next(args);
-    },
-    { step: 'initialize', name: 'countRequests' },
-  );
-  const doc = documentClient(client);
-  const handler = createFoldHandler(
-    foldDependencies(stack.env, doc, stack.kinesis),
-    new Logger({ logLevel: 'ERROR' }),
-  );
-  const batches = 50;
-  let bound = 0;
-  const sample = lines.slice(0, batches * 1000);
-  for (let b = 0; b < batches; b++) {
-    const chunk = sample.slice(b * 1000, (b + 1) * 1000);
-    bound +=
-      new Set(
-        chunk.map((l) => {
-          const [t = '', ip] = l.split(' ');
-          return `${t.slice(0, 7)}${Number(t.slice(7)) < 5 ? 0 : 5} ${ip}`;
-        }),
-      ).size + 2;
-    await handler(
-      kinesisEvent('shardId-000000000000', chunk, Date.now(), b * 1000 + 1),
-      localContext('bench'),
-    );
-  }
-  const writes = ['UpdateItemCommand', 'PutItemCommand', 'BatchWriteItemCommand', 'DeleteItemCommand'].reduce(
-    (s, c) => s + (counts.get(c) ?? 0),
-    0,
-  );
-  const reads = ['GetItemCommand', 'BatchGetItemCommand', 'QueryCommand'].reduce(
-    (s, c) => s + (counts.get(c) ?? 0),
-    0,
-  );
-  client.destroy();
-  await stack.stop();
-  return { lines: sample.length, writes, reads, bound };
-}
-
 interface RunFigures {
   readonly seconds: number;
   readonly stats: {
@@ -164,7 +123,7 @@ interface RunFigures {
   };
 }
 
-function endToEnd(lines: readonly string[], name: string, extra: string[] = []): RunFigures {
+function endToEnd(lines: readonly string[], name: string, extra: string[] = [], cwd = '.'): RunFigures {
   const input = join(dir, `${name}.log`);
   writeFileSync(input, `${lines.join('\n')}\n`);
   const stats = join(dir, `${name}.json`);
@@ -172,7 +131,7 @@ function endToEnd(lines: readonly string[], name: string, extra: string[] = []):
   const out = spawnSync(
     process.execPath,
     [
-      'bin/ipcount.mjs',
+      join(cwd, 'bin/ipcount.mjs'),
       'run',
       '--input',
       input,
@@ -183,13 +142,18 @@ function endToEnd(lines: readonly string[], name: string, extra: string[] = []):
       ...aggregateArgs,
       ...extra,
     ],
-    { encoding: 'utf8' },
+    { encoding: 'utf8', cwd },
   );
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   if (out.status !== 0) throw new Error(`ipcount run failed: ${out.stderr}`);
   return { seconds, stats: JSON.parse(readFileSync(stats, 'utf8')) };
 }
 
+const BASELINE_REF = process.env.BENCH_BASELINE;
+/** Seconds of stream time at 10,000 lines/s the capacity meter replays per workload. */
+const COST_SECONDS = Number(process.env.BENCH_COST_SECONDS ?? 15);
+const baseline = BASELINE_REF ? prepareBaseline(BASELINE_REF) : undefined;
+process.on('exit', () => baseline?.remove());
 const lines = generate();
 console.log(
   `ipcount bench — ${fmt(LINES)} seed-format lines, 10,000 IPs (Zipf s=1.1), 5 s windows; node ${process.version}` +
@@ -212,15 +176,34 @@ if (mawk) {
     `fold core (read+parse+window+fold, 1 core) ${fmt(coreRate)} lines/s; mawk not installed, no baseline`,
   );
 }
-const w = await writeRequests(lines);
-console.log(
-  `\nDynamoDB writes, batch size 1,000         ${(w.writes / (w.lines / 1000)).toFixed(1)} write requests per 1,000 lines` +
-    ` (bound: ${(w.bound / (w.lines / 1000)).toFixed(1)} = distinct pairs + 2 per batch, the begin mark and the progress; ${(w.reads / (w.lines / 1000)).toFixed(1)} reads)`,
-);
-const e2e = endToEnd(lines.slice(0, E2E_LINES), 'e2e');
-console.log(
-  `\nend to end, ipcount run --input            ${fmt(e2e.stats.records / e2e.seconds)} lines/s   (${fmt(e2e.stats.records)} lines in ${e2e.seconds.toFixed(1)} s incl. start-up, batch size 1,000; counted ${fmt(e2e.stats.counted)})`,
-);
+await costFigures(coreRate);
+
+// End to end, as users run it: `ipcount run --input`, this checkout and the baseline's alternately.
+const seedWorkload = [
+  ...seedLogLines({
+    lines: E2E_LINES,
+    ips: SEED_IPS,
+    startMs: Date.now() - 3_600_000,
+    ratePerSecond: 2_000,
+    seed: 2,
+  }),
+];
+const e2eRate = (r: RunFigures) => r.stats.records / r.seconds;
+console.log('\nend to end, ipcount run --input (start-up included, batch size 1,000):');
+for (const [workload, input] of [
+  ['10,000 IPs', lines.slice(0, E2E_LINES)],
+  ['4 IPs (seed)', seedWorkload],
+] as const) {
+  const now = endToEnd(input, 'e2e');
+  const before = baseline ? endToEnd(input, 'e2e-baseline', [], baseline.dir) : undefined;
+  console.log(
+    `  ${workload.padEnd(14)} ${fmt(e2eRate(now))} lines/s   (${fmt(now.stats.records)} lines in ${now.seconds.toFixed(1)} s; counted ${fmt(now.stats.counted)})` +
+      (before
+        ? `\n  ${`${baseline?.ref}`.padEnd(14)} ${fmt(e2eRate(before))} lines/s   (counted ${fmt(before.stats.counted)})\n  now / ${baseline?.ref}      ${(e2eRate(now) / e2eRate(before)).toFixed(2)}×`
+        : ''),
+  );
+}
+if (!baseline) console.log('  (set BENCH_BASELINE=<git ref> to run the previous commit beside this one)');
 
 // The cost of recovery: the same input and settings, clean and with --faults 0.2.
 const seedLike = [
@@ -266,6 +249,75 @@ console.log(
     `p50 ${fmt(pct(0.5))} ms, p95 ${fmt(pct(0.95))} ms, max ${fmt(sorted[sorted.length - 1] ?? Number.NaN)} ms (target ≤ 2,000 ms locally)`,
 );
 rmSync(dir, { recursive: true, force: true });
+
+/** The capacity meter (bench/capacity.ts) in a process of its own, in this checkout or the baseline's. */
+function capacityOf(workload: 'zipf' | 'seed', cwd = '.'): CapacityFigures {
+  const out = spawnSync(
+    process.execPath,
+    ['--import', 'tsx', join(cwd, 'bench/capacity-run.ts'), workload, String(COST_SECONDS)],
+    { encoding: 'utf8', cwd, maxBuffer: 16 * 1024 * 1024 },
+  );
+  if (out.status !== 0) throw new Error(`capacity run (${cwd}) failed: ${out.stderr}`);
+  return JSON.parse(out.stdout.trim().split('\n').pop() ?? '{}') as CapacityFigures;
+}
+
+/** Request units per line at the stack's settings, and what a billion lines cost on AWS against Flink. */
+async function costFigures(foldLinesPerCoreSecond: number): Promise<void> {
+  console.log(
+    `\nDynamoDB request units per line, measured at the stack's settings (${COST_SECONDS} s of stream at 10,000 lines/s, ` +
+      '4 shards keyed by IP, KPL records per 500 ms, one invocation per shard per 1 s batching window, an emitter ' +
+      'pass every 5 s; item sizes and index entries as written, on-demand rounding):',
+  );
+  const perLine = (f: CapacityFigures) => (f.tally.writeUnits + f.tally.indexWriteUnits) / f.lines;
+  const rows: [string, MeasuredCosts][] = [];
+  for (const [workload, label] of [
+    ['zipf', '10,000 IPs (Zipf 1.1)'],
+    ['seed', '4 IPs (seed)'],
+  ] as const) {
+    const now = capacityOf(workload);
+    const before = baseline ? capacityOf(workload, baseline.dir) : undefined;
+    const byTable = Object.entries(now.tally.byTable)
+      .map(([table, units]) => `${table} ${(units / now.lines).toFixed(3)}`)
+      .join(', ');
+    console.log(
+      `  ${label.padEnd(22)} ${perLine(now).toFixed(3)} write units/line (${byTable}), ${(now.tally.readUnits / now.lines).toFixed(3)} read units/line; ` +
+        `${(now.pairs / now.lines).toFixed(3)} (ip, window) pairs/line; results ${now.emittedLines === now.lines ? 'hold every line' : `hold ${fmt(now.emittedLines)} of ${fmt(now.lines)} lines`}` +
+        (before
+          ? `\n  ${`${baseline?.ref}`.padEnd(22)} ${perLine(before).toFixed(3)} write units/line, ${(before.tally.readUnits / before.lines).toFixed(3)} read units/line; now / then ${(perLine(now) / perLine(before)).toFixed(2)}×`
+          : ''),
+    );
+    rows.push([
+      label,
+      {
+        lines: now.lines,
+        ratePerSecond: 10_000,
+        pairs: now.pairs,
+        writeUnits: now.tally.writeUnits + now.tally.indexWriteUnits,
+        readUnits: now.tally.readUnits,
+        dynamoRequests: now.tally.requests,
+        records: now.records,
+        recordBytes: now.recordBytes,
+        foldInvocations: now.foldInvocations,
+        foldLinesPerCoreSecond,
+      },
+    ]);
+  }
+  console.log(`\n$ per billion lines at 10,000 lines/s on AWS (prices: ${PRICES.asOf}):`);
+  for (const [label, measured] of rows) {
+    const ours = ipcountCosts(measured);
+    const flink = flinkCosts(measured);
+    const line = (r: CostRow[]) => r.map((x) => `${x.item} ${x.dollars.toFixed(2)}`).join('; ');
+    console.log(
+      `  ${label}: IpCount $${total(ours).toFixed(0)} (${line(ours)})` +
+        `\n  ${' '.repeat(label.length)}  Managed Flink $${total(flink).toFixed(0)} (${line(flink)}); IpCount / Flink ${(total(ours) / total(flink)).toFixed(2)}×`,
+    );
+  }
+  console.log(
+    `  assumptions: ${Object.entries(ASSUMPTIONS)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ')}`,
+  );
+}
 
 /**
  * Records on the stream: the real StreamProducer at 1,000 lines/s onto kinesalite with the stack's default

@@ -249,12 +249,13 @@ async function writePlan(
     failedSequences: [],
     failure: undefined,
   };
-  const allFailed = (error: unknown): PlanWrites => ({
-    ...result,
-    deadLetters: [],
-    failedSequences: plan.contributions.map((c) => c.positions[0] ?? ''),
-    failure: error,
-  });
+  // Every contribution handed back to the event source, from the first (the plan's bad lines are still
+  // dead-lettered: the position may move up to that first contribution).
+  const allFailed = (error: unknown): PlanWrites => {
+    result.failedSequences = plan.contributions.map((c) => c.positions[0] ?? '');
+    result.failure ??= error;
+    return result;
+  };
   if (plan.contributions.length === 0) return result;
   // The ledger first: a crash after a window write must leave the window findable by the emitter.
   const entries = ledgerEntriesOf(plan.contributions, dueNow);
@@ -306,10 +307,11 @@ async function writePlan(
     plan.contributions.map((c) => limit(async () => lateOrReopened(await write(c)))),
   );
   // The marks again, after every write: the emitter releases a mark only if it was not put since it read it.
+  let touchFailure: unknown;
   try {
     await deps.ledger.touch(shardId, touched);
   } catch (error) {
-    return allFailed(error);
+    touchFailure = error;
   }
   const lineOf = new Map<string, ShardLine>();
   outcomes.forEach((outcome, i) => {
@@ -332,7 +334,8 @@ async function writePlan(
       result.deadLetters.push(lateDeadLetter(record, late, 'was already closed'));
     }
   });
-  return result;
+  // Written but not marked again: the emitter may have released the mark meanwhile, so all of it is redone.
+  return touchFailure === undefined ? result : allFailed(touchFailure);
 }
 
 function describeFailure(failure: unknown): string {

@@ -19,7 +19,8 @@ describe('emit handler under injected crashes', () => {
   after(async () => stack.stop());
 
   it('loses and duplicates no result when it crashes after any number of its writes', async () => {
-    // Three due windows → three result writes and three closes: positions 0..6 (6 = before responding).
+    // Three due windows → three closes (each the result) and the window's open mark released: positions 0..3,
+    // and past them (before responding).
     for (let afterWrites = 0; afterWrites <= 6; afterWrites++) {
       // Prepare: a fresh shard and IPs per position.
       const shardId = `shardId-00000000060${afterWrites}`;
