@@ -2,8 +2,14 @@ import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { EmitDependencies } from '../shared/emit-due-windows.js';
 import type { FoldDependencies } from '../shared/fold-shard-batch.js';
-import { type Environment, type PipelineSettings, settingsFromEnvironment } from '../shared/settings.js';
+import {
+  type Environment,
+  emitTimeoutSeconds,
+  type PipelineSettings,
+  settingsFromEnvironment,
+} from '../shared/settings.js';
 import { DeadLetterStore } from '../shared/store/dead-letter-store.js';
+import { EmitJournal } from '../shared/store/emit-journal.js';
 import { ShardReader } from '../shared/store/shard-reader.js';
 import { ShardStateStore } from '../shared/store/shard-state-store.js';
 import { WindowLedger } from '../shared/store/window-ledger.js';
@@ -80,6 +86,8 @@ export function emitDependencies(
     windows: new WindowStore(doc, requireEnv(env, WINDOWS_TABLE.envVar)),
     shardState: shardStateStore(env, doc),
     ledger: windowLedger(env, doc, settings),
+    journal: new EmitJournal(doc, requireEnv(env, SHARD_STATE_TABLE.envVar), requireEnv(env, STREAM.envVar)),
+    passTimeoutMs: emitTimeoutSeconds(settings) * 1000,
     resultRetentionSeconds: settings.resultRetentionDays * DAY_SECONDS,
     closeConcurrency: settings.writeConcurrency,
     ...idleTimeout(settings),

@@ -1,5 +1,6 @@
 import pLimit from 'p-limit';
-import { resultOf, type WindowResult } from './result.js';
+import { resultOf, storedResultOf, type WindowResult } from './result.js';
+import type { EmitJournal } from './store/emit-journal.js';
 import type { ShardReader } from './store/shard-reader.js';
 import type { ShardState, ShardStateStore } from './store/shard-state-store.js';
 import { OPEN, type WindowItem, writerShards } from './store/window-item.js';
@@ -18,13 +19,18 @@ export interface EmitDependencies {
   readonly shardState: ShardStateStore;
   readonly ledger: WindowLedger;
   readonly closeConcurrency: number;
-  /** How long a result is kept after it is emitted (TTL), seconds; 0 = as the window item's own. */
+  /** How long a result is kept after it is emitted (TTL), seconds; 0 = kept until deleted. */
   readonly resultRetentionSeconds?: number;
   /**
-   * The live feed (stdout locally, the log on Lambda): called before the windows are closed, so a crash can
-   * repeat a publication but never lose one (at-least-once).
+   * The live feed (stdout locally, the log on Lambda): called after the closes, with what they closed and
+   * what a pass that died before publishing had closed, so a crash can repeat a publication (same revision,
+   * same count) but never lose one (at-least-once).
    */
   readonly publish?: (results: readonly WindowResult[]) => void | Promise<void>;
+  /** Passes begun and not finished; without it, a pass that dies between closing and publishing loses the feed. */
+  readonly journal?: EmitJournal;
+  /** Longer than any pass can run (the emitter's timeout): an unfinished pass older than this is dead. */
+  readonly passTimeoutMs?: number;
   /**
    * A shard is idle when its fold has caught up with the stream and nothing has arrived for this long: its
    * windows then close on processing time, when window end + max disorder + idle timeout has passed, so the
@@ -107,6 +113,25 @@ async function streamWatermark(
 
 const isForeign = (state: ShardState) => state.foreignSince !== undefined;
 
+/** Every shard's ancestors (parents, their parents…), from each shard's parents after reshards. */
+export function ancestorsOf(parentsOf: ReadonlyMap<string, readonly string[]>): Map<string, Set<string>> {
+  const out = new Map<string, Set<string>>();
+  const visit = (shardId: string, seen: Set<string>): Set<string> => {
+    const known = out.get(shardId);
+    if (known) return known;
+    const all = new Set<string>();
+    for (const parent of parentsOf.get(shardId) ?? []) {
+      if (seen.has(parent)) continue;
+      all.add(parent);
+      for (const a of visit(parent, new Set(seen).add(shardId))) all.add(a);
+    }
+    out.set(shardId, all);
+    return all;
+  };
+  for (const shardId of parentsOf.keys()) visit(shardId, new Set());
+  return out;
+}
+
 export async function emitDueWindows(
   deps: EmitDependencies,
   now: number,
@@ -123,7 +148,8 @@ export async function emitDueWindows(
       idle[i] ? Math.max(s.watermarkMs ?? idleWatermark, idleWatermark) : s.watermarkMs,
     ]),
   );
-  const watermarks = deps.shardParents ? effectiveWatermarks(own, await deps.shardParents()) : own;
+  const parents = deps.shardParents ? await deps.shardParents() : undefined;
+  const watermarks = parents ? effectiveWatermarks(own, parents) : own;
   const mixed = states.some(isForeign);
   const common =
     mixed && !options.endOfInput ? await streamWatermark(deps, watermarks, idleWatermark) : undefined;
@@ -134,25 +160,46 @@ export async function emitDueWindows(
     const watermark = dueBy(shardId);
     if (watermark !== undefined) marks.push(...(await deps.ledger.openMarks(shardId, watermark)));
   }
-  if (marks.length === 0) return { emitted: [], due: 0, skipped: 0 };
+  const unfinished = deps.journal ? await deps.journal.unfinished() : [];
+  if (marks.length === 0 && unfinished.length === 0) return { emitted: [], due: 0, skipped: 0 };
 
-  // Every item of a marked window, read once however many shards marked it.
-  const windowStarts = [...new Set(marks.map((m) => m.windowStart))];
+  // A marked window is read for the shards whose marks are due: the IPs they wrote there, once each.
   const limit = pLimit(deps.closeConcurrency);
+  const markedBy = new Map<number, Set<string>>();
+  for (const m of marks)
+    markedBy.set(m.windowStart, (markedBy.get(m.windowStart) ?? new Set()).add(m.shardId));
+  const readWindow = async (windowStart: number, shardIds?: readonly string[]) =>
+    deps.windows.getMany((await deps.ledger.ipsOf(windowStart, shardIds)).map((ip) => ({ ip, windowStart })));
   const items = (
+    await Promise.all([...markedBy].map(([ws, shards]) => limit(() => readWindow(ws, [...shards]))))
+  ).flat();
+  // What a pass that died between its closes and its publication closed: published again, as stored.
+  const republished = (
     await Promise.all(
-      windowStarts.map((windowStart) =>
-        limit(async () =>
-          deps.windows.getMany((await deps.ledger.ipsOf(windowStart)).map((ip) => ({ ip, windowStart }))),
+      unfinished.flatMap((pass) =>
+        pass.windowStarts.map((ws) =>
+          limit(async () =>
+            (
+              await readWindow(ws)
+            )
+              .filter((item) => item.closedAt === pass.at && (item.emissions ?? 0) > 0)
+              .map(storedResultOf),
+          ),
         ),
       ),
     )
   ).flat();
+
+  const ancestors = parents ? ancestorsOf(parents) : new Map<string, Set<string>>();
   const isDue = (item: WindowItem) => {
     if (options.endOfInput || item.dueNow === true) return true;
-    return writerShards(item).every(
-      (shardId) => (dueBy(shardId) ?? Number.NEGATIVE_INFINITY) >= item.windowEnd,
-    );
+    const writers = writerShards(item);
+    // A parent's keys carry on in its children, which it was read to the end before: once a descendant wrote
+    // into the item too, the parent waits for nothing of its own (nor for its other children's progress).
+    const covered = new Set(writers.flatMap((s) => [...(ancestors.get(s) ?? [])]));
+    return writers
+      .filter((shardId) => !covered.has(shardId))
+      .every((shardId) => (dueBy(shardId) ?? Number.NEGATIVE_INFINITY) >= item.windowEnd);
   };
   const pending = items.filter((item) => item.status === OPEN || item.stale === true);
   const open = pending.filter(isDue);
@@ -160,20 +207,25 @@ export async function emitDueWindows(
   const results = open.map((item) => resultOf(item, now));
   // Only a new count is published: a refreshed late tally (same count) is stored, not announced again.
   const isNew = (i: number) => (results[i]?.revision ?? 0) > (open[i]?.emissions ?? 0);
-  await deps.publish?.(results.filter((_, i) => isNew(i)));
 
+  // Closes first: the conditional close decides the revision a count gets, once, whoever else runs. The
+  // journal entry before them lets a later pass publish what this one closed if it dies before publishing.
+  const pass =
+    open.length > 0 && deps.journal
+      ? await deps.journal.begin(now, [...new Set(open.map((item) => item.windowStart))])
+      : undefined;
   const closed = await Promise.all(
     open.map((item, i) =>
       limit(async () => {
-        const revision = results[i]?.revision ?? 1;
-        const expiresAt = retention > 0 ? Math.ceil(now / 1000) + retention : 0;
-        if (await deps.windows.close(item, now, revision, expiresAt)) return true;
-        // The count moved after it was read and published: the next result must say it is an update.
-        if (isNew(i)) await deps.windows.recordPublication(item, revision, now);
-        return false;
+        // A result's TTL runs from its emission, and never ends before the open window's would have.
+        const expiresAt =
+          retention > 0 ? Math.max(item.expiresAt ?? 0, Math.ceil(now / 1000) + retention) : 0;
+        return deps.windows.close(item, now, results[i]?.revision ?? 1, expiresAt);
       }),
     ),
   );
+  await deps.publish?.([...republished, ...results.filter((_, i) => closed[i] && isNew(i))]);
+
   // A mark goes once nothing its shard wrote into its window is left open; a fold that wrote since it was read
   // put it again, and the release fails.
   const stillOpen = new Set<string>();
@@ -186,6 +238,12 @@ export async function emitDueWindows(
     marks
       .filter((m) => !stillOpen.has(`${m.shardId} ${m.windowStart}`))
       .map((m) => limit(() => deps.ledger.release(m))),
+  );
+  if (pass) await deps.journal?.finish(pass);
+  // A dead pass's entry goes once no invocation can still be running it; until then each pass republishes.
+  const abandonedBefore = now - (deps.passTimeoutMs ?? 0);
+  await Promise.all(
+    unfinished.filter((p) => p.at < abandonedBefore).map((p) => limit(() => deps.journal?.finish(p))),
   );
   const emitted = results.filter((_, i) => closed[i]);
   return { emitted, due: open.length, skipped: open.length - emitted.length };

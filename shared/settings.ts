@@ -444,3 +444,11 @@ export function resolveSettings(
   for (const key of SETTING_KEYS) if (given[key] !== undefined) settings[key] = given[key];
   return settings as unknown as PipelineSettings;
 }
+
+/**
+ * The emitter function's timeout: its loop, plus time for the last pass (started before the loop ends) and
+ * its retries. No pass runs longer, so an unfinished pass older than this is dead.
+ */
+export function emitTimeoutSeconds(settings: Pick<PipelineSettings, 'emitLoopSeconds'>): number {
+  return settings.emitLoopSeconds + 40;
+}

@@ -5,7 +5,11 @@ import * as targets from 'aws-cdk-lib/aws-events-targets';
 import type * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import { Construct } from 'constructs';
 import { EMIT_SERVICE } from '../../shared/metric-names.js';
-import { functionSettingsEnvironment, type PipelineSettings } from '../../shared/settings.js';
+import {
+  emitTimeoutSeconds,
+  functionSettingsEnvironment,
+  type PipelineSettings,
+} from '../../shared/settings.js';
 import { SHARD_STATE_TABLE, STREAM, WINDOWS_TABLE } from '../../shared/tables.js';
 import { IpCountFunction } from './ipcount-function.js';
 
@@ -34,14 +38,11 @@ export class EmitSchedule extends Construct {
 
   constructor(scope: Construct, id: string, props: EmitScheduleProps) {
     super(scope, id);
-    // The settings table bounds the loop at 55 s: it ends before the next minute's run starts.
-    const loopSeconds = props.settings.emitLoopSeconds;
     this.function = new IpCountFunction(this, 'Function', {
       entry: 'emit.ts',
       description: 'IpCount emitter: closes due event-time windows, freezing their results',
       serviceName: EMIT_SERVICE,
-      // The last pass starts before `loop` ends; the rest covers it and its retries.
-      timeout: Duration.seconds(loopSeconds + 40),
+      timeout: Duration.seconds(emitTimeoutSeconds(props.settings)),
       reservedConcurrentExecutions: 'reservedConcurrency' in props ? props.reservedConcurrency : 1,
       environment: {
         ...functionSettingsEnvironment(props.settings, 'emit'),
@@ -53,8 +54,9 @@ export class EmitSchedule extends Construct {
     fn.configureAsyncInvoke({ retryAttempts: 0, maxEventAge: Duration.minutes(1) });
     // The close is a conditional update of the window item: it freezes the count and records the revision.
     fn.bindTable(WINDOWS_TABLE, props.windows, ['BatchGetItem', 'UpdateItem']);
-    // Shard states and the window ledger: its open marks are read and, once their windows are closed, deleted.
-    fn.bindTable(SHARD_STATE_TABLE, props.shardState, ['Query', 'DeleteItem']);
+    // Shard states and the window ledger: its open marks are read and, once their windows are closed, deleted;
+    // the journal of passes is put before a pass's closes and deleted once it has published them.
+    fn.bindTable(SHARD_STATE_TABLE, props.shardState, ['Query', 'PutItem', 'DeleteItem']);
     // Reshard lineage (a parent's windows close by its children's watermarks), and one read behind an
     // idle-looking shard's position: idle means nothing is waiting on the stream.
     props.stream.grant(fn, 'kinesis:ListShards', 'kinesis:GetShardIterator', 'kinesis:GetRecords');

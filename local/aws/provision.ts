@@ -95,10 +95,24 @@ export async function provision(
   }
   for (const table of TABLES) {
     const name = tableName(prefix, table);
+    let keys: string | undefined;
     await until(async () => {
       const out = await dynamo.send(new DescribeTableCommand({ TableName: name }));
+      keys = keySchemaOf(out.Table?.KeySchema);
       return out.Table?.TableStatus === 'ACTIVE';
     }, `table ${name}`);
+    const expected = keySchemaOf(createTableInput(table, name).KeySchema);
+    // A data dir made by an earlier version, whose tables are keyed otherwise: its items would not be read.
+    if (keys !== expected)
+      throw new Error(
+        `table ${name} is keyed (${keys}), not (${expected}) as this version of ipcount keys it: it was made by an ` +
+          'earlier version. Use a new --data-dir (or --prefix), or delete this one; results already emitted can be ' +
+          'read with the version that wrote them.',
+      );
   }
   return stream;
+}
+
+function keySchemaOf(schema: readonly { AttributeName?: string; KeyType?: string }[] | undefined): string {
+  return (schema ?? []).map((k) => `${k.AttributeName} ${k.KeyType}`).join(', ');
 }

@@ -47,6 +47,10 @@ export interface WindowItem {
   readonly dueNow?: boolean;
   /** When the revision last published was published (ms). */
   readonly emittedAt?: number;
+  /** When it was last closed: the `now` of the emitter pass that closed it (ms). */
+  readonly closedAt?: number;
+  /** TTL, seconds since the epoch. */
+  readonly expiresAt?: number;
   readonly status: typeof OPEN | typeof CLOSED;
   readonly [attribute: string]: unknown;
 }
@@ -218,24 +222,6 @@ export function closeUpdate(
       ':revision': revision,
       ...(expiresAt > 0 ? { ':expiresAt': expiresAt } : {}),
     },
-  } as ConditionalUpdate;
-}
-
-/**
- * After a close failed because the count moved under the emitter (it published, then a fold added), records
- * what was published, so the next result of the window is an update and says so. Never lowers a revision.
- */
-export function publicationUpdate(
-  item: WindowItem,
-  revision: number,
-  publishedAt: number,
-): ConditionalUpdate {
-  return {
-    Key: windowItemKey(item.ip, item.windowStart),
-    UpdateExpression: 'SET #revision = :revision, publishedCount = :count, emittedAt = :at',
-    ConditionExpression: 'attribute_not_exists(#revision) OR #revision < :revision',
-    ExpressionAttributeNames: { '#revision': 'emissions' },
-    ExpressionAttributeValues: { ':revision': revision, ':count': item.count, ':at': publishedAt },
   } as ConditionalUpdate;
 }
 

@@ -30,8 +30,13 @@ export interface LedgerWindow {
 
 export interface LedgerEntry extends LedgerWindow {
   readonly ips: readonly string[];
-  /** The first position the step wrote into the window: entries of replays of one step coincide. */
-  readonly position: string;
+  /**
+   * The first and last positions the step wrote into the window: an entry's key, so a replay of the same step
+   * overwrites its entry with the same IPs, and a bisected replay (a part of the step) adds one of its own
+   * rather than replacing the whole step's.
+   */
+  readonly firstPosition: string;
+  readonly lastPosition: string;
 }
 
 /** An open mark as the emitter read it. */
@@ -80,7 +85,7 @@ export class WindowLedger {
       for (let i = 0; i * IPS_PER_ENTRY < e.ips.length; i++)
         items.push({
           stream: this.entryKey(e.windowStart),
-          shardId: `${shardId}#${e.position}#${i}`,
+          shardId: `${shardId}#${e.firstPosition}#${e.lastPosition}#${i}`,
           windowEnd: e.windowEnd,
           ips: e.ips.slice(i * IPS_PER_ENTRY, (i + 1) * IPS_PER_ENTRY).join(' '),
           ...expiresAt,
@@ -140,17 +145,27 @@ export class WindowLedger {
     }
   }
 
-  /** Every IP any shard wrote into a window, strongly consistent. */
-  async ipsOf(windowStart: number): Promise<string[]> {
-    const items = await queryAll(this.doc, {
-      TableName: this.table,
-      KeyConditionExpression: '#stream = :stream',
-      ExpressionAttributeNames: { '#stream': 'stream' },
-      ExpressionAttributeValues: { ':stream': this.entryKey(windowStart) },
-      ConsistentRead: true,
-    });
+  /**
+   * The IPs written into a window, strongly consistent: by the given shards (their entries only, as the
+   * emitter reads a window for the shards whose marks are due), or by any shard.
+   */
+  async ipsOf(windowStart: number, shardIds?: readonly string[]): Promise<string[]> {
+    const query = (shardId?: string) =>
+      queryAll(this.doc, {
+        TableName: this.table,
+        KeyConditionExpression: shardId
+          ? '#stream = :stream AND begins_with(shardId, :shard)'
+          : '#stream = :stream',
+        ExpressionAttributeNames: { '#stream': 'stream' },
+        ExpressionAttributeValues: {
+          ':stream': this.entryKey(windowStart),
+          ...(shardId ? { ':shard': `${shardId}#` } : {}),
+        },
+        ConsistentRead: true,
+      });
+    const pages = shardIds ? await Promise.all(shardIds.map(query)) : [await query()];
     const ips = new Set<string>();
-    for (const item of items) for (const ip of String(item.ips ?? '').split(' ')) if (ip) ips.add(ip);
+    for (const item of pages.flat()) for (const ip of String(item.ips ?? '').split(' ')) if (ip) ips.add(ip);
     return [...ips];
   }
 }
@@ -165,22 +180,29 @@ export function ledgerEntriesOf(
   }[],
   dueNow: boolean,
 ): LedgerEntry[] {
-  const byWindow = new Map<number, { windowEnd: number; ips: Set<string>; position: string }>();
+  const byWindow = new Map<number, { windowEnd: number; ips: Set<string>; first: string; last: string }>();
   for (const c of contributions) {
-    const first = c.positions[0] ?? '';
+    // Positions are fixed-width strings: their order is the stream's.
+    let first = c.positions[0] ?? '';
+    let last = first;
+    for (const p of c.positions) {
+      if (p < first) first = p;
+      if (p > last) last = p;
+    }
     const entry = byWindow.get(c.windowStart);
-    if (!entry)
-      byWindow.set(c.windowStart, { windowEnd: c.windowEnd, ips: new Set([c.ip]), position: first });
+    if (!entry) byWindow.set(c.windowStart, { windowEnd: c.windowEnd, ips: new Set([c.ip]), first, last });
     else {
       entry.ips.add(c.ip);
-      if (first < entry.position) entry.position = first;
+      if (first < entry.first) entry.first = first;
+      if (last > entry.last) entry.last = last;
     }
   }
   return [...byWindow].map(([windowStart, e]) => ({
     windowStart,
     windowEnd: e.windowEnd,
     ips: [...e.ips],
-    position: e.position,
+    firstPosition: e.first,
+    lastPosition: e.last,
     ...(dueNow ? { dueNow } : {}),
   }));
 }

@@ -12,7 +12,6 @@ import {
   describeWindow,
   guardAttribute,
   guardFor,
-  publicationUpdate,
   type WindowItem,
   windowItemKey,
 } from './window-item.js';
@@ -139,11 +138,6 @@ export class WindowStore {
    */
   async close(item: WindowItem, closedAt: number, revision: number, expiresAt = 0): Promise<boolean> {
     return this.conditionally(closeUpdate(item, closedAt, revision, expiresAt));
-  }
-
-  /** Records a publication whose close failed; false if a later revision is already recorded. */
-  async recordPublication(item: WindowItem, revision: number, publishedAt: number): Promise<boolean> {
-    return this.conditionally(publicationUpdate(item, revision, publishedAt));
   }
 
   private async conditionally(update: ConditionalUpdate): Promise<boolean> {

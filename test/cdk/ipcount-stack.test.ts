@@ -241,7 +241,7 @@ describe('IpCountStack: least-privilege IAM', () => {
       'ipcount-emit': [
         [['logs:CreateLogStream', 'logs:PutLogEvents'], 'EmitFunctionLogs'],
         [['dynamodb:BatchGetItem', 'dynamodb:UpdateItem'], 'WindowsTable'],
-        [['dynamodb:DeleteItem', 'dynamodb:Query'], 'ShardStateTable'],
+        [['dynamodb:DeleteItem', 'dynamodb:PutItem', 'dynamodb:Query'], 'ShardStateTable'],
         [['kinesis:GetRecords', 'kinesis:GetShardIterator', 'kinesis:ListShards'], 'LinesStream'],
       ],
     };

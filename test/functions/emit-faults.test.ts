@@ -19,8 +19,8 @@ describe('emit handler under injected crashes', () => {
   after(async () => stack.stop());
 
   it('loses and duplicates no result when it crashes after any number of its writes', async () => {
-    // Three due windows → three closes (each the result) and the window's open mark released: positions 0..3,
-    // and past them (before responding).
+    // Three due windows → the pass's journal entry, three closes (each the result), publication, the window's
+    // open mark released, the journal entry deleted: positions 0..5, and past them (before responding).
     for (let afterWrites = 0; afterWrites <= 6; afterWrites++) {
       // Prepare: a fresh shard and IPs per position.
       const shardId = `shardId-00000000060${afterWrites}`;
@@ -72,35 +72,38 @@ describe('emit handler under injected crashes', () => {
     }
   });
 
-  it('publishes a count that changed after a crash between publishing and closing as the next revision', async () => {
+  it('publishes again what a pass closed and died before publishing, and a later count as the next revision', async () => {
     const shardId = 'shardId-000000000700';
     const ip = '10.32.0.1';
     const published: WindowResult[] = [];
+    let dieBeforePublishing = true;
     const handlers = faultyHandlers(stack, {
-      publish: (rs) => published.push(...rs.filter((r) => r.ip === ip)),
+      publish: (rs) => {
+        // The invocation dies after its closes, before its log lines are out.
+        if (dieBeforePublishing) throw new InjectedCrash('died before publishing');
+        published.push(...rs.filter((r) => r.ip === ip));
+      },
       env: { ALLOWED_LATENESS_SECONDS: '60' },
     });
     try {
       const lines = [`18:40:11 ${ip}`, '18:40:30 10.32.1.0', '18:40:30 10.32.1.0'];
       await handlers.fold(kinesisEvent(shardId, lines, arrival, 1), localContext('fold'));
-      // The result is stored and published, then the emitter dies before closing its window.
-      await assert.rejects(
-        handlers.injector.around(() => handlers.emit(scheduledEvent(), localContext('emit')), {
-          kind: 'crash',
-          afterWrites: 1,
-        }),
-        InjectedCrash,
-      );
-      // A record within the allowed lateness reaches the still open window.
+      await assert.rejects(handlers.emit(scheduledEvent(), localContext('emit')), InjectedCrash);
+      dieBeforePublishing = false;
+      // A record within the allowed lateness reaches the closed window: it reopens with another count.
       await handlers.fold(kinesisEvent(shardId, [`18:40:12 ${ip}`], arrival, 10), localContext('fold'));
       await handlers.emit(scheduledEvent(), localContext('emit'));
-      assert.deepEqual(
-        published.map((r) => [r.count, r.revision]),
-        [
-          [1, 1],
-          [2, 2],
-        ],
-      );
+      await handlers.emit(scheduledEvent(), localContext('emit'));
+      // The dead pass's result, from its journal entry, then the update; the same revision never has two counts.
+      assert.deepEqual(published.map((r) => [r.count, r.revision]).slice(0, 2), [
+        [1, 1],
+        [2, 2],
+      ]);
+      for (const revision of [1, 2])
+        assert.deepEqual(
+          new Set(published.filter((r) => r.revision === revision).map((r) => r.count)),
+          new Set([revision]),
+        );
       const [stored] = await stack.results.ip(ip, W10, W10);
       assert.deepEqual([stored?.count, stored?.revision], [2, 2]);
     } finally {

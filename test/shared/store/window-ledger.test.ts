@@ -105,9 +105,47 @@ describe('window ledger: the emitter finds every window a fold wrote, with no in
     const ips = Array.from({ length: 12_000 }, (_, i) => `10.63.${i >> 8}.${i & 255}`);
     await stack.fold.ledger.record(
       SHARD_A,
-      [{ windowStart, windowEnd: windowStart + 5000, ips, position: 'p' }],
+      [{ windowStart, windowEnd: windowStart + 5000, ips, firstPosition: 'p', lastPosition: 'q' }],
       Date.now(),
     );
     assert.deepEqual((await stack.emit.ledger.ipsOf(windowStart)).sort(), [...ips].sort());
+  });
+
+  it('keeps every IP of a step listed when a bisected replay of part of it records its own entry', async () => {
+    const windowStart = W10 + 180_000;
+    const at = (c: Contribution): Contribution => ({ ...c, windowStart, windowEnd: windowStart + 5000 });
+    const whole = [at(contribution('10.64.0.1', 2, 500)), at(contribution('10.64.0.2', 2, 502))];
+    await foldStep(stack, SHARD_A, whole);
+    // The batch failed after its writes; its first half is replayed on its own (bisect on error).
+    await foldStep(stack, SHARD_A, whole.slice(0, 1));
+    assert.deepEqual((await stack.emit.ledger.ipsOf(windowStart)).sort(), ['10.64.0.1', '10.64.0.2']);
+    assert.deepEqual(await stack.emit.ledger.ipsOf(windowStart, [SHARD_B]), [], 'read by shard');
+  });
+
+  it('closes a window a split parent and one child wrote into by that child, not its slower sibling', async () => {
+    const windowStart = W10 + 240_000;
+    const at = (c: Contribution): Contribution => ({ ...c, windowStart, windowEnd: windowStart + 5000 });
+    const SIBLING = 'shardId-000000000002';
+    // A wrote the IP's first lines, then split into B (which now holds the IP) and a slow sibling.
+    await foldStep(stack, SHARD_A, [at(contribution('10.65.0.1', 1, 600))]);
+    await foldStep(stack, SHARD_B, [at(contribution('10.65.0.1', 2, 700))]);
+    await watermarks(stack, {
+      [SHARD_A]: windowStart + 1000,
+      [SHARD_B]: windowStart + 6000,
+      [SIBLING]: windowStart + 1000,
+    });
+    const lineage = {
+      ...stack.emit,
+      shardParents: async () =>
+        new Map([
+          [SHARD_B, [SHARD_A]],
+          [SIBLING, [SHARD_A]],
+        ]),
+    };
+    const pass = await emitDueWindows(lineage, Date.now());
+    assert.deepEqual(
+      pass.emitted.filter((r) => r.ip === '10.65.0.1').map((r) => r.count),
+      [3],
+    );
   });
 });
