@@ -187,7 +187,7 @@ export async function foldShardBatch(
         });
         gapRecorded = true;
       }
-      await recordProgress(deps, shardId, position, progress, now, sequential && guarded);
+      await recordProgress(deps, shardId, position, progress, now, sequential && guarded, written.touched);
       position = progress;
     };
     if (failedSequences.length === 0) {
@@ -219,6 +219,8 @@ interface PlanWrites {
   /** First position of each contribution whose write failed. */
   failedSequences: string[];
   failure: unknown;
+  /** The windows written into: their open marks go with the step's advance (or on their own, without one). */
+  touched: LedgerWindow[];
 }
 
 /**
@@ -248,6 +250,7 @@ async function writePlan(
     deadLetters: [...plan.deadLetters],
     failedSequences: [],
     failure: undefined,
+    touched: [],
   };
   // Every contribution handed back to the event source, from the first (the plan's bad lines are still
   // dead-lettered: the position may move up to that first contribution).
@@ -257,13 +260,16 @@ async function writePlan(
     return result;
   };
   if (plan.contributions.length === 0) return result;
-  // The ledger first: a crash after a window write must leave the window findable by the emitter.
+  // The ledger first: the emitter reads a window's items through it. The marks come after the writes.
   const entries = ledgerEntriesOf(plan.contributions, dueNow);
-  const touched: LedgerWindow[] = entries.map(({ windowStart, windowEnd }) => ({
-    windowStart,
-    windowEnd,
-    ...(dueNow ? { dueNow } : {}),
-  }));
+  const touched = result.touched;
+  touched.push(
+    ...entries.map(({ windowStart, windowEnd }) => ({
+      windowStart,
+      windowEnd,
+      ...(dueNow ? { dueNow } : {}),
+    })),
+  );
   try {
     await deps.ledger.record(shardId, entries, now);
   } catch (error) {
@@ -306,13 +312,6 @@ async function writePlan(
   const outcomes = await Promise.allSettled(
     plan.contributions.map((c) => limit(async () => lateOrReopened(await write(c)))),
   );
-  // The marks again, after every write: the emitter releases a mark only if it was not put since it read it.
-  let touchFailure: unknown;
-  try {
-    await deps.ledger.touch(shardId, touched);
-  } catch (error) {
-    touchFailure = error;
-  }
   const lineOf = new Map<string, ShardLine>();
   outcomes.forEach((outcome, i) => {
     const contribution = plan.contributions[i];
@@ -334,8 +333,7 @@ async function writePlan(
       result.deadLetters.push(lateDeadLetter(record, late, 'was already closed'));
     }
   });
-  // Written but not marked again: the emitter may have released the mark meanwhile, so all of it is redone.
-  return touchFailure === undefined ? result : allFailed(touchFailure);
+  return result;
 }
 
 function describeFailure(failure: unknown): string {
@@ -371,6 +369,8 @@ export async function foldSkippedRange(
     guardScope: scope,
   });
   if (written.failedSequences.length > 0) throw new Error(describeFailure(written.failure));
+  // No advance of the shard here to carry the marks.
+  await deps.ledger.touch(shardId, written.touched);
   if (written.deadLetters.length > 0) await deps.deadLetters.putMany(shardId, written.deadLetters);
   const late = written.deadLetters.filter((d) => d.reason === 'late').length;
   return {
@@ -458,6 +458,10 @@ function isHomeIn(range: HashKeyRange, ip: string): boolean {
   return home;
 }
 
+/**
+ * The step's position, with the open marks of the windows it wrote (after every write: the emitter releases a
+ * mark only if it was not set since it read it). A conditional raise may write nothing, so its marks go first.
+ */
 async function recordProgress(
   deps: FoldDependencies,
   shardId: string,
@@ -465,10 +469,14 @@ async function recordProgress(
   next: ShardProgress,
   now: number,
   exact: boolean,
+  touched: readonly LedgerWindow[],
 ): Promise<void> {
   const progress = { ...next, watermarkMs: watermarkOf(next.maxEventMs, deps.settings.maxDisorderMs) };
-  if (exact) await deps.shardState.advance(shardId, stored, progress, now);
-  else await deps.shardState.raise(shardId, progress, now);
+  if (exact) await deps.shardState.advance(shardId, stored, progress, now, deps.ledger.markUpdate(touched));
+  else {
+    await deps.ledger.touch(shardId, touched);
+    await deps.shardState.raise(shardId, progress, now);
+  }
 }
 
 /**

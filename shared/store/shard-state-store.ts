@@ -3,6 +3,7 @@ import { type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } fr
 import { POSITION_WIDTH, sequenceOfPosition, storedPosition } from '../sequence.js';
 import type { ShardProgress } from '../watermark.js';
 import { queryAll } from './pages.js';
+import type { MarkUpdate } from './window-ledger.js';
 
 /** A shard's stored state, as the emitter reads it. */
 export interface ShardState extends ShardProgress {
@@ -210,9 +211,11 @@ export class ShardStateStore {
     previous: ShardProgress | undefined,
     next: StoredProgress,
     now: number,
+    /** The window ledger's open marks of the step, set in the same update (see WindowLedger). */
+    marks?: MarkUpdate,
   ): Promise<void> {
-    const values: Record<string, unknown> = { ':seq': next.position, ':now': now };
-    const sets = ['sequenceNumber = :seq', 'updatedAt = :now'];
+    const values: Record<string, unknown> = { ':seq': next.position, ':now': now, ...marks?.values };
+    const sets = ['sequenceNumber = :seq', 'updatedAt = :now', ...(marks?.sets ?? [])];
     if (next.maxEventMs !== undefined) {
       values[':max'] = next.maxEventMs;
       values[':wm'] = next.watermarkMs;
@@ -239,6 +242,7 @@ export class ShardStateStore {
           Key: { stream: this.stream, shardId },
           UpdateExpression: `SET ${sets.join(', ')}${remove}`,
           ConditionExpression: condition,
+          ...(marks && marks.sets.length > 0 ? { ExpressionAttributeNames: marks.names } : {}),
           ExpressionAttributeValues: values,
         }),
       );

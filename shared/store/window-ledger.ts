@@ -1,6 +1,6 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { DeleteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { putAll } from './batch.js';
 import { queryAll } from './pages.js';
 
@@ -9,16 +9,21 @@ import { queryAll } from './pages.js';
  * an index entry per (ip, window). It lives in the shard state table, under partition keys of its own:
  * - a ledger entry per (window, shard, fold step): the IPs that step wrote into the window, written once;
  * - an open mark per (shard, window): "this shard wrote into this window and the emitter has not closed all of
- *   it yet". The fold puts it before its window writes and puts it again (a new token) after them; the emitter
- *   deletes it only with the token it read before reading the window's items. So a write the emitter did not
- *   see leaves the mark in place (its second put comes after the emitter's read) or puts it back, and no open
- *   item is ever left without a mark.
- * Both cost a few writes per fold step and window, against one write per (ip, window) for an index.
+ *   it yet", an attribute of the shard's state item. The fold sets it (a new token) after its window writes,
+ *   in the same update that advances the shard's position, so it costs no write of its own; the emitter
+ *   removes it only with the token it read before reading the window's items. So a write the emitter did not
+ *   see leaves the mark in place or puts it back, and an open item is without a mark only between a step's
+ *   writes and its advance: a crash there has the step folded again (the position did not move), which sets it.
+ * A step's entries are written once per new IP of a window (the fold remembers what it listed), and its marks
+ * ride on the advance: against one write per (ip, window) for an index.
  */
 const TIME_WIDTH = 16; // Number.MAX_SAFE_INTEGER has 16 digits
 const pad = (ms: number) => String(ms).padStart(TIME_WIDTH, '0');
 /** IPs per ledger item: 5,000 IPv6 addresses of 45 characters stay near 230 KB. */
 const IPS_PER_ENTRY = 5_000;
+/** Windows per shard whose listed IPs the fold remembers: a shard writes into a few windows at a time. */
+const REMEMBERED_WINDOWS = 32;
+const MARK_PREFIX = 'o:';
 
 /** A window one fold step writes into. */
 export interface LedgerWindow {
@@ -44,7 +49,16 @@ export interface OpenMark {
   readonly shardId: string;
   readonly windowStart: number;
   readonly dueAt: number;
-  readonly token: string;
+  /** The attribute of the shard's state item, and its value (due-at and token) as read. */
+  readonly attribute: string;
+  readonly value: string;
+}
+
+/** Marks to set in an update of a shard's state item: its SET clauses, names and values. */
+export interface MarkUpdate {
+  readonly sets: readonly string[];
+  readonly names: Record<string, string>;
+  readonly values: Record<string, unknown>;
 }
 
 export class WindowLedger {
@@ -60,27 +74,41 @@ export class WindowLedger {
     return `${this.stream}#ledger#${pad(windowStart)}`;
   }
 
-  private markKey(shardId: string) {
-    return `${this.stream}#open#${shardId}`;
+  /** Per shard and window, the IPs its entries durably list (this process's own writes). */
+  private readonly listed = new Map<string, Map<number, Set<string>>>();
+
+  private listedOf(shardId: string, windowStart: number): Set<string> | undefined {
+    return this.listed.get(shardId)?.get(windowStart);
   }
 
-  private markItem(shardId: string, w: LedgerWindow) {
-    const dueAt = w.dueNow ? 0 : w.windowEnd;
-    return {
-      stream: this.markKey(shardId),
-      shardId: `${pad(dueAt)}#${pad(w.windowStart)}`,
-      windowStart: w.windowStart,
-      dueAt,
-      token: randomUUID(),
-    };
+  private remember(shardId: string, entries: readonly LedgerEntry[]): void {
+    const windows = this.listed.get(shardId) ?? new Map<number, Set<string>>();
+    this.listed.set(shardId, windows);
+    for (const e of entries) {
+      const ips = windows.get(e.windowStart) ?? new Set();
+      for (const ip of e.ips) ips.add(ip);
+      windows.delete(e.windowStart);
+      windows.set(e.windowStart, ips);
+    }
+    // The least recently written windows go first (a Map iterates in insertion order).
+    for (const old of windows.keys()) {
+      if (windows.size <= REMEMBERED_WINDOWS) break;
+      windows.delete(old);
+    }
   }
 
-  /** Before a step's window writes: its ledger entries and open marks, in batched puts. */
+  /** Before a step's window writes: the entries of the IPs not listed yet, in batched puts. */
   async record(shardId: string, entries: readonly LedgerEntry[], now: number): Promise<void> {
     const expiresAt =
       this.retentionSeconds > 0 ? { expiresAt: Math.ceil(now / 1000) + this.retentionSeconds } : {};
+    const fresh = entries
+      .map((e) => {
+        const known = this.listedOf(shardId, e.windowStart);
+        return known ? { ...e, ips: e.ips.filter((ip) => !known.has(ip)) } : e;
+      })
+      .filter((e) => e.ips.length > 0);
     const items: Record<string, unknown>[] = [];
-    for (const e of entries) {
+    for (const e of fresh) {
       // Chunked well below DynamoDB's 400 KB item limit (a redriven range may hold many IPs).
       for (let i = 0; i * IPS_PER_ENTRY < e.ips.length; i++)
         items.push({
@@ -91,51 +119,73 @@ export class WindowLedger {
           ...expiresAt,
         });
     }
-    await putAll(this.doc, this.table, [...items, ...this.marksOf(shardId, entries)]);
+    if (items.length > 0) await putAll(this.doc, this.table, items);
+    this.remember(shardId, fresh);
   }
 
-  /** One mark per (window, due-at-once or not): a batched put may not name one key twice. */
-  private marksOf(shardId: string, windows: readonly LedgerWindow[]) {
-    const marks = new Map<string, ReturnType<WindowLedger['markItem']>>();
+  /**
+   * The marks of some windows as SET clauses for an update of the shard's state item, each with a new token:
+   * one attribute per (window, due at once or not).
+   */
+  markUpdate(windows: readonly LedgerWindow[]): MarkUpdate {
+    const sets: string[] = [];
+    const names: Record<string, string> = {};
+    const values: Record<string, unknown> = {};
+    const seen = new Set<string>();
     for (const w of windows) {
-      const mark = this.markItem(shardId, w);
-      marks.set(mark.shardId, mark);
+      const attribute = `${MARK_PREFIX}${w.windowStart}${w.dueNow ? ':now' : ''}`;
+      if (seen.has(attribute)) continue;
+      const i = seen.size;
+      seen.add(attribute);
+      names[`#mark${i}`] = attribute;
+      values[`:mark${i}`] = `${w.dueNow ? 0 : w.windowEnd} ${randomBytes(6).toString('base64url')}`;
+      sets.push(`#mark${i} = :mark${i}`);
     }
-    return [...marks.values()];
+    return { sets, names, values };
   }
 
-  /** After a step's window writes (and before a late tally or reopening write): the marks again, new tokens. */
+  /** Marks set on their own (a late tally, a redriven range): where no advance of the shard carries them. */
   async touch(shardId: string, windows: readonly LedgerWindow[]): Promise<void> {
-    await putAll(this.doc, this.table, this.marksOf(shardId, windows));
+    const marks = this.markUpdate(windows);
+    if (marks.sets.length === 0) return;
+    await this.doc.send(
+      new UpdateCommand({
+        TableName: this.table,
+        Key: { stream: this.stream, shardId },
+        UpdateExpression: `SET ${marks.sets.join(', ')}`,
+        ExpressionAttributeNames: marks.names,
+        ExpressionAttributeValues: marks.values,
+      }),
+    );
   }
 
   /** A shard's open marks due by `watermarkMs` (their window's end, or at once), strongly consistent. */
   async openMarks(shardId: string, watermarkMs: number): Promise<OpenMark[]> {
-    const items = await queryAll(this.doc, {
-      TableName: this.table,
-      KeyConditionExpression: '#stream = :stream AND shardId < :upper',
-      ExpressionAttributeNames: { '#stream': 'stream' },
-      ExpressionAttributeValues: { ':stream': this.markKey(shardId), ':upper': pad(watermarkMs + 1) },
-      ConsistentRead: true,
-    });
-    return items.map((item) => ({
-      shardId,
-      windowStart: Number(item.windowStart),
-      dueAt: Number(item.dueAt),
-      token: String(item.token),
-    }));
+    const out = await this.doc.send(
+      new GetCommand({ TableName: this.table, Key: { stream: this.stream, shardId }, ConsistentRead: true }),
+    );
+    const marks: OpenMark[] = [];
+    for (const [attribute, value] of Object.entries(out.Item ?? {})) {
+      if (!attribute.startsWith(MARK_PREFIX) || typeof value !== 'string') continue;
+      const dueAt = Number(value.split(' ')[0]);
+      if (dueAt > watermarkMs) continue;
+      const windowStart = Number(attribute.slice(MARK_PREFIX.length).split(':')[0]);
+      marks.push({ shardId, windowStart, dueAt, attribute, value });
+    }
+    return marks;
   }
 
-  /** Deletes a mark, unless a fold put it again since it was read. False if it did. */
+  /** Removes a mark, unless a fold set it again since it was read. False if it did. */
   async release(mark: OpenMark): Promise<boolean> {
     try {
       await this.doc.send(
-        new DeleteCommand({
+        new UpdateCommand({
           TableName: this.table,
-          Key: { stream: this.markKey(mark.shardId), shardId: `${pad(mark.dueAt)}#${pad(mark.windowStart)}` },
-          ConditionExpression: '#token = :token',
-          ExpressionAttributeNames: { '#token': 'token' },
-          ExpressionAttributeValues: { ':token': mark.token },
+          Key: { stream: this.stream, shardId: mark.shardId },
+          UpdateExpression: 'REMOVE #mark',
+          ConditionExpression: '#mark = :value',
+          ExpressionAttributeNames: { '#mark': mark.attribute },
+          ExpressionAttributeValues: { ':value': mark.value },
         }),
       );
       return true;

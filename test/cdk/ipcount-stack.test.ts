@@ -241,7 +241,16 @@ describe('IpCountStack: least-privilege IAM', () => {
       'ipcount-emit': [
         [['logs:CreateLogStream', 'logs:PutLogEvents'], 'EmitFunctionLogs'],
         [['dynamodb:BatchGetItem', 'dynamodb:UpdateItem'], 'WindowsTable'],
-        [['dynamodb:DeleteItem', 'dynamodb:PutItem', 'dynamodb:Query'], 'ShardStateTable'],
+        [
+          [
+            'dynamodb:DeleteItem',
+            'dynamodb:GetItem',
+            'dynamodb:PutItem',
+            'dynamodb:Query',
+            'dynamodb:UpdateItem',
+          ],
+          'ShardStateTable',
+        ],
         [['kinesis:GetRecords', 'kinesis:GetShardIterator', 'kinesis:ListShards'], 'LinesStream'],
       ],
     };
