@@ -155,7 +155,22 @@ describe('ipcount run --data-dir, killed with SIGKILL and run again', () => {
     writeFileSync(input, `${all.join('\n')}\n`);
     // One line a record: a batch is then 500 lines, so a kill can fall between batches of this small input
     // (aggregated, the whole file is one batch; test/local/commands/resume-read-back.test.ts reads those back).
-    const args = ['run', '--input', input, '--data-dir', dataDir, '--shards', '2', '--aggregate', 'off'];
+    // The half of the batch put after the kill lands behind the half put before it: a line of it can follow
+    // lines up to 2.5 s newer (500 lines at 200 lines/s). An allowance of 5 s keeps that reorder from making
+    // lines late, which with the default 2 s depends on where the run's windows fall in the batch.
+    const args = [
+      'run',
+      '--input',
+      input,
+      '--data-dir',
+      dataDir,
+      '--shards',
+      '2',
+      '--aggregate',
+      'off',
+      '--max-disorder',
+      '5',
+    ];
     const killed = await killedRun(
       args,
       dataDir,
