@@ -1,6 +1,23 @@
 #!/usr/bin/env node
-// The CLI is TypeScript, run through tsx's loader: no build step between `npm install` and `ipcount`.
-import { register } from 'tsx/esm/api';
+// The CLI runs from dist/: the TypeScript transpiled once by scripts/build.mjs (npm install and npm start run
+// it), so a start compiles nothing. Sources newer than that build (an edit, a pull) are built again first.
+import { existsSync } from 'node:fs';
+import { build, isBuildCurrent } from '../scripts/build.mjs';
 
-register();
-await import('../local/commands/cli.ts');
+const CLI = new URL('../dist/local/commands/cli.js', import.meta.url);
+
+if (!isBuildCurrent()) {
+  process.stderr.write('ipcount: the sources changed since dist/ was built: building it first\n');
+  try {
+    await build();
+  } catch (error) {
+    // Without esbuild (an install that left it out) the last build still runs; a failing build stops here.
+    if (error.code !== 'ERR_MODULE_NOT_FOUND' || !existsSync(CLI)) {
+      process.stderr.write(`ipcount: building dist/ failed: ${error.message}\n`);
+      process.exit(1);
+    }
+    process.stderr.write('ipcount: esbuild is not installed: running the build dist/ has\n');
+  }
+}
+process.setSourceMapsEnabled(true); // stack traces name the TypeScript lines
+await import(CLI.href);

@@ -2,6 +2,7 @@
 import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { build, isBuildCurrent } from './build.mjs';
 
 function find(dir, withE2e = false) {
   return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
@@ -18,6 +19,8 @@ const files =
   only.length > 0
     ? only.flatMap((arg) => (arg.endsWith('.ts') ? [arg] : find(arg, true))).sort()
     : find('test').sort();
+// Tests run bin/ipcount.mjs as a user does, from dist/: built here once, not by each test's first start.
+if (!isBuildCurrent()) await build();
 const result = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', ...files], {
   stdio: 'inherit',
   env: { ...process.env, POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'ERROR' },

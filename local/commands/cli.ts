@@ -1,13 +1,10 @@
 import './quiet-warnings.js';
 import { pickSettings } from '../../shared/settings.js';
-import { type AwsTarget, EMULATOR_CREDENTIALS } from '../../shared/store/clients.js';
+import type { AwsTarget } from '../../shared/store/clients.js';
+import { EMULATOR_CREDENTIALS } from '../../shared/store/emulator-credentials.js';
 import { DEFAULT_PREFIX } from '../../shared/tables.js';
 import { SEED_IPS } from '../sources/log-service.js';
 import { type CommandSpec, formatHelp, type Option, parseCommand, UsageError } from './options.js';
-import { produce } from './produce.js';
-import { query } from './query.js';
-import { redrive } from './redrive.js';
-import { run } from './run.js';
 import { COMMANDS, DEPLOYMENTS, PRODUCE, QUERY, REDRIVE, RUN } from './specs.js';
 
 /** Ctrl-C (or SIGTERM) stops a command cleanly: it aborts, and the command finishes what it must. */
@@ -44,6 +41,7 @@ async function runCommand(args: string[]): Promise<number> {
   if (v.progress && v.input === undefined)
     throw new UsageError('--progress goes with --input (a live run has no end to estimate)');
   const controller = abortOnSignal('flushing what is in flight (Ctrl-C again to stop at once)');
+  const { run } = await import('./run.js');
   await run(
     {
       // The setting options are named by their keys in the settings table.
@@ -96,6 +94,7 @@ async function queryCommand(args: string[]): Promise<number> {
     throw new UsageError(
       "say where the results are: --data-dir DIR (a local run's data), --endpoint URL (LocalStack, ipcount run --serve), --stack NAME (a deployed stack, in --region or at --endpoint), or --region R (AWS)",
     );
+  const { query } = await import('./query.js');
   await query(
     {
       dataDir: v.dataDir,
@@ -122,6 +121,7 @@ async function produceCommand(args: string[]): Promise<number> {
   if (given.length !== 1)
     throw new UsageError('say where to put the lines: one of --stack, --stream, --prefix');
   const controller = abortOnSignal('sending what was read');
+  const { produce } = await import('./produce.js');
   await produce(
     {
       target: awsTarget(v.endpoint, v.region),
@@ -166,6 +166,7 @@ async function redriveCommand(args: string[]): Promise<number> {
     throw new UsageError(
       "say where the on-failure queue is: --data-dir DIR (a local run's), --stack NAME (a deployed stack, in --region or at --endpoint), or --endpoint URL (ipcount run --serve)",
     );
+  const { redrive } = await import('./redrive.js');
   const summary = await redrive(
     {
       dataDir: v.dataDir,
@@ -178,6 +179,7 @@ async function redriveCommand(args: string[]): Promise<number> {
   return summary.lost > 0 || summary.kept > 0 ? 1 : 0;
 }
 
+/** Each loads its command's module when it runs: help and usage errors load no AWS SDK or emulator. */
 const HANDLERS: Record<keyof typeof COMMANDS, (args: string[]) => Promise<number>> = {
   run: runCommand,
   query: queryCommand,

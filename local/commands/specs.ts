@@ -10,6 +10,7 @@ import {
   MAX_RECORD_BYTES,
   MIN_AGGREGATE_BYTES,
 } from '../sources/record-packing.js';
+import { parseIpRange } from './ip-range.js';
 import {
   type CommandSpec,
   choice,
@@ -21,7 +22,6 @@ import {
   setting,
   text,
 } from './options.js';
-import { parseIpRange } from './query.js';
 
 /** What each command takes: the one table its parsing, validation and `--help` come from. */
 export const DEPLOYMENTS =

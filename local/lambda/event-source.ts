@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   GetRecordsCommand,
   GetShardIteratorCommand,
@@ -170,7 +171,11 @@ class ShardPoller {
     this.openedAt = Date.now();
   }
 
-  /** Reads up to batchSize records, waiting up to the batching window once the first has arrived. */
+  /**
+   * Reads up to batchSize records. A read that returned records is followed by another at once, and a full
+   * batch goes at once; only a read that finds the shard caught up waits: idlePollMs for an empty batch, and
+   * no longer than what is left of the first record's batching window for a partial one.
+   */
   private async gather(): Promise<KinesisRecord[]> {
     const { batchSize, batchingWindowMs, idlePollMs } = this.source.options;
     const batch: KinesisRecord[] = [];
@@ -199,11 +204,17 @@ class ShardPoller {
       if (records.length === 0 && batch.length === 0 && this.iterator) this.caughtUpReads++;
       if (records.length > 0 && batch.length === 0) firstAt = Date.now();
       batch.push(...records);
-      if (records.length > 0 && out.MillisBehindLatest !== 0) continue;
       if (!this.iterator) break; // end of a closed shard
+      // More may be there (the loop ends a full batch): waiting now would only delay it.
+      if (records.length > 0 || (out.MillisBehindLatest ?? 0) > 0) continue;
       // Caught up with the shard.
-      if (batch.length > 0 && Date.now() - firstAt >= batchingWindowMs) break;
-      await pause(batch.length > 0 ? Math.min(idlePollMs, batchingWindowMs) : idlePollMs);
+      if (batch.length === 0) {
+        await this.source.idle(idlePollMs);
+        continue;
+      }
+      const windowLeft = batchingWindowMs - (Date.now() - firstAt);
+      if (windowLeft <= 0) break;
+      await this.source.idle(Math.min(idlePollMs, windowLeft));
     }
     return batch;
   }
@@ -314,6 +325,7 @@ export class LocalEventSource {
   private readonly pollers = new Map<string, ShardPoller>();
   private readonly running: Promise<void>[] = [];
   private discovery: Promise<void> | undefined;
+  private readonly stopping = new AbortController();
 
   constructor(
     readonly kinesis: KinesisClient,
@@ -339,11 +351,16 @@ export class LocalEventSource {
       throw new Error('batch size must be 1–10000');
   }
 
+  /** A poll's wait, cut short by stop(): stopping never waits out an idle poll. */
+  idle(ms: number): Promise<void> {
+    return sleep(ms, undefined, { signal: this.stopping.signal }).catch(() => undefined);
+  }
+
   async start(): Promise<void> {
     await this.discover();
     this.discovery = (async () => {
       while (!this.stopped) {
-        await pause(this.options.shardDiscoveryMs);
+        await this.idle(this.options.shardDiscoveryMs);
         try {
           await this.discover();
         } catch (error) {
@@ -403,6 +420,7 @@ export class LocalEventSource {
   async stop(abandon = false): Promise<void> {
     this.stopped = true;
     this.abandonOnStop = abandon;
+    this.stopping.abort();
     await this.discovery;
     await Promise.allSettled(this.running);
   }

@@ -21,7 +21,7 @@ export interface AwsTarget {
   readonly retryBaseDelayMs?: number;
 }
 
-export const EMULATOR_CREDENTIALS = { accessKeyId: 'ipcount', secretAccessKey: 'ipcount' } as const;
+export { EMULATOR_CREDENTIALS } from './emulator-credentials.js';
 
 function clientConfig(target: AwsTarget) {
   return {

@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { resolveDeployment } from '../../local/aws/deployment.js';
-import { parseIpRange, query } from '../../local/commands/query.js';
+import { parseIpRange } from '../../local/commands/ip-range.js';
+import { query } from '../../local/commands/query.js';
 import { ipcount } from '../helpers/cli.js';
 import { type E2eTarget, e2eTarget } from './target.js';
 

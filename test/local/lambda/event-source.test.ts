@@ -151,6 +151,57 @@ describe('local event source (Lambda event source mapping semantics)', () => {
     assert.equal(source.stats.partialFailures, 1);
   });
 
+  it('delivers a backlog as consecutive full batches, with no poll wait between them', async () => {
+    const { name, arn } = await stream(1);
+    const lines = Array.from({ length: 100 }, (_, i) => `12:00:00 10.0.5.${i}`);
+    const produced = await put(name, lines);
+    const batches: number[] = [];
+    const startedAt = Date.now();
+    let tenthAt = 0;
+    await consume(
+      name,
+      arn,
+      async (event) => {
+        batches.push(event.Records.length);
+        if (batches.length === 10) tenthAt = Date.now();
+        return { batchItemFailures: [] };
+      },
+      // Any wait after a read that returned records would cost 5 s here.
+      { batchSize: 10, idlePollMs: 5_000, batchingWindowMs: 5_000 },
+      produced.lastSequenceByShard,
+    );
+    assert.deepEqual(batches, Array(10).fill(10));
+    assert.ok(
+      tenthAt - startedAt < 4_000,
+      `10 full batches in ${tenthAt - startedAt} ms, within one poll wait`,
+    );
+  });
+
+  it('sends a partial batch when its batching window ends, not after an idle poll', async () => {
+    const { name, arn } = await stream(1);
+    const produced = await put(name, ['12:00:00 10.0.6.1', '12:00:00 10.0.6.2', '12:00:00 10.0.6.3']);
+    const batches: number[] = [];
+    const startedAt = Date.now();
+    let deliveredAt = 0;
+    await consume(
+      name,
+      arn,
+      async (event) => {
+        batches.push(event.Records.length);
+        deliveredAt = Date.now();
+        return { batchItemFailures: [] };
+      },
+      { batchSize: 10, idlePollMs: 5_000, batchingWindowMs: 300 },
+      produced.lastSequenceByShard,
+    );
+    assert.deepEqual(batches, [3]);
+    assert.ok(deliveredAt - startedAt >= 300, 'gathered for the batching window');
+    assert.ok(
+      deliveredAt - startedAt < 4_000,
+      `delivered after ${deliveredAt - startedAt} ms, before the idle poll`,
+    );
+  });
+
   it('gives up records older than the maximum record age, with their metadata', async () => {
     const { name, arn } = await stream(1);
     const produced = await put(name, ['12:00:00 10.0.3.1', '12:00:00 10.0.3.2']);
