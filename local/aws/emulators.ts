@@ -1,14 +1,15 @@
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
-import dynalite from 'dynalite';
-import kinesalite from 'kinesalite';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import { type AwsTarget, EMULATOR_CREDENTIALS } from '../../shared/store/clients.js';
+import type { EmulatorWorkerCommand, EmulatorWorkerData, EmulatorWorkerReport } from './emulator-worker.js';
 
 /**
- * Kinesis and DynamoDB, embedded: kinesalite and dynalite served in this process on loopback. Any AWS client
- * can use them by endpoint while a run is going (the AWS CLI with --endpoint-url, an SDK, this CLI's query).
+ * Kinesis and DynamoDB, embedded: kinesalite and dynalite served on loopback from one worker thread of this
+ * process (emulator-worker.ts), beside the thread of the handlers, SDK clients and producer rather than on it.
+ * Any AWS client can use them by endpoint while a run is going (the AWS CLI with --endpoint-url, an SDK,
+ * this CLI's query).
  */
 export interface EmulatorOptions {
   /** Keep their data here between runs (LevelDB); in memory when absent. */
@@ -16,32 +17,26 @@ export interface EmulatorOptions {
   readonly host?: string;
   readonly kinesisPort?: number;
   readonly dynamoPort?: number;
+  /**
+   * Test-only: a module the emulator thread imports before serving, whose default export gets both servers
+   * (EmulatorWorkerHooks). IPCOUNT_EMULATOR_HOOKS names one for a test of the CLI binary.
+   */
+  readonly workerHooks?: string;
 }
 
 export interface Emulators {
   readonly kinesis: AwsTarget & { endpoint: string };
   readonly dynamo: AwsTarget & { endpoint: string };
+  /** The emulator thread's id: never the main thread's 0. */
+  readonly threadId: number;
+  /**
+   * Rejects if the emulator thread dies before stop(), and never resolves: work raced against it ends with
+   * the reason instead of waiting on retries against endpoints that are gone.
+   */
+  readonly failed: Promise<never>;
+  /** Closes both servers (and their LevelDB) in the emulator thread, ends the thread, frees the data dir. */
   stop(): Promise<void>;
 }
-
-async function listen(server: Server, port: number, host: string, what: string): Promise<number> {
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', (error: NodeJS.ErrnoException) =>
-      reject(
-        error.code === 'EADDRINUSE' ? new Error(`${what} port ${port} on ${host} is already in use`) : error,
-      ),
-    );
-    server.listen(port, host, () => resolve());
-  });
-  return (server.address() as AddressInfo).port;
-}
-
-async function close(server: Server): Promise<void> {
-  server.closeAllConnections?.();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-}
-
-export const EMULATOR_SHARD_LIMIT = 1024;
 
 /** Written into a data dir while emulators serve it: who holds it, and where it can be reached. */
 const OWNER_FILE = 'ipcount-owner.json';
@@ -87,6 +82,15 @@ export function assertDataDirFree(dir: string): void {
     );
 }
 
+/** The worker's module beside this one: from .ts sources through a tsx bootstrap, built .js as it is. */
+function emulatorWorkerModule(): URL {
+  return new URL(import.meta.url).pathname.endsWith('.ts')
+    ? new URL('./emulator-worker-tsx.mjs', import.meta.url)
+    : new URL('./emulator-worker.js', import.meta.url);
+}
+
+type Listening = Extract<EmulatorWorkerReport, { kind: 'listening' }>;
+
 export async function startEmulators(options: EmulatorOptions = {}): Promise<Emulators> {
   const host = options.host ?? '127.0.0.1';
   const dir = options.dataDir;
@@ -95,48 +99,84 @@ export async function startEmulators(options: EmulatorOptions = {}): Promise<Emu
     mkdirSync(join(dir, 'kinesis'), { recursive: true });
     mkdirSync(join(dir, 'dynamodb'), { recursive: true });
   }
-  const kinesisServer = kinesalite({
-    // kinesalite's default account limit is 10 open shards; the CLI allows 64 per stream, a split adds one,
-    // and a data dir may hold several prefixes' streams.
-    shardLimit: EMULATOR_SHARD_LIMIT,
-    createStreamMs: 0,
-    deleteStreamMs: 0,
-    updateStreamMs: 0,
-    ...(dir ? { path: join(dir, 'kinesis') } : {}),
+  const hooks = options.workerHooks ?? process.env.IPCOUNT_EMULATOR_HOOKS;
+  const data: EmulatorWorkerData = {
+    host,
+    kinesisPort: options.kinesisPort ?? 0,
+    dynamoPort: options.dynamoPort ?? 0,
+    ...(dir ? { kinesisPath: join(dir, 'kinesis'), dynamoPath: join(dir, 'dynamodb') } : {}),
+    ...(hooks ? { hooks: pathToFileURL(resolve(hooks)).href } : {}),
+  };
+  // No execArgv of the parent's: the worker needs none, and the bootstrap registers tsx itself.
+  const worker = new Worker(emulatorWorkerModule(), { workerData: data, execArgv: [] });
+
+  let stopping = false;
+  let dead = false;
+  let onStopped: (() => void) | undefined;
+  let died!: (error: Error) => void;
+  const failed = new Promise<never>((_, reject) => {
+    died = reject;
   });
-  const dynamoServer = dynalite({
-    createTableMs: 0,
-    deleteTableMs: 0,
-    updateTableMs: 0,
-    ...(dir ? { path: join(dir, 'dynamodb') } : {}),
+  // Whoever races it handles its rejection; unraced, it is not an unhandled one.
+  failed.catch(() => {});
+  const lost = (error: Error) => {
+    dead = true;
+    if (stopping) onStopped?.();
+    else died(error);
+  };
+  worker.once('error', (error) => lost(new Error(`the emulator thread failed: ${error.message}`)));
+  worker.once('exit', (code) => lost(new Error(`the emulator thread exited (code ${code})`)));
+
+  const listening = new Promise<Listening>((resolveListening, reject) => {
+    worker.on('message', (report: EmulatorWorkerReport) => {
+      if (report.kind === 'listening') resolveListening(report);
+      else if (report.kind === 'refused') reject(new Error(report.message));
+      else onStopped?.();
+    });
+    failed.catch(reject);
   });
-  const started: Server[] = [];
-  try {
-    const kinesisPort = await listen(kinesisServer, options.kinesisPort ?? 0, host, 'Kinesis emulator');
-    started.push(kinesisServer);
-    const dynamoPort = await listen(dynamoServer, options.dynamoPort ?? 0, host, 'DynamoDB emulator');
-    started.push(dynamoServer);
-    const kinesis = emulatorTarget(`http://${host}:${kinesisPort}`);
-    const dynamo = emulatorTarget(`http://${host}:${dynamoPort}`);
-    const ownerFile = dir ? join(dir, OWNER_FILE) : undefined;
-    if (ownerFile) {
-      const owner: DataDirOwner = {
-        pid: process.pid,
-        kinesisEndpoint: kinesis.endpoint,
-        dynamoEndpoint: dynamo.endpoint,
-      };
-      writeFileSync(ownerFile, `${JSON.stringify(owner)}\n`);
+  const stopWorker = async () => {
+    if (!stopping && !dead) {
+      stopping = true;
+      const stopped = new Promise<void>((r) => {
+        onStopped = r;
+      });
+      worker.postMessage({ kind: 'stop' } satisfies EmulatorWorkerCommand);
+      await stopped;
     }
-    return {
-      kinesis,
-      dynamo,
-      stop: async () => {
-        await Promise.all([close(kinesisServer), close(dynamoServer)]);
-        if (ownerFile) rmSync(ownerFile, { force: true });
-      },
-    };
+    await worker.terminate();
+  };
+
+  let ports: Listening;
+  try {
+    ports = await listening;
   } catch (error) {
-    await Promise.all(started.map(close));
+    stopping = true;
+    await worker.terminate();
     throw error;
   }
+  const kinesis = emulatorTarget(`http://${host}:${ports.kinesisPort}`);
+  const dynamo = emulatorTarget(`http://${host}:${ports.dynamoPort}`);
+  const ownerFile = dir ? join(dir, OWNER_FILE) : undefined;
+  if (ownerFile) {
+    const owner: DataDirOwner = {
+      pid: process.pid,
+      kinesisEndpoint: kinesis.endpoint,
+      dynamoEndpoint: dynamo.endpoint,
+    };
+    writeFileSync(ownerFile, `${JSON.stringify(owner)}\n`);
+  }
+  let stopped: Promise<void> | undefined;
+  return {
+    kinesis,
+    dynamo,
+    threadId: ports.threadId,
+    failed,
+    stop: () => {
+      stopped ??= stopWorker().finally(() => {
+        if (ownerFile) rmSync(ownerFile, { force: true });
+      });
+      return stopped;
+    },
+  };
 }

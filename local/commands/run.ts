@@ -63,6 +63,8 @@ export interface RunOptions extends Partial<PipelineSettings> {
    * through one endpoint that also answers DescribeStacks for `stackName`, until the run is stopped.
    */
   readonly serve?: { readonly edgePort: number; readonly stackName: string };
+  /** Test-only: startEmulators' workerHooks, a module run in the emulator thread. */
+  readonly emulatorHooks?: string;
 }
 
 export interface RunIo {
@@ -156,6 +158,7 @@ export async function run(options: RunOptions, io: RunIo): Promise<RunStats> {
     host: options.host,
     kinesisPort: options.kinesisPort,
     dynamoPort: options.dynamoPort,
+    workerHooks: options.emulatorHooks,
   }).catch(async (error) => {
     await lines.close();
     throw error;
@@ -175,7 +178,8 @@ export async function run(options: RunOptions, io: RunIo): Promise<RunStats> {
   const faults = options.faults ? new FaultInjector(options.faults, seededRandom(options.seed)) : undefined;
   const results = resultPrinter(io.stdout, settings.timeZone);
   let pipeline: Pipeline | undefined;
-  try {
+  // The run proper, raced against the emulators: were their thread to die, it would wait on retries for ever.
+  const work = (async (): Promise<RunStats> => {
     say(
       `Kinesis endpoint ${emulators.kinesis.endpoint}, DynamoDB endpoint ${emulators.dynamo.endpoint} (region us-east-1, any credentials)`,
     );
@@ -313,7 +317,12 @@ export async function run(options: RunOptions, io: RunIo): Promise<RunStats> {
     if (options.statsFile) writeStats(options.statsFile, stats);
     for (const line of describeRun(stats, options)) say(line);
     return stats;
+  })();
+  try {
+    return await Promise.race([work, emulatorsGone(emulators.failed)]);
   } finally {
+    // Cut short, the work fails in its own time against endpoints that are gone: not the run's error.
+    work.catch(() => {});
     await lines.close();
     await pipeline?.stop();
     await edge?.stop();
@@ -398,6 +407,17 @@ function assertWritableFile(path: string, option: string): void {
   if (!existsSync(folder) || !statSync(folder).isDirectory())
     throw new Error(`${option}: no such directory ${folder}`);
   if (existsSync(path) && statSync(path).isDirectory()) throw new Error(`${option}: ${path} is a directory`);
+}
+
+/** The run's error when the emulator thread dies under it. */
+async function emulatorsGone(failed: Promise<never>): Promise<never> {
+  try {
+    return await failed;
+  } catch (error) {
+    throw new Error(
+      `the embedded Kinesis and DynamoDB emulators stopped (${(error as Error).message}); run cut short`,
+    );
+  }
 }
 
 /** Resolves on a second abort only: the first Ctrl-C flushes, the second gives up waiting. */

@@ -17,10 +17,15 @@ export function ipcount(
     timeoutMs?: number;
     interruptWhen?: (stdout: string) => boolean;
     interruptWhenStderr?: (stderr: string) => boolean;
+    /** Added to this process's environment. */
+    env?: Record<string, string>;
   } = {},
 ): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [BIN, ...args], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+      env: { ...process.env, ...options.env },
+    });
     let stdout = '';
     let stderr = '';
     let interrupted = false;

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
-import { createRequire } from 'node:module';
 import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { BroadcastChannel } from 'node:worker_threads';
 import {
   GetRecordsCommand,
   GetShardIteratorCommand,
@@ -12,6 +13,7 @@ import { createStream } from '../../local/aws/provision.js';
 import { pause } from '../../shared/pause.js';
 import { createKinesisClient } from '../../shared/store/clients.js';
 import { boundedRun } from '../helpers/bounded-run.js';
+import { HOLD_CHANNEL } from '../helpers/emulator-hooks/hold-first-record-batch.js';
 import { oracleCounts } from '../helpers/oracle.js';
 
 /**
@@ -23,66 +25,46 @@ import { oracleCounts } from '../helpers/oracle.js';
  * boundary falling inside the put's commit while a poller polls.
  *
  * To make the race deterministic we only delay the commit of the first record batch until the wall clock
- * has passed the next second boundary and the pollers have polled (what a slow commit on a busy CI runner does).
+ * has passed the next second boundary and the pollers have polled (what a slow commit on a busy CI runner does),
+ * by hooks in the emulators' own thread (HOLD_HOOKS).
  */
-const kinesaliteRequire = createRequire(createRequire(import.meta.url).resolve('kinesalite'));
-const levelup = kinesaliteRequire('levelup') as { prototype: { batch: (...args: unknown[]) => unknown } };
-const originalBatch = levelup.prototype.batch;
-
-type Hold = (commit: () => void) => void;
-let hold: Hold | undefined;
-levelup.prototype.batch = function (this: unknown, ...args: unknown[]) {
-  const [ops] = args;
-  const isRecordBatch =
-    Array.isArray(ops) &&
-    ops.some(
-      (op) =>
-        (op as { value?: { ApproximateArrivalTimestamp?: number } })?.value?.ApproximateArrivalTimestamp,
-    );
-  if (hold && isRecordBatch) {
-    const h = hold;
-    hold = undefined;
-    h(() => originalBatch.apply(this, args));
-    return undefined;
-  }
-  return originalBatch.apply(this, args);
-};
+const HOLD_HOOKS = fileURLToPath(
+  new URL('../helpers/emulator-hooks/hold-first-record-batch.ts', import.meta.url),
+);
 
 /** Waits until the wall clock is in a later second than it is now, plus `extraMs`. */
 const pastNextSecond = (extraMs: number) => pause(1000 - (Date.now() % 1000) + extraMs);
 
-/** Holds the next record batch until `release()`; `held` resolves once the put is waiting on its commit. */
-function holdNextRecordBatch(): { held: Promise<void>; release: () => void } {
-  let onHeld!: () => void;
-  let commit: (() => void) | undefined;
-  let released = false;
-  const held = new Promise<void>((r) => {
-    onHeld = r;
+/**
+ * The first record batch of emulators started with HOLD_HOOKS waits on `release()`; `held` resolves once the
+ * put is waiting on its commit. The hold is in the emulator thread, told and heard over a BroadcastChannel.
+ */
+function holdFirstRecordBatch(): { held: Promise<void>; release: () => void; close: () => void } {
+  const channel = new BroadcastChannel(HOLD_CHANNEL);
+  const held = new Promise<void>((resolve) => {
+    channel.onmessage = (event) => {
+      if ((event as { data: { kind: string } }).data.kind === 'held') resolve();
+    };
   });
-  hold = (c) => {
-    commit = c;
-    onHeld();
-    if (released) c();
-  };
   return {
     held,
-    release: () => {
-      released = true;
-      commit?.();
-    },
+    release: () => channel.postMessage({ kind: 'release' }),
+    close: () => channel.close(),
   };
 }
 
 describe('kinesalite: an empty read racing the first put skips the record (sequence index 0)', () => {
   let emulators: Emulators;
   let kinesis: KinesisClient;
+  const hold = holdFirstRecordBatch();
   before(async () => {
-    emulators = await startEmulators();
+    emulators = await startEmulators({ workerHooks: HOLD_HOOKS });
     kinesis = createKinesisClient(emulators.kinesis);
   });
   after(async () => {
-    kinesis.destroy();
-    await emulators.stop();
+    hold.close();
+    kinesis?.destroy();
+    await emulators?.stop();
   });
 
   it('never returns the first record to an iterator read empty during its commit, in a later second', async () => {
@@ -100,7 +82,7 @@ describe('kinesalite: an empty read racing the first put skips the record (seque
     assert.equal(empty.Records?.length, 0);
 
     // The first put takes its time (second S) and then waits on its commit...
-    const { held, release } = holdNextRecordBatch();
+    const { held, release } = hold;
     const put = kinesis.send(
       new PutRecordsCommand({
         StreamName,
@@ -139,9 +121,16 @@ describe('whole pipeline: the local event source does not lose the first record 
     const oracle = oracleCounts(lines);
     // The producer's first PutRecords is committed only after the next second boundary + 400 ms, during
     // which every poller polls its (still empty) shard.
-    const { held, release } = holdNextRecordBatch();
-    void held.then(() => pastNextSecond(400)).then(release);
-    const result = await boundedRun(lines, {});
+    const { held, release, close } = holdFirstRecordBatch();
+    let wasHeld = false;
+    void held
+      .then(() => {
+        wasHeld = true;
+        return pastNextSecond(400);
+      })
+      .then(release);
+    const result = await boundedRun(lines, { emulatorHooks: HOLD_HOOKS }).finally(close);
+    assert.ok(wasHeld, "the first put's commit was held in the emulator thread");
     const lost = [...oracle].filter(([key, n]) => result.table.get(key) !== n);
     assert.deepEqual(lost, [], `lost: ${JSON.stringify(lost)}; table ${JSON.stringify([...result.table])}`);
   });

@@ -4,8 +4,10 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { ipPool, seedLogLines } from '../../../local/sources/generate.js';
 import { ipcount } from '../../helpers/cli.js';
+import { CRASH_MESSAGE } from '../../helpers/emulator-hooks/crash-on-put.js';
 import { oracleCounts, resultCounts } from '../../helpers/oracle.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ipcount-e2e-'));
@@ -111,6 +113,26 @@ describe('ipcount run --input (end to end, real binary, embedded emulators)', ()
       blocker.close();
     }
   });
+  it('ends with the reason and a non-zero exit when the emulator thread dies mid-run, not waiting for ever', async () => {
+    const input = generatedFile('crash.log', 2000, 33);
+    const result = await ipcount(['run', '--input', input.path], {
+      // Test-only hooks, loaded in the emulator thread: it dies at the first PutRecords.
+      env: {
+        IPCOUNT_EMULATOR_HOOKS: fileURLToPath(
+          new URL('../../helpers/emulator-hooks/crash-on-put.ts', import.meta.url),
+        ),
+      },
+      timeoutMs: 30_000,
+    });
+    assert.equal(result.code, 1, result.stderr);
+    assert.match(
+      result.stderr,
+      new RegExp(
+        `ipcount: the embedded Kinesis and DynamoDB emulators stopped \\(the emulator thread failed: ${CRASH_MESSAGE}\\); run cut short\n$`,
+      ),
+    );
+  });
+
   it('reads a TCP log service given as --input tcp://host:port until it closes, like produce does', async () => {
     const input = generatedFile('tcp.log', 2000, 31);
     const server = createServer((socket) => socket.end(`${input.lines.join('\n')}\n`));

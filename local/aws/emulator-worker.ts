@@ -1,0 +1,106 @@
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { parentPort, threadId, workerData } from 'node:worker_threads';
+import dynalite from 'dynalite';
+import kinesalite from 'kinesalite';
+
+/**
+ * The emulator thread: kinesalite and dynalite served from one worker, so their request handling and
+ * LevelDB work run beside the handlers' thread instead of taking turns with it. startEmulators (emulators.ts)
+ * starts it and speaks the messages below.
+ */
+export interface EmulatorWorkerData {
+  readonly host: string;
+  readonly kinesisPort: number;
+  readonly dynamoPort: number;
+  /** LevelDB folders; in memory when absent. */
+  readonly kinesisPath?: string;
+  readonly dynamoPath?: string;
+  /** A test-only module (file URL) imported here before serving; see EmulatorWorkerHooks. */
+  readonly hooks?: string;
+}
+
+/** Worker → parent. */
+export type EmulatorWorkerReport =
+  | {
+      readonly kind: 'listening';
+      readonly kinesisPort: number;
+      readonly dynamoPort: number;
+      threadId: number;
+    }
+  | { readonly kind: 'refused'; readonly message: string }
+  | { readonly kind: 'stopped' };
+
+/** Parent → worker. */
+export type EmulatorWorkerCommand = { readonly kind: 'stop' };
+
+/**
+ * A hooks module's default export: called with both servers before they listen, in the emulators' thread,
+ * so a test can reach their internals (a delayed commit, a crash) as it could when they shared its thread.
+ */
+export type EmulatorWorkerHooks = (servers: { kinesis: Server; dynamo: Server }) => void | Promise<void>;
+
+export const EMULATOR_SHARD_LIMIT = 1024;
+
+async function listen(server: Server, port: number, host: string, what: string): Promise<number> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (error: NodeJS.ErrnoException) =>
+      reject(
+        error.code === 'EADDRINUSE' ? new Error(`${what} port ${port} on ${host} is already in use`) : error,
+      ),
+    );
+    server.listen(port, host, () => resolve());
+  });
+  return (server.address() as AddressInfo).port;
+}
+
+/** Closes a server and (kinesalite and dynalite wrap close) its LevelDB, so the folder is free again. */
+async function close(server: Server): Promise<void> {
+  server.closeAllConnections?.();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+}
+
+async function serve(data: EmulatorWorkerData, port: NonNullable<typeof parentPort>): Promise<void> {
+  const report = (message: EmulatorWorkerReport) => port.postMessage(message);
+  const kinesis = kinesalite({
+    // kinesalite's default account limit is 10 open shards; the CLI allows 64 per stream, a split adds one,
+    // and a data dir may hold several prefixes' streams.
+    shardLimit: EMULATOR_SHARD_LIMIT,
+    createStreamMs: 0,
+    deleteStreamMs: 0,
+    updateStreamMs: 0,
+    ...(data.kinesisPath ? { path: data.kinesisPath } : {}),
+  });
+  const dynamo = dynalite({
+    createTableMs: 0,
+    deleteTableMs: 0,
+    updateTableMs: 0,
+    ...(data.dynamoPath ? { path: data.dynamoPath } : {}),
+  });
+  if (data.hooks) {
+    const hooks = (await import(data.hooks)) as { default?: EmulatorWorkerHooks };
+    await hooks.default?.({ kinesis, dynamo });
+  }
+  const started: Server[] = [];
+  const stop = async () => {
+    await Promise.all(started.map(close));
+    started.length = 0;
+  };
+  try {
+    const kinesisPort = await listen(kinesis, data.kinesisPort, data.host, 'Kinesis emulator');
+    started.push(kinesis);
+    const dynamoPort = await listen(dynamo, data.dynamoPort, data.host, 'DynamoDB emulator');
+    started.push(dynamo);
+    port.on('message', (command: EmulatorWorkerCommand) => {
+      if (command.kind === 'stop') void stop().then(() => report({ kind: 'stopped' }));
+    });
+    report({ kind: 'listening', kinesisPort, dynamoPort, threadId });
+  } catch (error) {
+    // A refused listen is the caller's error (a port in use), not the worker's death: reported, then done.
+    await stop();
+    report({ kind: 'refused', message: (error as Error).message });
+  }
+}
+
+// Imported for its types only anywhere else; as a worker's module, it serves.
+if (parentPort) await serve(workerData as EmulatorWorkerData, parentPort);
