@@ -32,6 +32,7 @@ import {
   PRICES,
   total,
 } from './cost-model.js';
+import { emulatorCeiling } from './emulator-ceiling.js';
 
 /**
  * `npm run bench`: the figures issue #2 asks for. Prints, never asserts: performance targets are read here,
@@ -196,11 +197,15 @@ for (const [workload, input] of [
 ] as const) {
   const now = endToEnd(input, 'e2e');
   const before = baseline ? endToEnd(input, 'e2e-baseline', [], baseline.dir) : undefined;
+  // The emulators' own ceiling for the same lines: the requests the run makes of them, without the run.
+  const ceiling = await emulatorCeiling(input, { batchSize: 1000 });
   console.log(
     `  ${workload.padEnd(14)} ${fmt(e2eRate(now))} lines/s   (${fmt(now.stats.records)} lines in ${now.seconds.toFixed(1)} s; counted ${fmt(now.stats.counted)})` +
       (before
         ? `\n  ${`${baseline?.ref}`.padEnd(14)} ${fmt(e2eRate(before))} lines/s   (counted ${fmt(before.stats.counted)})\n  now / ${baseline?.ref}      ${(e2eRate(now) / e2eRate(before)).toFixed(2)}×`
-        : ''),
+        : '') +
+      `\n  emulator ceiling ${fmt(ceiling.linesPerSecond.total)} lines/s (PutRecords ${fmt(ceiling.linesPerSecond.put)}, GetRecords ${fmt(ceiling.linesPerSecond.get)}, ` +
+      `fold updates and closes ${fmt(ceiling.linesPerSecond.update)}; ${fmt(ceiling.requests.updateItem)} UpdateItems); now / ceiling ${(e2eRate(now) / ceiling.linesPerSecond.total).toFixed(2)}×`,
   );
 }
 if (!baseline) console.log('  (set BENCH_BASELINE=<git ref> to run the previous commit beside this one)');
@@ -429,7 +434,7 @@ function liveLatencies(): Promise<number[]> {
         '--max-disorder',
         '0',
         '--duration',
-        '10',
+        '20',
         ...aggregateArgs,
       ],
       { stdio: ['ignore', 'pipe', 'ignore'] },

@@ -28,7 +28,7 @@ import { partitionKeyFor } from '../shared/parse.js';
 import { linePosition, padSequence } from '../shared/sequence.js';
 import { resolveSettings } from '../shared/settings.js';
 import { createDocumentClient, createDynamoClient, createKinesisClient } from '../shared/store/clients.js';
-import { contributionUpdate } from '../shared/store/window-item.js';
+import { closeUpdate, contributionUpdate, OPEN, type WindowItem } from '../shared/store/window-item.js';
 import { resourceNames } from '../shared/tables.js';
 
 export interface EmulatorCeilingOptions {
@@ -82,10 +82,10 @@ const MAX_PUT_BYTES = 4_500_000;
  * The emulators' own ceiling, in lines per second: the Kinesis and DynamoDB requests the pipeline makes per
  * line — PutRecords of records packed as the producer packs them, GetRecords of each shard's records in
  * batches, and the fold's conditional UpdateItem per (ip, window) of each batch step (built by the fold's own
- * contributionUpdate) — sent by a minimal driver as fast as they are answered, with none of the handlers'
+ * contributionUpdate) and the emitter's conditional close per (ip, window) (closeUpdate) — sent by a minimal driver as fast as they are answered, with none of the handlers'
  * work. Everything is prepared before the clock starts; the three kinds run one after another, so the total
  * is what kinesalite and dynalite (one thread) take per line, an upper bound for `ipcount run` on them. Not
- * sent: the fold's ledger and progress writes and the emitter's closes, so the pipeline's real ceiling on
+ * sent: the fold's ledger and progress writes, so the pipeline's real ceiling on
  * these emulators is lower still.
  */
 export async function emulatorCeiling(
@@ -198,9 +198,22 @@ async function prepare(
     const steps: ShardWork['steps'] = [];
     const fold = { windowMs: options.windowMs, maxDisorderMs: options.maxDisorderMs, timeZone: 'UTC' };
     let carry: WindowFolder['eventTime'] | undefined;
+    const counts = new Map<string, { ip: string; windowStart: number; windowEnd: number; count: number }>();
     const flush = (folder: WindowFolder) => {
       carry = folder.eventTime;
-      const writes = folder.contributions().map((contribution: Contribution) => ({
+      const contributions = folder.contributions();
+      for (const c of contributions) {
+        const key = `${c.ip} ${c.windowStart}`;
+        const known = counts.get(key) ?? {
+          ip: c.ip,
+          windowStart: c.windowStart,
+          windowEnd: c.windowEnd,
+          count: 0,
+        };
+        known.count += c.positions.length;
+        counts.set(key, known);
+      }
+      const writes = contributions.map((contribution: Contribution) => ({
         TableName: table,
         ...contributionUpdate({ shardId: shard.shardId, contribution, expiresAt }),
       }));
@@ -222,6 +235,12 @@ async function prepare(
       }
       flush(folder);
     }
+    // The emitter's close of each (ip, window), as it sends it: conditional on the count it read.
+    const closes = [...counts.values()].map((w) => ({
+      TableName: table,
+      ...closeUpdate({ ...w, status: OPEN } as WindowItem, arrivalMs, 1),
+    }));
+    if (closes.length > 0) steps.push(closes);
     return { shardId: shard.shardId, records, steps };
   });
 }
