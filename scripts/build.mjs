@@ -26,7 +26,15 @@ function sources() {
   return SOURCE_DIRS.flatMap((dir) => filesUnder(join(ROOT, dir), isSource));
 }
 
-/** True when dist/ was built after every source (and this script) last changed: a few dozen stats. */
+function foldersUnder(dir) {
+  const folders = readdirSync(dir, { withFileTypes: true }).filter((entry) => entry.isDirectory());
+  return [dir, ...folders.flatMap((entry) => foldersUnder(join(dir, entry.name)))];
+}
+
+/**
+ * True when dist/ was built after every source (and this script) last changed, a few dozen stats. A folder's
+ * mtime moves when a file in it is added, deleted or renamed, which a file's own mtime does not show.
+ */
 export function isBuildCurrent() {
   let builtAt;
   try {
@@ -34,7 +42,8 @@ export function isBuildCurrent() {
   } catch {
     return false;
   }
-  const inputs = [fileURLToPath(import.meta.url), ...sources()];
+  const folders = SOURCE_DIRS.flatMap((dir) => foldersUnder(join(ROOT, dir)));
+  const inputs = [fileURLToPath(import.meta.url), ...folders, ...sources()];
   return inputs.every((path) => statSync(path).mtimeMs <= builtAt);
 }
 
