@@ -13,7 +13,7 @@ import { createStream } from '../../../local/aws/provision.js';
 import { pause } from '../../../shared/pause.js';
 import { createDynamoClient, createKinesisClient } from '../../../shared/store/clients.js';
 import { BUSY_CHANNEL } from '../../helpers/emulator-hooks/busy.js';
-import { CRASH_MESSAGE } from '../../helpers/emulator-hooks/crash-on-put.js';
+import { CRASH_MESSAGE } from '../../helpers/emulator-hooks/crash-on-put.mjs';
 
 /** startEmulators: kinesalite and dynalite in a worker thread of their own, behind the same API as before. */
 
@@ -112,7 +112,7 @@ describe('startEmulators', () => {
 
   it('rejects `failed` with the reason when the emulator thread dies, and still stops', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'ipcount-emulators-'));
-    const emulators = await startEmulators({ dataDir, workerHooks: hooks('crash-on-put.ts') });
+    const emulators = await startEmulators({ dataDir, workerHooks: hooks('crash-on-put.mjs') });
     const kinesis = createKinesisClient(emulators.kinesis);
     try {
       await createStream(kinesis, 'doomed', 1);

@@ -7,7 +7,7 @@ import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { ipPool, seedLogLines } from '../../../local/sources/generate.js';
 import { ipcount } from '../../helpers/cli.js';
-import { CRASH_MESSAGE } from '../../helpers/emulator-hooks/crash-on-put.js';
+import { CRASH_MESSAGE } from '../../helpers/emulator-hooks/crash-on-put.mjs';
 import { oracleCounts, resultCounts } from '../../helpers/oracle.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ipcount-e2e-'));
@@ -119,7 +119,7 @@ describe('ipcount run --input (end to end, real binary, embedded emulators)', ()
       // Test-only hooks, loaded in the emulator thread: it dies at the first PutRecords.
       env: {
         IPCOUNT_EMULATOR_HOOKS: fileURLToPath(
-          new URL('../../helpers/emulator-hooks/crash-on-put.ts', import.meta.url),
+          new URL('../../helpers/emulator-hooks/crash-on-put.mjs', import.meta.url),
         ),
       },
       timeoutMs: 30_000,
