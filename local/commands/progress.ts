@@ -47,7 +47,8 @@ export interface ProgressLine {
 
 /**
  * Redraws one line on a terminal (`\r`, cleared), at most once per `intervalMs`; elsewhere (a pipe, a file,
- * CI) it prints nothing unless `always`, and then one full line per interval.
+ * CI) it prints nothing unless `always`, and then one full line per interval and one at the end, so a run
+ * shorter than an interval still says where it got to.
  */
 export function startProgressLine(
   stderr: Writable & { isTTY?: boolean },
@@ -68,6 +69,7 @@ export function startProgressLine(
     stop: () => {
       clearInterval(timer);
       if (terminal) stderr.write('\r\x1b[2K');
+      else draw();
     },
   };
 }

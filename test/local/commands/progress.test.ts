@@ -41,5 +41,9 @@ describe('the progress line of a bounded run', () => {
     assert.equal(quiet.out.text, '');
     assert.match(asked.out.text, /^ipcount: 1 read, 1 put, 1 folded · \d+ lines\/s\n/);
     assert.doesNotMatch(asked.out.text, /\r/);
+    // A run shorter than one interval still ends with where it got to.
+    const short = capture();
+    startProgressLine(short.stream, sample, { always: true, intervalMs: 60_000 }).stop();
+    assert.match(short.out.text, /^ipcount: 1 read, 1 put, 1 folded · [\d,]+ lines\/s\n$/);
   });
 });
