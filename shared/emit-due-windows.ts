@@ -4,7 +4,7 @@ import type { EmitJournal } from './store/emit-journal.js';
 import type { ShardReader } from './store/shard-reader.js';
 import type { ShardState, ShardStateStore } from './store/shard-state-store.js';
 import { OPEN, type WindowItem, writerShards } from './store/window-item.js';
-import type { OpenMark, WindowLedger } from './store/window-ledger.js';
+import { marksDue, type OpenMark, type WindowLedger } from './store/window-ledger.js';
 import type { WindowStore } from './store/window-store.js';
 import { effectiveWatermarks, FINAL_WATERMARK } from './watermark.js';
 
@@ -156,9 +156,10 @@ export async function emitDueWindows(
   const dueBy = (shardId: string) =>
     options.endOfInput ? FINAL_WATERMARK : mixed ? common : watermarks.get(shardId);
   const marks: OpenMark[] = [];
-  for (const shardId of watermarks.keys()) {
-    const watermark = dueBy(shardId);
-    if (watermark !== undefined) marks.push(...(await deps.ledger.openMarks(shardId, watermark)));
+  // The marks are attributes of the shard states just listed: no read of their own.
+  for (const state of states) {
+    const watermark = dueBy(state.shardId);
+    if (watermark !== undefined) marks.push(...marksDue(state.shardId, state.attributes, watermark));
   }
   const unfinished = deps.journal ? await deps.journal.unfinished() : [];
   if (marks.length === 0 && unfinished.length === 0) return { emitted: [], due: 0, skipped: 0 };

@@ -54,16 +54,10 @@ export class EmitSchedule extends Construct {
     fn.configureAsyncInvoke({ retryAttempts: 0, maxEventAge: Duration.minutes(1) });
     // The close is a conditional update of the window item: it freezes the count and records the revision.
     fn.bindTable(WINDOWS_TABLE, props.windows, ['BatchGetItem', 'UpdateItem']);
-    // Shard states and the window ledger: its open marks (attributes of shard states) are read and, once their
-    // windows are closed, removed;
-    // the journal of passes is put before a pass's closes and deleted once it has published them.
-    fn.bindTable(SHARD_STATE_TABLE, props.shardState, [
-      'Query',
-      'GetItem',
-      'UpdateItem',
-      'PutItem',
-      'DeleteItem',
-    ]);
+    // Shard states, listed with the window ledger's open marks (their attributes), which are removed once their
+    // windows are closed; the ledger's entries; the journal of passes, put before a pass's closes and deleted
+    // once it has published them.
+    fn.bindTable(SHARD_STATE_TABLE, props.shardState, ['Query', 'UpdateItem', 'PutItem', 'DeleteItem']);
     // Reshard lineage (a parent's windows close by its children's watermarks), and one read behind an
     // idle-looking shard's position: idle means nothing is waiting on the stream.
     props.stream.grant(fn, 'kinesis:ListShards', 'kinesis:GetShardIterator', 'kinesis:GetRecords');

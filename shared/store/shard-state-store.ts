@@ -16,6 +16,8 @@ export interface ShardState extends ShardProgress {
   readonly startedAt?: number;
   /** When the shard first carried a line of an IP that belongs on another shard (see markForeign). */
   readonly foreignSince?: number;
+  /** The item's attributes as read, where the window ledger's open marks are (see marksDue). */
+  readonly attributes: Readonly<Record<string, unknown>>;
 }
 
 /** What a batch finds when it begins: the stored progress, and a hole before it not folded yet. */
@@ -303,6 +305,7 @@ export class ShardStateStore {
       shardId: String(item.shardId),
       position: typeof item.sequenceNumber === 'string' ? storedPosition(item.sequenceNumber) : '',
       ...foreignSinceOf(item),
+      attributes: item,
       maxEventMs: item.maxEventMs as number | undefined,
       pendingEventMs: item.pendingEventMs as number | undefined,
       watermarkMs: item.watermarkMs as number | undefined,

@@ -164,15 +164,7 @@ export class WindowLedger {
     const out = await this.doc.send(
       new GetCommand({ TableName: this.table, Key: { stream: this.stream, shardId }, ConsistentRead: true }),
     );
-    const marks: OpenMark[] = [];
-    for (const [attribute, value] of Object.entries(out.Item ?? {})) {
-      if (!attribute.startsWith(MARK_PREFIX) || typeof value !== 'string') continue;
-      const dueAt = Number(value.split(' ')[0]);
-      if (dueAt > watermarkMs) continue;
-      const windowStart = Number(attribute.slice(MARK_PREFIX.length).split(':')[0]);
-      marks.push({ shardId, windowStart, dueAt, attribute, value });
-    }
-    return marks;
+    return marksDue(shardId, out.Item ?? {}, watermarkMs);
   }
 
   /** Removes a mark, unless a fold set it again since it was read. False if it did. */
@@ -255,4 +247,24 @@ export function ledgerEntriesOf(
     lastPosition: e.last,
     ...(dueNow ? { dueNow } : {}),
   }));
+}
+
+/**
+ * The open marks due by `watermarkMs` among a shard's state item's attributes (as read by the emitter's
+ * listing of every shard's state, or by {@link WindowLedger.openMarks}).
+ */
+export function marksDue(
+  shardId: string,
+  attributes: Readonly<Record<string, unknown>>,
+  watermarkMs: number,
+): OpenMark[] {
+  const marks: OpenMark[] = [];
+  for (const [attribute, value] of Object.entries(attributes)) {
+    if (!attribute.startsWith(MARK_PREFIX) || typeof value !== 'string') continue;
+    const dueAt = Number(value.split(' ')[0]);
+    if (dueAt > watermarkMs) continue;
+    const windowStart = Number(attribute.slice(MARK_PREFIX.length).split(':')[0]);
+    marks.push({ shardId, windowStart, dueAt, attribute, value });
+  }
+  return marks;
 }

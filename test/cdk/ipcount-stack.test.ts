@@ -242,13 +242,7 @@ describe('IpCountStack: least-privilege IAM', () => {
         [['logs:CreateLogStream', 'logs:PutLogEvents'], 'EmitFunctionLogs'],
         [['dynamodb:BatchGetItem', 'dynamodb:UpdateItem'], 'WindowsTable'],
         [
-          [
-            'dynamodb:DeleteItem',
-            'dynamodb:GetItem',
-            'dynamodb:PutItem',
-            'dynamodb:Query',
-            'dynamodb:UpdateItem',
-          ],
+          ['dynamodb:DeleteItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'],
           'ShardStateTable',
         ],
         [['kinesis:GetRecords', 'kinesis:GetShardIterator', 'kinesis:ListShards'], 'LinesStream'],
