@@ -14,7 +14,6 @@ import { type Emulators, startEmulators } from '../local/aws/emulators.js';
 import { provision } from '../local/aws/provision.js';
 import { ipPool, seedLogLines } from '../local/sources/generate.js';
 import { SEED_IPS } from '../local/sources/log-service.js';
-import { recordText } from '../local/sources/producer.js';
 import {
   type Aggregation,
   DEFAULT_AGGREGATE_BYTES,
@@ -24,7 +23,7 @@ import {
 import { type Contribution, WindowFolder } from '../shared/fold.js';
 import { MAX_LINES_PER_STEP } from '../shared/fold-shard-batch.js';
 import { hashKeyOf, rangeHolds } from '../shared/hash-key.js';
-import { partitionKeyFor } from '../shared/parse.js';
+import { partitionKeyFor, recordText } from '../shared/parse.js';
 import { linePosition, padSequence } from '../shared/sequence.js';
 import { resolveSettings } from '../shared/settings.js';
 import { createDocumentClient, createDynamoClient, createKinesisClient } from '../shared/store/clients.js';

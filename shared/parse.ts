@@ -51,6 +51,12 @@ export function cutLine(start: string, trueBytes: number): string {
   return `${CUT_MARK}${trueBytes}:${truncateAtCodePoint(start, CUT_LINE_KEPT_CHARS)}`;
 }
 
+/** The text a line goes on the stream as: a line the fold would reject as too long goes cut (see cutLine). */
+export function recordText(line: string): string {
+  const bytes = utf8LengthOver(line, MAX_LINE_BYTES);
+  return bytes === undefined ? line : cutLine(line, bytes);
+}
+
 /** The true length and kept start of a cut line, or undefined when `raw` is not one. */
 export function readCutLine(raw: string): { readonly bytes: number; readonly start: string } | undefined {
   if (raw.charCodeAt(0) !== 0 || !raw.startsWith(CUT_MARK)) return undefined;

@@ -2,7 +2,8 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { type AwsTarget, EMULATOR_CREDENTIALS } from '../../shared/store/clients.js';
+import type { AwsTarget } from '../../shared/store/clients.js';
+import { EMULATOR_CREDENTIALS } from '../../shared/store/emulator-credentials.js';
 import type { EmulatorWorkerCommand, EmulatorWorkerData, EmulatorWorkerReport } from './emulator-worker.js';
 
 /**

@@ -3,13 +3,12 @@ import { dirname, resolve } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { compareResults, formatResultLine, type WindowResult } from '../../shared/result.js';
 import { type PipelineSettings, resolveSettings } from '../../shared/settings.js';
-import { localStackOutputs } from '../aws/deployment.js';
 import { startEdge } from '../aws/edge.js';
 import { assertDataDirFree, startEmulators } from '../aws/emulators.js';
 import type { DiscardedBatch } from '../lambda/event-source.js';
 import { FaultInjector } from '../lambda/faults.js';
-import { type Pipeline, startPipeline } from '../lambda/pipeline.js';
-import { type ReshardKind, reshard } from '../lambda/reshard.js';
+import type { Pipeline } from '../lambda/pipeline.js';
+import type { ReshardKind } from '../lambda/reshard.js';
 import { seededRandom } from '../sources/generate.js';
 import { InputJournal, type PrefixHash, payloadOf } from '../sources/input-journal.js';
 import {
@@ -18,11 +17,10 @@ import {
   lineSourceSpec,
   openLineSource,
 } from '../sources/line-source.js';
-import { type ProducerStats, StreamProducer } from '../sources/producer.js';
-import { type Aggregation, DEFAULT_AGGREGATION } from '../sources/record-packing.js';
+import type { ProducerStats, StreamProducer } from '../sources/producer.js';
+import type { Aggregation } from '../sources/record-packing.js';
 import { type ProgressLine, startProgressLine } from './progress.js';
-import { alreadyCounted, matchFile, resumeInput } from './resume.js';
-import { emptyRunStats, type RunStats, reportRun, writeStats } from './run-report.js';
+import type { RunStats } from './run-report.js';
 
 export type { RunStats } from './run-report.js';
 
@@ -134,14 +132,22 @@ export async function run(options: RunOptions, io: RunIo): Promise<RunStats> {
   const spec = sourceSpec(options, settings);
   // A data dir's journal of bounded inputs: what an earlier, killed run of this input already put.
   const journal = options.dataDir !== undefined ? InputJournal.open(options.dataDir) : undefined;
+  // Without a journal to check first, the SDK half loads only once the emulator thread is starting (below).
+  const early = journal ? await import('./run-parts.js') : undefined;
   const match =
-    journal && spec.kind === 'file' ? await matchFile(spec.path, journal.entries(options.prefix)) : undefined;
+    early && journal && spec.kind === 'file'
+      ? await early.matchFile(spec.path, journal.entries(options.prefix))
+      : undefined;
   const counted =
-    match && options.dataDir && spec.kind === 'file' && alreadyCounted(spec.path, options.dataDir, match);
-  if (counted) {
+    early &&
+    match &&
+    options.dataDir &&
+    spec.kind === 'file' &&
+    early.alreadyCounted(spec.path, options.dataDir, match);
+  if (early && counted) {
     say(counted);
-    const stats = emptyRunStats(startedAt);
-    if (options.statsFile) writeStats(options.statsFile, stats);
+    const stats = early.emptyRunStats(startedAt);
+    if (options.statsFile) early.writeStats(options.statsFile, stats);
     return stats;
   }
   const lines = await openLineSource(spec, {
@@ -153,16 +159,22 @@ export async function run(options: RunOptions, io: RunIo): Promise<RunStats> {
         ? undefined
         : options.durationSeconds * 1000,
   });
-  const emulators = await startEmulators({
+  const starting = startEmulators({
     dataDir: options.dataDir,
     host: options.host,
     kinesisPort: options.kinesisPort,
     dynamoPort: options.dynamoPort,
     workerHooks: options.emulatorHooks,
-  }).catch(async (error) => {
-    await lines.close();
-    throw error;
   });
+  // The emulator thread loads kinesalite and dynalite while this one loads the SDK and the handlers.
+  const [emulators, parts] = await Promise.all([starting, early ?? import('./run-parts.js')]).catch(
+    async (error) => {
+      await lines.close();
+      await starting.then((started) => started.stop()).catch(() => {});
+      throw error;
+    },
+  );
+  const { localStackOutputs, reportRun, resumeInput, reshard, startPipeline, writeStats } = parts;
   const edge = options.serve
     ? await startEdge({
         host: options.host,
@@ -229,7 +241,7 @@ export async function run(options: RunOptions, io: RunIo): Promise<RunStats> {
 
     const schedule = live.startSchedule();
     const packing = {
-      aggregation: options.aggregation ?? DEFAULT_AGGREGATION,
+      aggregation: options.aggregation ?? parts.DEFAULT_AGGREGATION,
       ...(options.aggregateBytes !== undefined ? { aggregateBytes: options.aggregateBytes } : {}),
       ...(options.lingerMs !== undefined ? { lingerMs: options.lingerMs } : {}),
     };
@@ -252,7 +264,7 @@ export async function run(options: RunOptions, io: RunIo): Promise<RunStats> {
       : { skip: 0, repaired: 0 };
     const { hooks } = resume;
 
-    const producer = new StreamProducer(live.kinesis, names.stream, { ...packing, hooks });
+    const producer = new parts.StreamProducer(live.kinesis, names.stream, { ...packing, hooks });
     const feeding = { read: 0 };
     progress =
       options.input !== undefined

@@ -1,8 +1,8 @@
 import { createHash, type Hash } from 'node:crypto';
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { recordText } from '../../shared/parse.js';
 import type { ProducerBatch, ProducerHooks } from './producer.js';
-import { recordText } from './producer.js';
 
 /**
  * What each bounded input of a data dir has durably put on its stream, so a run killed at any point can be

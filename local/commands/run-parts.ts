@@ -1,0 +1,11 @@
+/**
+ * The part of `ipcount run` that loads the AWS SDK, the handlers and the KPL codec. run.ts imports it once the
+ * emulator thread has been started, so the two loads run on both cores at the same time.
+ */
+export { localStackOutputs } from '../aws/deployment.js';
+export { startPipeline } from '../lambda/pipeline.js';
+export { reshard } from '../lambda/reshard.js';
+export { StreamProducer } from '../sources/producer.js';
+export { DEFAULT_AGGREGATION } from '../sources/record-packing.js';
+export { alreadyCounted, matchFile, resumeInput } from './resume.js';
+export { emptyRunStats, reportRun, writeStats } from './run-report.js';
