@@ -1,25 +1,25 @@
-import { pause } from '../../shared/pause.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 /**
  * The stand-in for the EventBridge rule: one emitter run at a time, never overlapping itself, every
  * `intervalMs` until stopped. A run that fails is simply followed by the next, as on the schedule.
  */
 export interface Schedule {
-  /** Stops after the run in flight. */
+  /** Stops after the run in flight; the wait for the next run is cut short. */
   stop(): Promise<void>;
 }
 
 export function startSchedule(runOnce: () => Promise<unknown>, intervalMs: number): Schedule {
-  let running = true;
+  const stopping = new AbortController();
   const loop = (async () => {
-    while (running) {
+    while (!stopping.signal.aborted) {
       await runOnce();
-      if (running) await pause(intervalMs);
+      await sleep(intervalMs, undefined, { signal: stopping.signal }).catch(() => undefined);
     }
   })();
   return {
     stop: async () => {
-      running = false;
+      stopping.abort();
       await loop;
     },
   };
