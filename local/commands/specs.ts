@@ -9,6 +9,7 @@ import {
   DEFAULT_LINGER_MS,
   MAX_RECORD_BYTES,
   MIN_AGGREGATE_BYTES,
+  RUN_LINGER_MS,
 } from '../sources/record-packing.js';
 import { parseIpRange } from './ip-range.js';
 import {
@@ -39,6 +40,16 @@ function inputOption(help: string, defaultText?: string) {
   };
 }
 
+function lingerOption(fallback: number) {
+  return integer('linger-ms', {
+    metavar: 'MS',
+    help: 'how long a batch of lines waits for more before it is put',
+    min: 0,
+    max: 5_000,
+    default: fallback,
+  });
+}
+
 /** How the producer packs lines into Kinesis records, in run and produce alike (sources/record-packing.ts). */
 const PACKING = {
   aggregate: choice('aggregate', {
@@ -52,13 +63,13 @@ const PACKING = {
     max: MAX_RECORD_BYTES,
     default: DEFAULT_AGGREGATE_BYTES,
   }),
-  lingerMs: integer('linger-ms', {
-    metavar: 'MS',
-    help: 'how long a batch of lines waits for more before it is put',
-    min: 0,
-    max: 5_000,
-    default: DEFAULT_LINGER_MS,
-  }),
+  lingerMs: lingerOption(DEFAULT_LINGER_MS),
+} satisfies Record<string, Option<unknown>>;
+
+/** The same for ipcount run, whose producer puts onto the emulators: a shorter linger. */
+const RUN_PACKING = {
+  ...PACKING,
+  lingerMs: lingerOption(RUN_LINGER_MS),
 } satisfies Record<string, Option<unknown>>;
 
 const port = (flagName: string, help: string, fallback: number) =>
@@ -168,7 +179,7 @@ const RUN_FAULTS = {
 } satisfies Record<string, Option<unknown>>;
 
 export const RUN: CommandSpec<
-  typeof RUN_SOURCE & typeof RUN_SETTINGS & typeof RUN_RUNTIME & typeof PACKING & typeof RUN_FAULTS
+  typeof RUN_SOURCE & typeof RUN_SETTINGS & typeof RUN_RUNTIME & typeof RUN_PACKING & typeof RUN_FAULTS
 > = {
   name: 'run',
   summary:
@@ -181,7 +192,7 @@ export const RUN: CommandSpec<
     { title: 'source', options: RUN_SOURCE },
     { title: 'settings (shared with the stack: shared/settings.ts)', options: RUN_SETTINGS },
     { title: 'runtime', options: RUN_RUNTIME },
-    { title: 'records (how lines go on the stream)', options: PACKING },
+    { title: 'records (how lines go on the stream)', options: RUN_PACKING },
     { title: 'failure injection (the exactly-once lesson)', options: RUN_FAULTS },
   ],
   moved: {

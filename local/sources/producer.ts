@@ -1,6 +1,6 @@
 import { type KinesisClient, PutRecordsCommand } from '@aws-sdk/client-kinesis';
 import { hashKeyOf } from '../../shared/hash-key.js';
-import { cutLine, MAX_LINE_BYTES, partitionKeyFor, utf8LengthOver } from '../../shared/parse.js';
+import { partitionKeyFor, recordText } from '../../shared/parse.js';
 import { pause } from '../../shared/pause.js';
 import { compareSequence } from '../../shared/sequence.js';
 import { type Lane, LineBatch, type OutgoingRecord } from './line-batch.js';
@@ -12,7 +12,7 @@ import {
   type PackedLine,
   recordPacker,
 } from './record-packing.js';
-import { ShardMap } from './shard-map.js';
+import { type OpenShard, ShardMap } from './shard-map.js';
 
 /**
  * Puts log lines on the stream, partition key = the line's IP. Aggregated (`kpl`, `newline`), the lines of
@@ -56,12 +56,6 @@ export interface ProducerHooks {
   afterAck?(batch: ProducerBatch): void | Promise<void>;
 }
 
-/** The text a line goes on the stream as: a line the fold would reject as too long goes cut (see cutLine). */
-export function recordText(line: string): string {
-  const bytes = utf8LengthOver(line, MAX_LINE_BYTES);
-  return bytes === undefined ? line : cutLine(line, bytes);
-}
-
 const MAX_BATCH_BYTES = 4_500_000;
 
 export interface ProducerStats {
@@ -84,6 +78,8 @@ export class StreamProducer {
   private batch: LineBatch;
   private sending: Promise<void> = Promise.resolve();
   private timer: NodeJS.Timeout | undefined;
+  /** When the batch being packed took its first line. */
+  private batchStartedAt = 0;
   private failure: Error | undefined;
   private sent = 0;
   private records = 0;
@@ -118,7 +114,11 @@ export class StreamProducer {
     this.batch = this.newBatch(0);
   }
 
-  /** Queues a line; resolves once it is accepted into a batch (waits while a full batch is being sent). */
+  /**
+   * Queues a line; resolves once it is accepted into a batch. A batch goes when it is full or has lingered
+   * long enough, and lines keep being packed while it is in flight; a put waits only when the batch after it
+   * is ready too, so two batches at most are held.
+   */
   async put(line: string): Promise<void> {
     if (this.failure) throw this.failure;
     const text = recordText(line);
@@ -131,7 +131,10 @@ export class StreamProducer {
       if (this.batch.place(packed, this.laneOf(packed.key))) break;
       await this.send();
     }
-    if (this.batch.full) await this.send();
+    if (this.batch.lines === 1) this.batchStartedAt = Date.now();
+    // Checked here as well as by the timer: a producer that never yields to the event loop (a file read
+    // faster than it is packed) would otherwise hold everything until the input ends.
+    if (this.batch.full || Date.now() - this.batchStartedAt >= this.lingerMs) await this.send();
     else if (!this.timer) this.timer = setTimeout(() => void this.send().catch(() => {}), this.lingerMs);
   }
 
@@ -177,10 +180,18 @@ export class StreamProducer {
     return hash;
   }
 
+  /** One lane per open shard, not one per line. */
+  private readonly lanes = new WeakMap<OpenShard, Lane>();
+
   private laneOf(key: string): Lane {
     if (!this.shards) return BY_PARTITION_KEY;
     const shard = this.shards.route(this.hashKeyOfKey(key));
-    return { shardId: shard.shardId, explicitHashKey: shard.startingHashKey };
+    let lane = this.lanes.get(shard);
+    if (!lane) {
+      lane = { shardId: shard.shardId, explicitHashKey: shard.startingHashKey };
+      this.lanes.set(shard, lane);
+    }
+    return lane;
   }
 
   /** A batch not yet sent, packed again if the shard map changed since its lines were routed. */
@@ -198,7 +209,8 @@ export class StreamProducer {
     this.batch = this.newBatch(batch.from + batch.lines);
     const previous = this.sending;
     this.sending = previous.then(() => (batch.lines > 0 ? this.sendBatch(batch) : undefined));
-    await this.sending;
+    // One request in flight, in order; this batch waits its turn while the next one is packed.
+    await previous;
     if (this.failure) throw this.failure;
   }
 

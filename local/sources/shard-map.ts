@@ -1,5 +1,4 @@
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
-import { rangeHolds } from '../../shared/hash-key.js';
 import { pause } from '../../shared/pause.js';
 import { listShards } from '../../shared/store/stream-lineage.js';
 
@@ -22,6 +21,8 @@ export class ShardMap {
   private shards: OpenShard[] = [];
   /** The shards' starting hash keys, parsed once per listing: routing is a binary search over them. */
   private starts: bigint[] = [];
+  /** And their ending hash keys, for the check that the range found holds the key. */
+  private ends: bigint[] = [];
   private listedAtMs = Number.NEGATIVE_INFINITY;
   private retryAtMs = Number.NEGATIVE_INFINITY;
   private stale = true;
@@ -62,7 +63,8 @@ export class ShardMap {
       else hi = mid - 1;
     }
     const shard = this.shards[lo];
-    if (!shard || !rangeHolds(shard, hashKey))
+    const end = this.ends[lo];
+    if (!shard || end === undefined || (this.starts[lo] as bigint) > hashKey || hashKey > end)
       throw new Error(`no open shard of ${this.streamName} holds hash key ${hashKey}`);
     return shard;
   }
@@ -74,6 +76,7 @@ export class ShardMap {
         open.length !== this.shards.length || open.some((s, i) => s.shardId !== this.shards[i]?.shardId);
       this.shards = open;
       this.starts = open.map((s) => BigInt(s.startingHashKey));
+      this.ends = open.map((s) => BigInt(s.endingHashKey));
       if (changed) this.version++;
       this.listedAtMs = Date.now();
       this.stale = false;
