@@ -1,5 +1,6 @@
 import type { Contribution } from '../fold.js';
 import { sequenceOfPosition, shardOrdinal } from '../sequence.js';
+import { everyOf } from './condition.js';
 
 /**
  * Layout of a window item in the windows table, and the conditional update that folds one contribution into
@@ -115,19 +116,17 @@ export function contributionUpdate({
   if (first === undefined || last === undefined) throw new Error('empty contribution');
   const late = contribution.kind === 'late';
   const reopen = contribution.reopens === true;
-  const guardCondition = !guarded
-    ? ''
-    : expectedGuard === undefined
-      ? // A guard written before line indexes is a bare sequence number: "through that record".
-        '(attribute_not_exists(#guard) OR (#guard < :first AND #guard <> :firstRecord))'
-      : '#guard = :expected';
-  const statusCondition = late
-    ? ''
-    : !reopen
-      ? '(attribute_not_exists(#status) OR #status = :open)'
-      : closedBefore === undefined
-        ? ''
-        : '(attribute_not_exists(#status) OR #status = :open OR closedAt < :closedBefore)';
+  const clauses: string[][] = [];
+  if (guarded)
+    clauses.push(
+      expectedGuard === undefined
+        ? // A guard written before line indexes is a bare sequence number: "through that record".
+          ['attribute_not_exists(#guard)', '#guard < :first AND #guard <> :firstRecord']
+        : ['#guard = :expected'],
+    );
+  if (!late && !reopen) clauses.push(['attribute_not_exists(#status)', '#status = :open']);
+  else if (!late && closedBefore !== undefined)
+    clauses.push(['attribute_not_exists(#status)', '#status = :open', 'closedAt < :closedBefore']);
   const values: Record<string, unknown> = {
     ':n': positions.length,
     ':zero': 0,
@@ -177,11 +176,10 @@ export function contributionUpdate({
       '#shardCount = if_not_exists(#shardCount, :zero) + :n',
     );
   }
-  const condition = [guardCondition, statusCondition].filter((c) => c !== '').join(' AND ');
   return {
     Key: windowItemKey(ip, windowStart),
     UpdateExpression: sets.join(', '),
-    ...(condition ? { ConditionExpression: condition } : {}),
+    ...(clauses.length > 0 ? { ConditionExpression: everyOf(clauses) } : {}),
     ExpressionAttributeNames: names,
     ExpressionAttributeValues: values,
   } as ConditionalUpdate;
@@ -199,18 +197,20 @@ export function closeUpdate(
   /** Seconds since the epoch after which TTL may delete the result; 0 = kept. */
   expiresAt = 0,
 ): ConditionalUpdate {
-  const stillAsRead =
-    '#count = :count AND (attribute_not_exists(#late) OR #late = :late) AND ' +
-    '(attribute_not_exists(emissions) OR emissions = :emissions)';
+  const stillAsRead = [
+    ['#count = :count'],
+    ['attribute_not_exists(#late)', '#late = :late'],
+    ['attribute_not_exists(emissions)', 'emissions = :emissions'],
+  ];
   return {
     Key: windowItemKey(item.ip, item.windowStart),
     UpdateExpression: `SET #status = :closed, closedAt = :at, emittedAt = :at, emissions = :revision, publishedCount = :count${
       expiresAt > 0 ? ', expiresAt = :expiresAt REMOVE stale, dueNow' : ' REMOVE stale, dueNow, expiresAt'
     }`,
-    ConditionExpression:
-      item.status === OPEN
-        ? `#status = :open AND ${stillAsRead}`
-        : `#status = :closed AND stale = :true AND ${stillAsRead}`,
+    ConditionExpression: everyOf([
+      item.status === OPEN ? '#status = :open' : '#status = :closed AND stale = :true',
+      ...stillAsRead,
+    ]),
     ExpressionAttributeNames: { '#status': 'status', '#count': 'count', '#late': 'late' },
     ExpressionAttributeValues: {
       ':closed': CLOSED,

@@ -94,9 +94,13 @@ describe('window item keys and updates', () => {
       contribution: { ip: '10.0.0.1', windowStart: 0, windowEnd: 5000, positions: ['a', 'b', 'c'] },
       expiresAt: 99,
     });
-    assert.match(
-      update.ConditionExpression ?? '',
-      /attribute_not_exists\(#guard\) OR \(#guard < :first AND #guard <> :firstRecord\)/,
+    // (no guard, or one before this step's first line) and (no status, or open), as an OR of ANDs.
+    assert.equal(
+      update.ConditionExpression,
+      'attribute_not_exists(#guard) AND attribute_not_exists(#status) OR ' +
+        'attribute_not_exists(#guard) AND #status = :open OR ' +
+        '#guard < :first AND #guard <> :firstRecord AND attribute_not_exists(#status) OR ' +
+        '#guard < :first AND #guard <> :firstRecord AND #status = :open',
     );
     assert.equal(update.ExpressionAttributeNames['#guard'], 'seq:shardId-000000000001');
     assert.equal(update.ExpressionAttributeValues[':first'], 'a');
