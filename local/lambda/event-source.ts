@@ -110,6 +110,14 @@ function toEventRecord(
   };
 }
 
+/** Lambda's limit on a synchronous invocation's payload, which bounds a batch as its batch size does. */
+export const LAMBDA_PAYLOAD_BYTES = 6 * 1024 * 1024;
+
+/** What a record adds to the invocation's JSON: its data as base64, and the metadata around it. */
+function eventPayloadBytes(record: KinesisRecord): number {
+  return Math.ceil((record.Data?.length ?? 0) / 3) * 4 + (record.PartitionKey?.length ?? 0) + 500;
+}
+
 type Delivery = { readonly kind: 'done' } | { readonly kind: 'resume'; readonly from: string };
 
 class ShardPoller {
@@ -126,6 +134,8 @@ class ShardPoller {
   private atTrimHorizon = false;
   private readEmptyAtTrimHorizon = false;
   private openedAt = 0;
+  /** Records read past the payload limit of the batch before: the next batch's first records. */
+  private carried: KinesisRecord[] = [];
   /** Failed attempts at the batch starting at the current checkpoint (kept across partial redeliveries). */
   private attempts = 0;
 
@@ -166,20 +176,46 @@ class ShardPoller {
       new GetShardIteratorCommand({ StreamName: streamName, ShardId: this.shardId, ...from }),
     );
     this.iterator = out.ShardIterator;
+    // Read again from here: records read ahead past a full payload would come twice.
+    this.carried = [];
     this.atTrimHorizon = from.ShardIteratorType === 'TRIM_HORIZON';
     this.readEmptyAtTrimHorizon = false;
     this.openedAt = Date.now();
   }
 
   /**
-   * Reads up to batchSize records. A read that returned records is followed by another at once, and a full
-   * batch goes at once; only a read that finds the shard caught up waits: idlePollMs for an empty batch, and
-   * no longer than what is left of the first record's batching window for a partial one.
+   * Reads up to batchSize records, as Lambda gathers a batch: it goes when it is full, when its payload
+   * reaches Lambda's 6 MB invocation limit (records past it wait for the next batch), or once the batching
+   * window has passed since its first record, whether or not more records are coming. A read that returned
+   * records is followed by another at once; only a read that finds the shard caught up waits: idlePollMs for
+   * an empty batch, and no longer than what is left of the window for a partial one.
    */
   private async gather(): Promise<KinesisRecord[]> {
     const { batchSize, batchingWindowMs, idlePollMs } = this.source.options;
     const batch: KinesisRecord[] = [];
+    let payloadBytes = 0;
     let firstAt = 0;
+    // Records a full payload left over from the last read: the next batch starts with them, at once.
+    const take = (records: readonly KinesisRecord[]): boolean => {
+      for (let i = 0; i < records.length; i++) {
+        const record = records[i] as KinesisRecord;
+        const bytes = eventPayloadBytes(record);
+        const full = batch.length >= batchSize || payloadBytes + bytes > LAMBDA_PAYLOAD_BYTES;
+        if (batch.length > 0 && full) {
+          this.carried = records.slice(i);
+          return false;
+        }
+        batch.push(record);
+        payloadBytes += bytes;
+      }
+      return true;
+    };
+    if (this.carried.length > 0) {
+      const carried = this.carried;
+      this.carried = [];
+      firstAt = Date.now();
+      if (!take(carried)) return batch;
+    }
     while (!this.source.stopped && this.iterator && batch.length < batchSize) {
       const out = await this.source.kinesis.send(
         new GetRecordsCommand({ ShardIterator: this.iterator, Limit: batchSize - batch.length }),
@@ -203,8 +239,10 @@ class ShardPoller {
       }
       if (records.length === 0 && batch.length === 0 && this.iterator) this.caughtUpReads++;
       if (records.length > 0 && batch.length === 0) firstAt = Date.now();
-      batch.push(...records);
+      if (!take(records)) break; // the payload is full
       if (!this.iterator) break; // end of a closed shard
+      const windowLeft = batchingWindowMs - (Date.now() - firstAt);
+      if (batch.length > 0 && windowLeft <= 0) break;
       // More may be there (the loop ends a full batch): waiting now would only delay it.
       if (records.length > 0 || (out.MillisBehindLatest ?? 0) > 0) continue;
       // Caught up with the shard.
@@ -212,8 +250,6 @@ class ShardPoller {
         await this.source.idle(idlePollMs);
         continue;
       }
-      const windowLeft = batchingWindowMs - (Date.now() - firstAt);
-      if (windowLeft <= 0) break;
       await this.source.idle(Math.min(idlePollMs, windowLeft));
     }
     return batch;

@@ -1,6 +1,12 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { KinesisClient } from '@aws-sdk/client-kinesis';
+import {
+  GetRecordsCommand,
+  GetShardIteratorCommand,
+  type KinesisClient,
+  ListShardsCommand,
+  PutRecordsCommand,
+} from '@aws-sdk/client-kinesis';
 import type { KinesisStreamEvent } from 'aws-lambda';
 import { type Emulators, startEmulators } from '../../../local/aws/emulators.js';
 import { createStream } from '../../../local/aws/provision.js';
@@ -8,6 +14,7 @@ import {
   type DiscardedBatch,
   type EventSourceOptions,
   type KinesisHandler,
+  LAMBDA_PAYLOAD_BYTES,
   LocalEventSource,
 } from '../../../local/lambda/event-source.js';
 import { reshard } from '../../../local/lambda/reshard.js';
@@ -200,6 +207,93 @@ describe('local event source (Lambda event source mapping semantics)', () => {
       deliveredAt - startedAt < 4_000,
       `delivered after ${deliveredAt - startedAt} ms, before the idle poll`,
     );
+  });
+
+  it('sends a batch once its batching window has passed though every read brings more records', async () => {
+    const { name, arn } = await stream(1);
+    // Reads slower than the puts: every read finds records, as when a producer outpaces the fold.
+    const slow = createKinesisClient(emulators.kinesis);
+    slow.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName === 'GetRecordsCommand') await new Promise((r) => setTimeout(r, 40));
+        return next(args);
+      },
+      { step: 'initialize' },
+    );
+    const deliveredAt: number[] = [];
+    const source = new LocalEventSource(
+      slow,
+      name,
+      arn,
+      'us-east-1',
+      async () => {
+        deliveredAt.push(Date.now());
+        return { batchItemFailures: [] };
+      },
+      { batchSize: 10_000, batchingWindowMs: 200, idlePollMs: 10, shardDiscoveryMs: 20 },
+    );
+    await source.start();
+    const producer = new StreamProducer(kinesis, name);
+    const puttingUntil = Date.now() + 1_500;
+    let i = 0;
+    while (Date.now() < puttingUntil) {
+      await producer.put(`12:00:00 10.0.9.${i++ % 250}`);
+      await producer.flush();
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    const produced = await producer.flush();
+    await source.drained(produced.lastSequenceByShard);
+    await source.stop();
+    slow.destroy();
+    const whilePutting = deliveredAt.filter((at) => at < puttingUntil).length;
+    assert.ok(whilePutting >= 2, `${whilePutting} batches delivered during 1.5 s of puts (window 200 ms)`);
+    assert.equal(source.stats.checkpointedRecords, i);
+  });
+
+  it("keeps a batch within Lambda's 6 MB payload, the records past it going first in the next batch", async () => {
+    const { name, arn } = await stream(1);
+    // Ten records of 900 KB: 9 MB of data, 12 MB as the invocation's base64.
+    const records = Array.from({ length: 10 }, (_, i) => Buffer.alloc(900_000, 65 + i));
+    for (let from = 0; from < records.length; from += 5)
+      await kinesis.send(
+        new PutRecordsCommand({
+          StreamName: name,
+          Records: records.slice(from, from + 5).map((Data) => ({ Data, PartitionKey: 'k' })),
+        }),
+      );
+    const shard = (await kinesis.send(new ListShardsCommand({ StreamName: name }))).Shards?.[0];
+    const last = (
+      await kinesis.send(
+        new GetRecordsCommand({
+          ShardIterator: (
+            await kinesis.send(
+              new GetShardIteratorCommand({
+                StreamName: name,
+                ShardId: shard?.ShardId ?? '',
+                ShardIteratorType: 'TRIM_HORIZON',
+              }),
+            )
+          ).ShardIterator,
+        }),
+      )
+    ).Records?.at(-1)?.SequenceNumber;
+    const payloads: number[] = [];
+    const seen: string[] = [];
+    await consume(
+      name,
+      arn,
+      async (event) => {
+        payloads.push(JSON.stringify(event).length);
+        for (const r of event.Records)
+          seen.push(Buffer.from(r.kinesis.data, 'base64').toString('latin1', 0, 1));
+        return { batchItemFailures: [] };
+      },
+      { batchSize: 100, batchingWindowMs: 0 },
+      new Map([[shard?.ShardId ?? '', last ?? '']]),
+    );
+    assert.deepEqual(seen, 'ABCDEFGHIJ'.split(''), 'every record once, in order');
+    assert.ok(payloads.length >= 2, `${payloads.length} invocations`);
+    for (const bytes of payloads) assert.ok(bytes <= LAMBDA_PAYLOAD_BYTES, `a payload of ${bytes} bytes`);
   });
 
   it('gives up records older than the maximum record age, with their metadata', async () => {
