@@ -1,10 +1,10 @@
 #!/usr/bin/env node
-// The CLI runs from dist/: the TypeScript transpiled once by scripts/build.mjs (npm install and npm start run
+// The CLI runs from dist/: the TypeScript bundled once by scripts/build.mjs (npm install and npm start run
 // it), so a start compiles nothing. Sources newer than that build (an edit, a pull) are built again first.
 import { existsSync } from 'node:fs';
 import { build, isBuildCurrent } from '../scripts/build.mjs';
 
-const CLI = new URL('../dist/local/commands/cli.js', import.meta.url);
+const CLI = new URL('../dist/cli.js', import.meta.url);
 
 if (!isBuildCurrent()) {
   process.stderr.write('ipcount: the sources changed since dist/ was built: building it first\n');

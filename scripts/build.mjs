@@ -1,7 +1,8 @@
-// Transpiles the TypeScript the CLI runs (shared/, functions/, local/) to dist/, file for file in the same
-// layout, so a start loads plain JavaScript instead of compiling through tsx. Imports already name the .js
-// files, so the output resolves as it is. npm install (prepare) and npm start (prestart) run this, and
-// bin/ipcount.mjs runs it when the sources are newer than the last build.
+// Bundles the CLI (local/commands/cli.ts) and the emulator thread's module into dist/ with esbuild: the
+// TypeScript and the AWS SDK it imports become a few ES modules, split where a command is loaded lazily, so a
+// start neither compiles nor resolves hundreds of files. kinesalite and dynalite stay packages of their own.
+// npm install (prepare) and npm start (prestart) run this, and bin/ipcount.mjs runs it when the sources are
+// newer than the last build.
 import { mkdirSync, readdirSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -55,38 +56,58 @@ function writeAtomically(path, contents) {
   renameSync(temporary, path);
 }
 
-/** Output of a source since deleted would still resolve from dist/ though tsx would not find it. */
-function pruneOrphans(outputs) {
-  for (const dir of SOURCE_DIRS.map((d) => join(DIST, d))) {
-    let files;
-    try {
-      files = filesUnder(dir, (name) => name.endsWith('.js') || name.endsWith('.js.map'));
-    } catch {
-      continue;
-    }
-    for (const file of files) if (!outputs.has(file)) rmSync(file, { force: true });
+/** What each output holds (its source files and packages), for a test of what a command loads. */
+export const META = join(DIST, 'inputs.json');
+
+/** Files of an earlier build (chunks under other hashes, the old file-for-file layout) are removed. */
+function pruneOrphans(keep) {
+  for (const entry of readdirSync(DIST, { withFileTypes: true })) {
+    const path = join(DIST, entry.name);
+    if (!keep.has(path)) rmSync(path, { recursive: true, force: true });
   }
 }
+
+// Bundled CommonJS (the SDK's dist-cjs) calls require for Node's built-in modules; ES modules have none.
+const REQUIRE_BANNER =
+  "import { createRequire as __ipcountCreateRequire } from 'node:module'; const require = __ipcountCreateRequire(import.meta.url);";
 
 export async function build() {
   const startedAt = new Date();
   const esbuild = await import('esbuild');
   const result = await esbuild.build({
-    entryPoints: sources(),
-    outbase: ROOT,
+    absWorkingDir: ROOT,
+    // emulators.ts finds the worker's module beside its own chunk, in dist/.
+    entryPoints: { cli: 'local/commands/cli.ts', 'emulator-worker': 'local/aws/emulator-worker.ts' },
     outdir: DIST,
+    bundle: true,
+    splitting: true,
     format: 'esm',
     platform: 'node',
     target: 'node20',
-    bundle: false,
+    external: ['kinesalite', 'dynalite'],
+    banner: { js: REQUIRE_BANNER },
     sourcemap: true,
+    metafile: true,
     write: false,
     logLevel: 'warning',
   });
-  for (const file of result.outputFiles) writeAtomically(file.path, file.contents);
-  pruneOrphans(new Set(result.outputFiles.map((file) => file.path)));
+  // Entry points last: a CLI starting during a build finds every chunk its entry names.
+  const isEntry = (file) => /\/(cli|emulator-worker)\.js(\.map)?$/.test(file.path);
+  for (const file of [
+    ...result.outputFiles.filter((f) => !isEntry(f)),
+    ...result.outputFiles.filter(isEntry),
+  ])
+    writeAtomically(file.path, file.contents);
+  const inputs = Object.fromEntries(
+    Object.entries(result.metafile.outputs).map(([output, { inputs }]) => [
+      join(ROOT, output),
+      Object.keys(inputs),
+    ]),
+  );
+  writeAtomically(META, `${JSON.stringify(inputs, null, 1)}\n`);
   writeAtomically(STAMP, `${startedAt.toISOString()}\n`);
   utimesSync(STAMP, startedAt, startedAt);
+  pruneOrphans(new Set([...result.outputFiles.map((file) => file.path), META, STAMP]));
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) await build();
