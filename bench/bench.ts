@@ -124,25 +124,19 @@ interface RunFigures {
   };
 }
 
-function endToEnd(lines: readonly string[], name: string, extra: string[] = [], cwd = '.'): RunFigures {
+function endToEnd(
+  lines: readonly string[],
+  name: string,
+  extra: string[] = ['--batch-size', '1000'],
+  cwd = '.',
+): RunFigures {
   const input = join(dir, `${name}.log`);
-  writeFileSync(input, `${lines.join('\n')}\n`);
+  writeFileSync(input, lines.length > 0 ? `${lines.join('\n')}\n` : '');
   const stats = join(dir, `${name}.json`);
   const t0 = process.hrtime.bigint();
   const out = spawnSync(
     process.execPath,
-    [
-      join(cwd, 'bin/ipcount.mjs'),
-      'run',
-      '--input',
-      input,
-      '--stats',
-      stats,
-      '--batch-size',
-      '1000',
-      ...aggregateArgs,
-      ...extra,
-    ],
+    [join(cwd, 'bin/ipcount.mjs'), 'run', '--input', input, '--stats', stats, ...aggregateArgs, ...extra],
     { encoding: 'utf8', cwd },
   );
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
@@ -190,23 +184,38 @@ const seedWorkload = [
   }),
 ];
 const e2eRate = (r: RunFigures) => r.stats.records / r.seconds;
-console.log('\nend to end, ipcount run --input (start-up included, batch size 1,000):');
-for (const [workload, input] of [
-  ['10,000 IPs', lines.slice(0, E2E_LINES)],
-  ['4 IPs (seed)', seedWorkload],
+// The fixed cost of a run: an empty input, start to exit (Node, modules, emulators, tables, the last pass).
+const startUp = (cwd?: string) => best(2, () => endToEnd([], 'e2e-empty', [], cwd));
+const startNow = startUp();
+const startBefore = baseline ? startUp(baseline.dir) : undefined;
+console.log(
+  `\nstart-up, ipcount run --input over an empty file: ${startNow.seconds.toFixed(2)} s` +
+    (startBefore ? ` (${baseline?.ref}: ${startBefore.seconds.toFixed(2)} s)` : ''),
+);
+for (const [settings, extra] of [
+  ['batch size 1,000', ['--batch-size', '1000']],
+  ["the run's defaults, as `ipcount run --input FILE`", []],
 ] as const) {
-  const now = endToEnd(input, 'e2e');
-  const before = baseline ? endToEnd(input, 'e2e-baseline', [], baseline.dir) : undefined;
-  // The emulators' own ceiling for the same lines: the requests the run makes of them, without the run.
-  const ceiling = await emulatorCeiling(input, { batchSize: 1000 });
-  console.log(
-    `  ${workload.padEnd(14)} ${fmt(e2eRate(now))} lines/s   (${fmt(now.stats.records)} lines in ${now.seconds.toFixed(1)} s; counted ${fmt(now.stats.counted)})` +
-      (before
-        ? `\n  ${`${baseline?.ref}`.padEnd(14)} ${fmt(e2eRate(before))} lines/s   (counted ${fmt(before.stats.counted)})\n  now / ${baseline?.ref}      ${(e2eRate(now) / e2eRate(before)).toFixed(2)}×`
-        : '') +
-      `\n  emulator ceiling ${fmt(ceiling.linesPerSecond.total)} lines/s (PutRecords ${fmt(ceiling.linesPerSecond.put)}, GetRecords ${fmt(ceiling.linesPerSecond.get)}, ` +
-      `fold updates and closes ${fmt(ceiling.linesPerSecond.update)}; ${fmt(ceiling.requests.updateItem)} UpdateItems); now / ceiling ${(e2eRate(now) / ceiling.linesPerSecond.total).toFixed(2)}×`,
-  );
+  console.log(`\nend to end, ipcount run --input (start-up included, ${settings}):`);
+  for (const [workload, input] of [
+    ['10,000 IPs', lines.slice(0, E2E_LINES)],
+    ['4 IPs (seed)', seedWorkload],
+  ] as const) {
+    const now = endToEnd(input, 'e2e', [...extra]);
+    const before = baseline ? endToEnd(input, 'e2e-baseline', [...extra], baseline.dir) : undefined;
+    const ceiling = extra.length > 0 ? await emulatorCeiling(input, { batchSize: 1000 }) : undefined;
+    console.log(
+      `  ${workload.padEnd(14)} ${fmt(e2eRate(now))} lines/s   (${fmt(now.stats.records)} lines in ${now.seconds.toFixed(1)} s; counted ${fmt(now.stats.counted)})` +
+        (before
+          ? `\n  ${`${baseline?.ref}`.padEnd(14)} ${fmt(e2eRate(before))} lines/s   (${before.seconds.toFixed(1)} s; counted ${fmt(before.stats.counted)})\n  now / ${baseline?.ref}      ${(e2eRate(now) / e2eRate(before)).toFixed(2)}×`
+          : '') +
+        // The emulators' own ceiling for the same lines: the requests the run makes of them, without the run.
+        (ceiling
+          ? `\n  emulator ceiling ${fmt(ceiling.linesPerSecond.total)} lines/s (PutRecords ${fmt(ceiling.linesPerSecond.put)}, GetRecords ${fmt(ceiling.linesPerSecond.get)}, ` +
+            `fold updates and closes ${fmt(ceiling.linesPerSecond.update)}; ${fmt(ceiling.requests.updateItem)} UpdateItems); now / ceiling ${(e2eRate(now) / ceiling.linesPerSecond.total).toFixed(2)}×`
+          : ''),
+    );
+  }
 }
 if (!baseline) console.log('  (set BENCH_BASELINE=<git ref> to run the previous commit beside this one)');
 
