@@ -169,8 +169,7 @@ export async function run(options: RunOptions, io: RunIo): Promise<RunStats> {
   // The emulator thread loads kinesalite and dynalite while this one loads the SDK and the handlers.
   const [emulators, parts] = await Promise.all([starting, early ?? import('./run-parts.js')]).catch(
     async (error) => {
-      await lines.close();
-      await starting.then((started) => started.stop()).catch(() => {});
+      await Promise.allSettled([lines.close(), starting.then((started) => started.stop())]);
       throw error;
     },
   );

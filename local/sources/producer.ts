@@ -134,7 +134,8 @@ export class StreamProducer {
     if (this.batch.lines === 1) this.batchStartedAt = Date.now();
     // Checked here as well as by the timer: a producer that never yields to the event loop (a file read
     // faster than it is packed) would otherwise hold everything until the input ends.
-    if (this.batch.full || Date.now() - this.batchStartedAt >= this.lingerMs) await this.send();
+    // (At --linger-ms 0, a batch still gathers the lines put within the same millisecond.)
+    if (this.batch.full || Date.now() - this.batchStartedAt > this.lingerMs) await this.send();
     else if (!this.timer) this.timer = setTimeout(() => void this.send().catch(() => {}), this.lingerMs);
   }
 
