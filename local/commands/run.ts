@@ -20,6 +20,7 @@ import {
 import type { ProducerStats, StreamProducer } from '../sources/producer.js';
 import type { Aggregation } from '../sources/record-packing.js';
 import { type ProgressLine, startProgressLine } from './progress.js';
+import type { FileMatch } from './resume.js';
 import type { RunStats } from './run-report.js';
 
 export type { RunStats } from './run-report.js';
@@ -133,22 +134,18 @@ export async function run(options: RunOptions, io: RunIo): Promise<RunStats> {
   // A data dir's journal of bounded inputs: what an earlier, killed run of this input already put.
   const journal = options.dataDir !== undefined ? InputJournal.open(options.dataDir) : undefined;
   // Without a journal to check first, the SDK half loads only once the emulator thread is starting (below).
-  const early = journal ? await import('./run-parts.js') : undefined;
-  const match =
-    early && journal && spec.kind === 'file'
-      ? await early.matchFile(spec.path, journal.entries(options.prefix))
-      : undefined;
-  const counted =
-    early &&
-    match &&
-    options.dataDir &&
-    spec.kind === 'file' &&
-    early.alreadyCounted(spec.path, options.dataDir, match);
-  if (early && counted) {
-    say(counted);
-    const stats = early.emptyRunStats(startedAt);
-    if (options.statsFile) early.writeStats(options.statsFile, stats);
-    return stats;
+  let early: typeof import('./run-parts.js') | undefined;
+  let match: FileMatch | undefined;
+  if (journal && options.dataDir !== undefined && spec.kind === 'file') {
+    early = await import('./run-parts.js');
+    match = await early.matchFile(spec.path, journal.entries(options.prefix));
+    const counted = match && early.alreadyCounted(spec.path, options.dataDir, match);
+    if (counted) {
+      say(counted);
+      const stats = early.emptyRunStats(startedAt);
+      if (options.statsFile) early.writeStats(options.statsFile, stats);
+      return stats;
+    }
   }
   const lines = await openLineSource(spec, {
     stdin: io.stdin,

@@ -198,7 +198,7 @@ class ShardPoller {
     const batch: KinesisRecord[] = [];
     let payloadBytes = 0;
     let firstAt = 0;
-    // Records a full payload left over from the last read: the next batch starts with them, at once.
+    // Adds records while the batch has room; false, with the rest carried to the next batch, when it is full.
     const take = (records: readonly KinesisRecord[]): boolean => {
       for (let i = 0; i < records.length; i++) {
         const record = records[i] as KinesisRecord;
@@ -213,6 +213,7 @@ class ShardPoller {
       }
       return true;
     };
+    // Records a full payload left over from the last read: this batch starts with them, at once.
     if (this.carried.length > 0) {
       const carried = this.carried;
       this.carried = [];
