@@ -1,6 +1,6 @@
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { EmitDependencies } from '../shared/emit-due-windows.js';
+import type { AlertDelivery, EmitDependencies } from '../shared/emit-due-windows.js';
 import type { FoldDependencies } from '../shared/fold-shard-batch.js';
 import {
   type Environment,
@@ -8,6 +8,7 @@ import {
   type PipelineSettings,
   settingsFromEnvironment,
 } from '../shared/settings.js';
+import { AlertStore } from '../shared/store/alert-store.js';
 import { DeadLetterStore } from '../shared/store/dead-letter-store.js';
 import { EmitJournal } from '../shared/store/emit-journal.js';
 import { ShardReader } from '../shared/store/shard-reader.js';
@@ -30,6 +31,9 @@ export function requireEnv(env: Environment, name: string): string {
 }
 
 const DAY_SECONDS = 86_400;
+
+/** The EventBridge bus the emitter puts alerts on (the stack's default bus unless set). */
+export const ALERT_BUS_ENV = 'ALERT_BUS_NAME';
 
 function shardStateStore(env: Environment, doc: DynamoDBDocumentClient): ShardStateStore {
   return new ShardStateStore(doc, requireEnv(env, SHARD_STATE_TABLE.envVar), requireEnv(env, STREAM.envVar));
@@ -80,9 +84,20 @@ export function emitDependencies(
   env: Environment,
   doc: DynamoDBDocumentClient,
   kinesis: KinesisClient,
+  /** Where alerts go (EventBridge on AWS, stdout locally); without it, none are raised. */
+  deliverAlerts?: AlertDelivery['deliver'],
 ): EmitDependencies {
   const settings = settingsFromEnvironment(env);
+  const alerts: AlertDelivery | undefined =
+    deliverAlerts && settings.alertThreshold > 0
+      ? {
+          threshold: settings.alertThreshold,
+          deliver: deliverAlerts,
+          store: alertStore(env, doc, settings),
+        }
+      : undefined;
   return {
+    ...(alerts ? { alerts } : {}),
     windows: new WindowStore(doc, requireEnv(env, WINDOWS_TABLE.envVar)),
     shardState: shardStateStore(env, doc),
     ledger: windowLedger(env, doc, settings),
@@ -94,6 +109,16 @@ export function emitDependencies(
     maxDisorderMs: settings.maxDisorderSeconds * 1000,
     reader: new ShardReader(kinesis, requireEnv(env, STREAM.envVar)),
   };
+}
+
+/** Alerts are kept as long as the results they are about. */
+export function alertStore(env: Environment, doc: DynamoDBDocumentClient, settings: PipelineSettings) {
+  return new AlertStore(
+    doc,
+    requireEnv(env, SHARD_STATE_TABLE.envVar),
+    requireEnv(env, STREAM.envVar),
+    settings.resultRetentionDays * DAY_SECONDS,
+  );
 }
 
 /** 'off' disables the idle rule (bounded inputs end with their own signal). */

@@ -40,17 +40,25 @@ export function createEmitHandler(
   return handler.handler(async (event, context) => {
     const endOfInput = (event.detail as { endOfInput?: unknown } | undefined)?.endOfInput === true;
     const started = clock();
-    const total = { emitted: [] as EmitReport['emitted'], due: 0, skipped: 0, passes: 0 };
+    const total = {
+      emitted: [] as EmitReport['emitted'],
+      due: 0,
+      skipped: 0,
+      alerts: [] as EmitReport['alerts'],
+      passes: 0,
+    };
     for (;;) {
       const report = await emitDueWindows(deps, clock(), { endOfInput });
       total.emitted.push(...report.emitted);
       total.due += report.due;
       total.skipped += report.skipped;
+      total.alerts.push(...report.alerts);
       total.passes++;
       logger.info('emitted windows', {
         emitted: report.emitted.length,
         due: report.due,
         skipped: report.skipped,
+        alerts: report.alerts.length,
       });
       // One EMF line per pass, so the dashboard sees a long-running invocation's progress as it happens.
       if (metrics) {

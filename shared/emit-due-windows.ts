@@ -1,5 +1,7 @@
 import pLimit from 'p-limit';
+import { type Alert, alertId, alertOfItem, raisesAlert } from './alert.js';
 import { resultOf, storedResultOf, type WindowResult } from './result.js';
+import type { AlertStore } from './store/alert-store.js';
 import type { EmitJournal } from './store/emit-journal.js';
 import type { ShardReader } from './store/shard-reader.js';
 import type { ShardState, ShardStateStore } from './store/shard-state-store.js';
@@ -45,6 +47,19 @@ export interface EmitDependencies {
   readonly maxDisorderMs?: number;
   /** Parents of each shard after a reshard; without it, each shard's own watermark is used. */
   readonly shardParents?: () => Promise<ReadonlyMap<string, readonly string[]>>;
+  /** Alerts for results at or over a count (see shared/alert.ts); without it, or at 0, none. */
+  readonly alerts?: AlertDelivery;
+}
+
+export interface AlertDelivery {
+  readonly threshold: number;
+  /**
+   * Where alerts go (stdout locally, EventBridge on AWS), after the results are published. A pass that died
+   * after it and before recording the delivery has its alerts delivered again, with the same id.
+   */
+  readonly deliver: (alerts: readonly Alert[]) => void | Promise<void>;
+  /** What was delivered, so publishing again what a dead pass closed does not alert again. */
+  readonly store: Pick<AlertStore, 'record' | 'undelivered'>;
 }
 
 export interface EmitReport {
@@ -53,6 +68,8 @@ export interface EmitReport {
   readonly due: number;
   /** Due windows another emitter closed first, or whose count moved since read (retried next run). */
   readonly skipped: number;
+  /** Alerts this run raised: each (ip, window) in exactly one run's report. */
+  readonly alerts: Alert[];
 }
 
 export interface EmitOptions {
@@ -162,7 +179,7 @@ export async function emitDueWindows(
     if (watermark !== undefined) marks.push(...marksDue(state.shardId, state.attributes, watermark));
   }
   const unfinished = deps.journal ? await deps.journal.unfinished() : [];
-  if (marks.length === 0 && unfinished.length === 0) return { emitted: [], due: 0, skipped: 0 };
+  if (marks.length === 0 && unfinished.length === 0) return { emitted: [], due: 0, skipped: 0, alerts: [] };
 
   // A marked window is read for the shards whose marks are due: the IPs they wrote there, once each.
   const limit = pLimit(deps.closeConcurrency);
@@ -175,21 +192,18 @@ export async function emitDueWindows(
     await Promise.all([...markedBy].map(([ws, shards]) => limit(() => readWindow(ws, [...shards]))))
   ).flat();
   // What a pass that died between its closes and its publication closed: published again, as stored.
-  const republished = (
+  const closedByUnfinished = (
     await Promise.all(
       unfinished.flatMap((pass) =>
         pass.windowStarts.map((ws) =>
           limit(async () =>
-            (
-              await readWindow(ws)
-            )
-              .filter((item) => item.closedAt === pass.at && (item.emissions ?? 0) > 0)
-              .map(storedResultOf),
+            (await readWindow(ws)).filter((item) => item.closedAt === pass.at && (item.emissions ?? 0) > 0),
           ),
         ),
       ),
     )
   ).flat();
+  const republished = closedByUnfinished.map(storedResultOf);
 
   const ancestors = parents ? ancestorsOf(parents) : new Map<string, Set<string>>();
   const isDue = (item: WindowItem) => {
@@ -205,6 +219,7 @@ export async function emitDueWindows(
   const pending = items.filter((item) => item.status === OPEN || item.stale === true);
   const open = pending.filter(isDue);
   const retention = deps.resultRetentionSeconds ?? 0;
+  const threshold = deps.alerts?.threshold ?? 0;
   const results = open.map((item) => resultOf(item, now));
   // Only a new count is published: a refreshed late tally (same count) is stored, not announced again.
   const isNew = (i: number) => (results[i]?.revision ?? 0) > (open[i]?.emissions ?? 0);
@@ -221,11 +236,18 @@ export async function emitDueWindows(
         // A result's TTL runs from its emission, and never ends before the open window's would have.
         const expiresAt =
           retention > 0 ? Math.max(item.expiresAt ?? 0, Math.ceil(now / 1000) + retention) : 0;
-        return deps.windows.close(item, now, results[i]?.revision ?? 1, expiresAt);
+        return deps.windows.close(item, now, results[i]?.revision ?? 1, expiresAt, threshold);
       }),
     ),
   );
   await deps.publish?.([...republished, ...results.filter((_, i) => closed[i] && isNew(i))]);
+  const raised = open.flatMap((item, i): Alert[] => {
+    const result = results[i];
+    if (!closed[i] || !result || !raisesAlert(item, threshold)) return [];
+    const { ip, windowStart, windowEnd, count, revision } = result;
+    return [{ ip, windowStart, windowEnd, count, threshold, revision, raisedAt: now }];
+  });
+  if (deps.alerts) await deliverAlerts(deps.alerts, raised, closedByUnfinished);
 
   // A mark goes once nothing its shard wrote into its window is left open; a fold that wrote since it was read
   // put it again, and the release fails.
@@ -247,5 +269,28 @@ export async function emitDueWindows(
     unfinished.filter((p) => p.at < abandonedBefore).map((p) => limit(() => deps.journal?.finish(p))),
   );
   const emitted = results.filter((_, i) => closed[i]);
-  return { emitted, due: open.length, skipped: open.length - emitted.length };
+  return { emitted, due: open.length, skipped: open.length - emitted.length, alerts: raised };
+}
+
+/**
+ * The alerts this pass raised, and those a dead pass raised and never recorded as delivered: delivered, then
+ * recorded. Replays and a second emitter cannot raise one twice (the close decides); a pass that dies
+ * between the delivery and the record has it delivered again, with the same id.
+ */
+async function deliverAlerts(
+  delivery: AlertDelivery,
+  raised: readonly Alert[],
+  closedByUnfinished: readonly WindowItem[],
+): Promise<void> {
+  const earlier = closedByUnfinished.flatMap((item) => {
+    const alert = alertOfItem(item);
+    return alert ? [alert] : [];
+  });
+  const ids = new Set(raised.map(alertId));
+  const again = await delivery.store.undelivered(earlier.filter((a) => !ids.has(alertId(a))));
+  const unique = new Map([...raised, ...again].map((a) => [alertId(a), a]));
+  if (unique.size === 0) return;
+  const alerts = [...unique.values()];
+  await delivery.deliver(alerts);
+  await delivery.store.record(alerts);
 }

@@ -119,6 +119,20 @@ export const SETTINGS = {
     max: 604_800,
     off: 'off',
   },
+  alertThreshold: {
+    kind: 'integer',
+    unit: 'records',
+    description:
+      'an IP whose stored result in a window reaches this count raises one alert for that window (0 = no alerts)',
+    option: 'alert-threshold',
+    metavar: 'N',
+    env: 'ALERT_THRESHOLD',
+    functions: ['emit'],
+    default: 0,
+    min: 1,
+    max: 1_000_000_000,
+    special: { 0: 'no alerts' },
+  },
   timeZone: {
     kind: 'zone',
     description: 'time zone of bare HH:mm:ss lines and of printed windows',

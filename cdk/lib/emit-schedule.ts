@@ -56,8 +56,15 @@ export class EmitSchedule extends Construct {
     fn.bindTable(WINDOWS_TABLE, props.windows, ['BatchGetItem', 'UpdateItem']);
     // Shard states, listed with the window ledger's open marks (their attributes), which are removed once their
     // windows are closed; the ledger's entries; the journal of passes, put before a pass's closes and deleted
-    // once it has published them.
-    fn.bindTable(SHARD_STATE_TABLE, props.shardState, ['Query', 'UpdateItem', 'PutItem', 'DeleteItem']);
+    // once it has published them; the alerts delivered, read back and written in batches.
+    fn.bindTable(SHARD_STATE_TABLE, props.shardState, [
+      'Query',
+      'UpdateItem',
+      'PutItem',
+      'DeleteItem',
+      'BatchGetItem',
+      'BatchWriteItem',
+    ]);
     // Reshard lineage (a parent's windows close by its children's watermarks), and one read behind an
     // idle-looking shard's position: idle means nothing is waiting on the stream.
     props.stream.grant(fn, 'kinesis:ListShards', 'kinesis:GetShardIterator', 'kinesis:GetRecords');

@@ -17,6 +17,7 @@ import {
   tableName,
 } from '../../shared/tables.js';
 import { DefinedTable } from './defined-table.js';
+import { AlertEvents } from './alert-events.js';
 import { EmitSchedule } from './emit-schedule.js';
 import { FoldFunction } from './fold-function.js';
 import { LineStream } from './line-stream.js';
@@ -54,6 +55,7 @@ export class IpCountStack extends Stack {
   readonly fold: FoldFunction;
   readonly emit: EmitSchedule;
   readonly monitoring: Monitoring;
+  readonly alerts: AlertEvents;
 
   constructor(scope: Construct, id: string, props: IpCountStackProps = {}) {
     super(scope, id, props);
@@ -101,6 +103,12 @@ export class IpCountStack extends Stack {
       windows: table('Windows'),
       dashboardName: `${prefix}-pipeline`,
       alarmEmail: props.alarmEmail,
+    });
+
+    this.alerts = new AlertEvents(this, 'Alerts', {
+      emit: this.emit.function,
+      topic: this.monitoring.alarmTopic,
+      topicKey: this.monitoring.alarmKey,
     });
 
     new CfnOutput(this, OUTPUTS.stream, { value: this.stream.streamName });

@@ -1,6 +1,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
+import { type Alert, alertId, formatAlertLine } from '../../shared/alert.js';
 import { compareResults, formatResultLine, type WindowResult } from '../../shared/result.js';
 import { type PipelineSettings, resolveSettings } from '../../shared/settings.js';
 import { startEdge } from '../aws/edge.js';
@@ -122,6 +123,16 @@ function resultPrinter(stdout: Writable, timeZone: string) {
   };
 }
 
+/** Alerts on stdout, each (ip, window) once: a repeated delivery (see AlertDelivery) is printed once. */
+function alertPrinter(stdout: Writable, timeZone: string) {
+  const printed = new Set<string>();
+  return (alerts: readonly Alert[]) => {
+    const fresh = alerts.filter((a) => !printed.has(alertId(a)));
+    for (const a of fresh) printed.add(alertId(a));
+    if (fresh.length > 0) stdout.write(`${fresh.map((a) => formatAlertLine(a, timeZone)).join('\n')}\n`);
+  };
+}
+
 export async function run(options: RunOptions, io: RunIo): Promise<RunStats> {
   const startedAt = Date.now();
   let progress: ProgressLine | undefined;
@@ -221,6 +232,7 @@ export async function run(options: RunOptions, io: RunIo): Promise<RunStats> {
       },
       logLevel: options.logLevel,
       onResults: results.print,
+      onAlerts: alertPrinter(io.stdout, settings.timeZone),
       onEmitError: (error) => say(`emitter failed, will run again: ${(error as Error).message}`),
     });
     const live = pipeline;

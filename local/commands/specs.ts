@@ -130,6 +130,7 @@ const RUN_SETTINGS = {
   batchSize: setting('batchSize'),
   batchingWindowSeconds: setting('batchingWindowSeconds'),
   emitIntervalSeconds: setting('emitIntervalSeconds'),
+  alertThreshold: setting('alertThreshold'),
 } satisfies Record<string, Option<unknown>>;
 
 const RUN_RUNTIME = {

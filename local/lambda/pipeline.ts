@@ -4,6 +4,7 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { emitDependencies, foldDependencies } from '../../functions/config.js';
 import { createEmitHandler, type EmitEvent } from '../../functions/emit-handler.js';
 import { createFoldHandler, type FoldHandlerResult } from '../../functions/fold-handler.js';
+import type { Alert } from '../../shared/alert.js';
 import type { EmitReport } from '../../shared/emit-due-windows.js';
 import type { FoldReport } from '../../shared/fold-shard-batch.js';
 import { EMIT_SERVICE, FOLD_SERVICE } from '../../shared/metric-names.js';
@@ -65,6 +66,8 @@ export interface PipelineOptions {
   readonly writeDelayMs?: number;
   /** Receives every result the emitter publishes (at least once each). */
   readonly onResults?: (results: readonly WindowResult[]) => void;
+  /** Receives the alerts the emitter raises (settings.alertThreshold); none are raised without it. */
+  readonly onAlerts?: (alerts: readonly Alert[]) => void;
   /** An emitter run failed (other than an injected crash); the schedule runs it again. */
   readonly onEmitError?: (error: unknown) => void;
 }
@@ -177,7 +180,12 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
   );
   const emitHandler = createEmitHandler(
     {
-      ...emitDependencies(functionEnvironment(options.prefix, settings, 'emit'), doc, kinesis),
+      ...emitDependencies(
+        functionEnvironment(options.prefix, settings, 'emit'),
+        doc,
+        kinesis,
+        options.onAlerts,
+      ),
       shardParents: () => shardParents(kinesis, names.stream),
       ...(options.onResults ? { publish: options.onResults } : {}),
     },

@@ -52,6 +52,10 @@ export interface WindowItem {
   readonly closedAt?: number;
   /** TTL, seconds since the epoch. */
   readonly expiresAt?: number;
+  /** The revision whose close raised this window's alert (see shared/alert.ts); absent = none raised. */
+  readonly alertedRevision?: number;
+  /** The threshold that alert was raised at. */
+  readonly alertThreshold?: number;
   readonly status: typeof OPEN | typeof CLOSED;
   readonly [attribute: string]: unknown;
 }
@@ -196,20 +200,32 @@ export function closeUpdate(
   revision: number,
   /** Seconds since the epoch after which TTL may delete the result; 0 = kept. */
   expiresAt = 0,
+  /** Raise the window's alert in this close (see shared/alert.ts): it rides on the close, decided once. */
+  raisesAlert = false,
+  alertThreshold = 0,
 ): ConditionalUpdate {
   const stillAsRead = [
     ['#count = :count'],
     ['attribute_not_exists(#late)', '#late = :late'],
     ['attribute_not_exists(emissions)', 'emissions = :emissions'],
   ];
+  const sets = [
+    '#status = :closed',
+    'closedAt = :at',
+    'emittedAt = :at',
+    'emissions = :revision',
+    'publishedCount = :count',
+    ...(expiresAt > 0 ? ['expiresAt = :expiresAt'] : []),
+    ...(raisesAlert ? ['alertedRevision = :revision', 'alertThreshold = :threshold'] : []),
+  ];
+  const removes = ['stale', 'dueNow', ...(expiresAt > 0 ? [] : ['expiresAt'])];
   return {
     Key: windowItemKey(item.ip, item.windowStart),
-    UpdateExpression: `SET #status = :closed, closedAt = :at, emittedAt = :at, emissions = :revision, publishedCount = :count${
-      expiresAt > 0 ? ', expiresAt = :expiresAt REMOVE stale, dueNow' : ' REMOVE stale, dueNow, expiresAt'
-    }`,
+    UpdateExpression: `SET ${sets.join(', ')} REMOVE ${removes.join(', ')}`,
     ConditionExpression: everyOf([
       item.status === OPEN ? '#status = :open' : '#status = :closed AND stale = :true',
       ...stillAsRead,
+      ...(raisesAlert ? [['attribute_not_exists(alertedRevision)']] : []),
     ]),
     ExpressionAttributeNames: { '#status': 'status', '#count': 'count', '#late': 'late' },
     ExpressionAttributeValues: {
@@ -221,6 +237,7 @@ export function closeUpdate(
       ':at': closedAt,
       ':revision': revision,
       ...(expiresAt > 0 ? { ':expiresAt': expiresAt } : {}),
+      ...(raisesAlert ? { ':threshold': alertThreshold } : {}),
     },
   } as ConditionalUpdate;
 }

@@ -1,5 +1,6 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { raisesAlert } from '../alert.js';
 import { type Contribution, remainderAfter } from '../fold.js';
 import { storedPosition } from '../sequence.js';
 import { getAll } from './batch.js';
@@ -136,8 +137,16 @@ export class WindowStore {
    * a closed window marked stale by late records, clears the mark. A second emitter, or a count that moved
    * since it was read, makes the condition fail and nothing is emitted twice.
    */
-  async close(item: WindowItem, closedAt: number, revision: number, expiresAt = 0): Promise<boolean> {
-    return this.conditionally(closeUpdate(item, closedAt, revision, expiresAt));
+  async close(
+    item: WindowItem,
+    closedAt: number,
+    revision: number,
+    expiresAt = 0,
+    alertThreshold = 0,
+  ): Promise<boolean> {
+    return this.conditionally(
+      closeUpdate(item, closedAt, revision, expiresAt, raisesAlert(item, alertThreshold), alertThreshold),
+    );
   }
 
   private async conditionally(update: ConditionalUpdate): Promise<boolean> {

@@ -242,10 +242,18 @@ describe('IpCountStack: least-privilege IAM', () => {
         [['logs:CreateLogStream', 'logs:PutLogEvents'], 'EmitFunctionLogs'],
         [['dynamodb:BatchGetItem', 'dynamodb:UpdateItem'], 'WindowsTable'],
         [
-          ['dynamodb:DeleteItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'],
+          [
+            'dynamodb:BatchGetItem',
+            'dynamodb:BatchWriteItem',
+            'dynamodb:DeleteItem',
+            'dynamodb:PutItem',
+            'dynamodb:Query',
+            'dynamodb:UpdateItem',
+          ],
           'ShardStateTable',
         ],
         [['kinesis:GetRecords', 'kinesis:GetShardIterator', 'kinesis:ListShards'], 'LinesStream'],
+        [['events:PutEvents'], ':event-bus/default'],
       ],
     };
     for (const [service, grants] of Object.entries(expected)) {

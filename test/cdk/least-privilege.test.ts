@@ -207,15 +207,33 @@ describe('least privilege: the policy grants exactly what the handlers send', ()
     const folding = faultyHandlers(stack, { observe: recorder(stack, foldCalls) });
     await foldThroughEveryPath(folding, 'shardId-000000000000', '10.8.0', 18);
     await healAGivenUpBatch(folding, stack);
+    // Alerts on every result. A clean pass; then one that dies delivering the alerts of a later window, so the
+    // next delivers again what it closed, after reading back which of its alerts were recorded.
+    let dieDelivering = false;
+    const emitting = faultyHandlers(stack, {
+      observe: recorder(stack, emitCalls),
+      env: { ALERT_THRESHOLD: '1' },
+      deliverAlerts: () => {
+        if (dieDelivering) throw new InjectedCrash('died delivering alerts');
+      },
+    });
+    const emitAll = () => emitting.emit({ detail: { endOfInput: true } } as never, localContext('emit'));
+    await emitAll();
+    await folding.fold(
+      kinesisEvent('shardId-000000000077', ['18:40:20 10.8.7.1'], Date.parse('2026-03-10T18:41:00Z'), 1),
+      localContext('fold'),
+    );
     folding.stop();
-    const emitting = faultyHandlers(stack, { observe: recorder(stack, emitCalls) });
-    await emitting.emit({ detail: { endOfInput: true } } as never, localContext('emit'));
+    dieDelivering = true;
+    await assert.rejects(emitAll(), InjectedCrash);
+    dieDelivering = false;
+    await emitAll();
     emitting.stop();
 
     assert.deepEqual([...foldCalls].sort(), [...granted(template, 'fold')].sort());
   });
 
-  it('emitter: open marks, the ledger, window items read and closed, marks released', () => {
+  it('emitter: open marks, the ledger, window items read and closed, marks released, alerts recorded', () => {
     assert.deepEqual([...emitCalls].sort(), [...granted(template, 'emit')].sort());
   });
 

@@ -5,6 +5,7 @@ import { createEmitHandler } from '../../functions/emit-handler.js';
 import { createFoldHandler } from '../../functions/fold-handler.js';
 import { FaultInjector } from '../../local/lambda/faults.js';
 import { seededRandom } from '../../local/sources/generate.js';
+import type { Alert } from '../../shared/alert.js';
 import type { WindowResult } from '../../shared/result.js';
 import { createDynamoClient, documentClient } from '../../shared/store/clients.js';
 import type { TestStack } from './stack.js';
@@ -18,6 +19,8 @@ export function faultyHandlers(
   options: {
     parallelizationFactor?: number;
     publish?: (results: readonly WindowResult[]) => void;
+    /** Receives the alerts the emitter delivers (ALERT_THRESHOLD in env); none are raised without it. */
+    deliverAlerts?: (alerts: readonly Alert[]) => void;
     /** Sees the DynamoDB client first (to record what the handlers send). */
     observe?: (client: DynamoDBClient) => void;
     /** More function settings, as environment variables. */
@@ -43,7 +46,7 @@ export function faultyHandlers(
     fold: createFoldHandler(foldDependencies(env, doc, stack.kinesis), logger),
     emit: createEmitHandler(
       {
-        ...emitDependencies(env, doc, stack.kinesis),
+        ...emitDependencies(env, doc, stack.kinesis, options.deliverAlerts),
         ...(options.publish ? { publish: options.publish } : {}),
       },
       logger,

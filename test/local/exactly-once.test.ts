@@ -111,3 +111,32 @@ describe('at-least-once (guards off) under the same faults', () => {
     });
   }
 });
+
+describe('alerts under the same faults (whole pipeline)', () => {
+  const THRESHOLD = 40;
+  for (const { seed, faults, reshard, aggregation } of cases.filter((c) => c.faults === 0.5)) {
+    it(`seed ${seed}, faults ${faults}${reshard ? `, ${reshard}` : ''}, ${aggregation} records: one ALERT per (ip, window) the oracle puts at or over ${THRESHOLD}`, async () => {
+      const lines = input(seed, aggregation === 'off' ? 2000 : 6000);
+      const crossings = [...oracleCounts(lines)].filter(([, count]) => count >= THRESHOLD);
+      const result = await boundedRun(lines, {
+        faults,
+        seed,
+        ...framing(aggregation),
+        alertThreshold: THRESHOLD,
+        ...(reshard ? { reshard: { kind: reshard, afterLines: 1000 } } : {}),
+      });
+      const out = result.stdout.split('\n');
+      const alerts = out.filter((line) => line.startsWith('ALERT '));
+      assert.ok(crossings.length >= 3, `the input crosses the threshold (${crossings.length} times)`);
+      assert.deepEqual(
+        alerts.sort(),
+        crossings.map(([key, count]) => `ALERT ${key} ${count} ≥ ${THRESHOLD}`).sort(),
+      );
+      // The results are as exact as without alerts.
+      assert.deepEqual(
+        resultCounts(out.filter((l) => !l.startsWith('ALERT ')).join('\n')),
+        oracleCounts(lines),
+      );
+    });
+  }
+});
