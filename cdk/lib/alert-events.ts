@@ -49,7 +49,9 @@ export class AlertEvents extends Construct {
         resources: ['*'],
         conditions: {
           StringEquals: { 'aws:SourceAccount': stack.account },
-          ArnLike: { 'aws:SourceArn': stack.formatArn({ service: 'events', resource: 'rule', resourceName: '*' }) },
+          ArnLike: {
+            'aws:SourceArn': stack.formatArn({ service: 'events', resource: 'rule', resourceName: '*' }),
+          },
         },
       }),
     );

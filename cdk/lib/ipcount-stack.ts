@@ -16,8 +16,8 @@ import {
   type TableDefinition,
   tableName,
 } from '../../shared/tables.js';
-import { DefinedTable } from './defined-table.js';
 import { AlertEvents } from './alert-events.js';
+import { DefinedTable } from './defined-table.js';
 import { EmitSchedule } from './emit-schedule.js';
 import { FoldFunction } from './fold-function.js';
 import { LineStream } from './line-stream.js';
