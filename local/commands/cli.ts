@@ -5,7 +5,7 @@ import { EMULATOR_CREDENTIALS } from '../../shared/store/emulator-credentials.js
 import { DEFAULT_PREFIX } from '../../shared/tables.js';
 import { SEED_IPS } from '../sources/log-service.js';
 import { type CommandSpec, formatHelp, type Option, parseCommand, UsageError } from './options.js';
-import { COMMANDS, DEPLOYMENTS, PRODUCE, QUERY, REDRIVE, RUN } from './specs.js';
+import { COMMANDS, DEPLOYMENTS, PRODUCE, QUERY, REDRIVE, RUN, UI } from './specs.js';
 
 /** Ctrl-C (or SIGTERM) stops a command cleanly: it aborts, and the command finishes what it must. */
 function abortOnSignal(what: string): AbortController {
@@ -68,6 +68,7 @@ async function runCommand(args: string[]): Promise<number> {
       lingerMs: v.lingerMs,
       progress: v.progress ? 'always' : 'terminal',
       serve: v.serve ? { edgePort: v.edgePort, stackName: v.stackName } : undefined,
+      ui: v.ui ? { host: v.uiHost, port: v.uiPort } : undefined,
     },
     { stdout: process.stdout, stderr: process.stderr, signal: controller.signal },
   );
@@ -179,12 +180,35 @@ async function redriveCommand(args: string[]): Promise<number> {
   return summary.lost > 0 || summary.kept > 0 ? 1 : 0;
 }
 
+async function uiCommand(args: string[]): Promise<number> {
+  const v = parseCommand(UI, args);
+  if ((v.stack === undefined) === (v.prefix === undefined))
+    throw new UsageError(
+      'say which deployment: --stack NAME (its outputs name the tables), or --prefix P with --endpoint',
+    );
+  if (v.prefix !== undefined && v.endpoint === undefined)
+    throw new UsageError('--prefix goes with --endpoint');
+  const controller = abortOnSignal('stopping the page');
+  const { ui } = await import('./ui.js');
+  await ui(
+    {
+      target: awsTarget(v.endpoint, v.region),
+      deployment: v.stack !== undefined ? { stack: v.stack } : { prefix: v.prefix ?? DEFAULT_PREFIX },
+      host: v.uiHost,
+      port: v.uiPort,
+    },
+    { stderr: process.stderr, signal: controller.signal },
+  );
+  return 0;
+}
+
 /** Each loads its command's module when it runs: help and usage errors load no AWS SDK or emulator. */
 const HANDLERS: Record<keyof typeof COMMANDS, (args: string[]) => Promise<number>> = {
   run: runCommand,
   query: queryCommand,
   produce: produceCommand,
   redrive: redriveCommand,
+  ui: uiCommand,
 };
 
 function isCommand(name: string | undefined): name is keyof typeof COMMANDS {
@@ -213,7 +237,7 @@ export async function main(argv: string[]): Promise<number> {
     }
     if (!isCommand(command))
       throw new UsageError(
-        `unknown command: ${command} (try: ipcount run, ipcount produce, ipcount query, ipcount redrive)`,
+        `unknown command: ${command} (try: ipcount run, ipcount produce, ipcount query, ipcount redrive, ipcount ui)`,
       );
     if (rest.includes('--help') || rest.includes('-h')) {
       process.stdout.write(formatHelp(COMMANDS[command] as CommandSpec<Record<string, Option<unknown>>>));

@@ -20,6 +20,7 @@ import {
 } from '../sources/line-source.js';
 import type { ProducerStats, StreamProducer } from '../sources/producer.js';
 import type { Aggregation } from '../sources/record-packing.js';
+import type { DashboardServer } from '../ui/dashboard-server.js';
 import { type ProgressLine, startProgressLine } from './progress.js';
 import type { FileMatch } from './resume.js';
 import type { RunStats } from './run-report.js';
@@ -63,6 +64,8 @@ export interface RunOptions extends Partial<PipelineSettings> {
    * through one endpoint that also answers DescribeStacks for `stackName`, until the run is stopped.
    */
   readonly serve?: { readonly edgePort: number; readonly stackName: string };
+  /** Serve the live page (local/ui) while the run lasts; after a bounded input, until interrupted. */
+  readonly ui?: { readonly host: string; readonly port: number };
   /** Test-only: startEmulators' workerHooks, a module run in the emulator thread. */
   readonly emulatorHooks?: string;
 }
@@ -197,6 +200,7 @@ export async function run(options: RunOptions, io: RunIo): Promise<RunStats> {
   const faults = options.faults ? new FaultInjector(options.faults, seededRandom(options.seed)) : undefined;
   const results = resultPrinter(io.stdout, settings.timeZone);
   let pipeline: Pipeline | undefined;
+  let page: DashboardServer | undefined;
   // The run proper, raced against the emulators: were their thread to die, it would wait on retries for ever.
   const work = (async (): Promise<RunStats> => {
     say(
@@ -246,6 +250,20 @@ export async function run(options: RunOptions, io: RunIo): Promise<RunStats> {
           `ipcount produce --stack ${options.serve.stackName} --endpoint ${edge?.endpoint} --input FILE; Ctrl-C stops`,
       );
     else if (options.input === undefined) say(`${lines.description}; Ctrl-C stops`);
+
+    if (options.ui) {
+      const { startDashboard } = await import('../ui/dashboard.js');
+      page = await startDashboard({
+        doc: live.doc,
+        kinesis: live.kinesis,
+        names,
+        settings,
+        ...options.ui,
+        onError: (error) =>
+          say(`page: reading the tables failed, will try again: ${(error as Error).message}`),
+      });
+      say(`page at ${page.url}`);
+    }
 
     const schedule = live.startSchedule();
     const packing = {
@@ -336,6 +354,10 @@ export async function run(options: RunOptions, io: RunIo): Promise<RunStats> {
     });
     if (options.statsFile) writeStats(options.statsFile, stats);
     for (const line of describeRun(stats, options)) say(line);
+    if (page && io.signal && !io.signal.aborted) {
+      say(`the input is counted; the page stays at ${page.url} until Ctrl-C`);
+      await new Promise((resolve) => io.signal?.addEventListener('abort', resolve, { once: true }));
+    }
     return stats;
   })();
   try {
@@ -344,6 +366,7 @@ export async function run(options: RunOptions, io: RunIo): Promise<RunStats> {
     // Cut short, the work fails in its own time against endpoints that are gone: not the run's error.
     work.catch(() => {});
     await lines.close();
+    await page?.close();
     await pipeline?.stop();
     await edge?.stop();
     await emulators.stop();

@@ -152,6 +152,26 @@ const RUN_RUNTIME = {
   logLevel: text('log-level', { metavar: 'LEVEL', help: "the handlers' log level", default: 'WARN' }),
 } satisfies Record<string, Option<unknown>>;
 
+/** The live page, of a run (`ipcount run --ui`) or of a deployed stack (`ipcount ui`). */
+export const PAGE = {
+  uiPort: integer('ui-port', {
+    help: 'port of the page (0 = a free one, printed)',
+    min: 0,
+    max: 65_535,
+    default: 7878,
+  }),
+  uiHost: text('ui-host', {
+    metavar: 'HOST',
+    help: 'address the page listens on (loopback: only this machine sees it)',
+    default: '127.0.0.1',
+  }),
+} satisfies Record<string, Option<unknown>>;
+
+const RUN_PAGE = {
+  ui: flag('ui', 'serve a live page of the counts, shards, dead letters and alerts (its address is printed)'),
+  ...PAGE,
+} satisfies Record<string, Option<unknown>>;
+
 const RUN_FAULTS = {
   faults: parsed(
     'faults',
@@ -180,7 +200,12 @@ const RUN_FAULTS = {
 } satisfies Record<string, Option<unknown>>;
 
 export const RUN: CommandSpec<
-  typeof RUN_SOURCE & typeof RUN_SETTINGS & typeof RUN_RUNTIME & typeof RUN_PACKING & typeof RUN_FAULTS
+  typeof RUN_SOURCE &
+    typeof RUN_SETTINGS &
+    typeof RUN_RUNTIME &
+    typeof RUN_PAGE &
+    typeof RUN_PACKING &
+    typeof RUN_FAULTS
 > = {
   name: 'run',
   summary:
@@ -193,6 +218,7 @@ export const RUN: CommandSpec<
     { title: 'source', options: RUN_SOURCE },
     { title: 'settings (shared with the stack: shared/settings.ts)', options: RUN_SETTINGS },
     { title: 'runtime', options: RUN_RUNTIME },
+    { title: 'page', options: RUN_PAGE },
     { title: 'records (how lines go on the stream)', options: RUN_PACKING },
     { title: 'failure injection (the exactly-once lesson)', options: RUN_FAULTS },
   ],
@@ -323,7 +349,32 @@ export const REDRIVE: CommandSpec<typeof REDRIVE_WHERE> = {
   notes: DEPLOYMENTS,
 };
 
-export const COMMANDS = { run: RUN, query: QUERY, produce: PRODUCE, redrive: REDRIVE } as const;
+const UI_WHERE = {
+  stack: text('stack', {
+    metavar: 'NAME',
+    help: 'the deployed stack whose tables and stream the page reads',
+  }),
+  endpoint: TARGET.endpoint,
+  region: TARGET.region,
+  prefix: text('prefix', {
+    metavar: 'P',
+    help: "with --endpoint: name the tables by their prefix instead (no stack's outputs to read)",
+  }),
+} satisfies Record<string, Option<unknown>>;
+
+export const UI: CommandSpec<typeof UI_WHERE & typeof PAGE> = {
+  name: 'ui',
+  summary:
+    "Serves the live page of a deployed stack (on AWS, LocalStack or 'ipcount run --serve'): counts per window, the top IPs, shards, dead letters, alerts, read from its tables.",
+  usage: ['ipcount ui --stack NAME [--region R | --endpoint URL] [--ui-port N] [--ui-host HOST]'],
+  sections: [
+    { title: 'where', options: UI_WHERE },
+    { title: 'page', options: PAGE },
+  ],
+  notes: DEPLOYMENTS,
+};
+
+export const COMMANDS = { run: RUN, query: QUERY, produce: PRODUCE, redrive: REDRIVE, ui: UI } as const;
 
 function probability(value: string): number {
   const n = /^(?:0(?:\.\d*)?|1(?:\.0*)?|\.\d+)$/.test(value) ? Number(value) : Number.NaN;

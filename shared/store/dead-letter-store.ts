@@ -1,4 +1,4 @@
-import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { DeadLetter } from '../fold.js';
 import { readCutLine, truncateAtCodePoint } from '../parse.js';
 import { putAll } from './batch.js';
@@ -59,6 +59,20 @@ export class DeadLetterStore {
         (l) => deadLetterItem(shardId, l, this.retentionSeconds) as unknown as Record<string, unknown>,
       ),
     );
+  }
+
+  /** A shard's dead letters after a position (all when undefined), oldest first, at most `limit`. */
+  async after(shardId: string, position: string | undefined, limit: number): Promise<DeadLetterItem[]> {
+    const out = await this.doc.send(
+      new QueryCommand({
+        TableName: this.table,
+        KeyConditionExpression:
+          position === undefined ? 'shardId = :shard' : 'shardId = :shard AND sequenceNumber > :after',
+        ExpressionAttributeValues: { ':shard': shardId, ...(position === undefined ? {} : { ':after': position }) },
+        Limit: limit,
+      }),
+    );
+    return (out.Items ?? []) as DeadLetterItem[];
   }
 
   async forShard(shardId: string): Promise<DeadLetterItem[]> {

@@ -30,6 +30,8 @@ export interface ReadRange {
  * was delivered: the emitter (is anything waiting behind a shard's position?), the fold (a given-up batch
  * before this one is folded first) and `ipcount redrive` (re-reading a given-up range).
  */
+const now = () => Date.now();
+
 export class ShardReader {
   /** Hash key ranges by shard id; a shard's range never changes, so one ListShards serves a cold start. */
   private ranges: Map<string, HashKeyRange> | undefined;
@@ -81,6 +83,24 @@ export class ShardReader {
    * nothing pending.
    */
   async hasRecordsAfter(shardId: string, afterSequence: string | undefined): Promise<boolean> {
+    const peek = await this.peekAfter(shardId, afterSequence);
+    return peek !== undefined && (peek.arrivalMs !== undefined || peek.millisBehindLatest > 0);
+  }
+
+  /**
+   * How long the first record after a position has waited on the stream (ms), as Lambda's iterator age says
+   * it: 0 when nothing is waiting. One read of one record.
+   */
+  async waitingFor(shardId: string, afterSequence: string | undefined, now: number): Promise<number> {
+    const peek = await this.peekAfter(shardId, afterSequence);
+    if (!peek) return 0;
+    return peek.arrivalMs !== undefined ? Math.max(0, now - peek.arrivalMs) : peek.millisBehindLatest;
+  }
+
+  private async peekAfter(
+    shardId: string,
+    afterSequence: string | undefined,
+  ): Promise<{ arrivalMs?: number; millisBehindLatest: number } | undefined> {
     let iterator: string | undefined;
     try {
       iterator = await this.iterator(
@@ -88,12 +108,16 @@ export class ShardReader {
         afterSequence ? { after: sequenceOfPosition(afterSequence) } : {},
       );
     } catch (error) {
-      if (error instanceof ResourceNotFoundException) return false;
+      if (error instanceof ResourceNotFoundException) return undefined;
       throw error;
     }
-    if (!iterator) return false;
+    if (!iterator) return undefined;
     const out = await this.kinesis.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: 1 }));
-    return (out.Records?.length ?? 0) > 0 || (out.MillisBehindLatest ?? 0) > 0;
+    const [record] = out.Records ?? [];
+    return {
+      ...(record ? { arrivalMs: record.ApproximateArrivalTimestamp?.getTime() ?? now() } : {}),
+      millisBehindLatest: out.MillisBehindLatest ?? 0,
+    };
   }
 
   /**
