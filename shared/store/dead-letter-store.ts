@@ -68,7 +68,10 @@ export class DeadLetterStore {
         TableName: this.table,
         KeyConditionExpression:
           position === undefined ? 'shardId = :shard' : 'shardId = :shard AND sequenceNumber > :after',
-        ExpressionAttributeValues: { ':shard': shardId, ...(position === undefined ? {} : { ':after': position }) },
+        ExpressionAttributeValues: {
+          ':shard': shardId,
+          ...(position === undefined ? {} : { ':after': position }),
+        },
         Limit: limit,
       }),
     );
