@@ -54,3 +54,53 @@ export function ipcount(
     child.stdin.end(options.stdin ?? '');
   });
 }
+
+/** A long-running `ipcount` (run --serve, run --ui, ui) a test talks to while it runs, then interrupts. */
+export interface RunningIpcount {
+  readonly output: () => CliResult;
+  /** Resolves with the first match of `pattern` on stderr, waiting for it up to `timeoutMs`. */
+  waitForStderr(pattern: RegExp, timeoutMs?: number): Promise<RegExpExecArray>;
+  /** Ctrl-C, then the exit. */
+  stop(): Promise<CliResult>;
+}
+
+export function startIpcount(args: string[]): RunningIpcount {
+  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  let code: number | null = null;
+  const exited = new Promise<void>((resolve) =>
+    child.on('close', (c) => {
+      code = c;
+      resolve();
+    }),
+  );
+  child.stdout.on('data', (chunk) => {
+    stdout += chunk;
+  });
+  child.stderr.on('data', (chunk) => {
+    stderr += chunk;
+  });
+  const output = () => ({ code, stdout, stderr });
+  return {
+    output,
+    async waitForStderr(pattern, timeoutMs = 120_000) {
+      const until = Date.now() + timeoutMs;
+      for (;;) {
+        const match = pattern.exec(stderr);
+        if (match) return match;
+        if (code !== null) throw new Error(`ipcount ${args.join(' ')} exited ${code}; stderr: ${stderr}`);
+        if (Date.now() > until)
+          throw new Error(`ipcount ${args.join(' ')}: no ${pattern} on stderr; stderr: ${stderr}`);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    },
+    async stop() {
+      if (code === null) child.kill('SIGINT');
+      const killer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+      await exited;
+      clearTimeout(killer);
+      return output();
+    },
+  };
+}
