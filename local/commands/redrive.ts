@@ -2,6 +2,7 @@ import type { Writable } from 'node:stream';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { emitDependencies, foldDependencies } from '../../functions/config.js';
+import { formatAlertLine } from '../../shared/alert.js';
 import { emitDueWindows } from '../../shared/emit-due-windows.js';
 import { EMIT_SERVICE } from '../../shared/metric-names.js';
 import { type GivenUpBatch, parseOnFailureMessage } from '../../shared/on-failure.js';
@@ -175,7 +176,10 @@ export async function redrive(options: RedriveOptions, io: RedriveIo): Promise<R
 
     const updates: WindowResult[] = [];
     if (deployment.emits && outcomes.length > 0) {
-      const emit = emitDependencies(environmentFor(names, settings, 'emit'), doc, kinesis);
+      // A corrected window that reaches the alert threshold raises its alert here, as the emitter would.
+      const emit = emitDependencies(environmentFor(names, settings, 'emit'), doc, kinesis, (alerts) => {
+        io.stdout.write(`${alerts.map((a) => formatAlertLine(a, settings.timeZone)).join('\n')}\n`);
+      });
       const logger = new Logger({ serviceName: EMIT_SERVICE, logLevel: 'ERROR' });
       // The data of a bounded run (its idle rule off): its input had ended, so every window is due, as at
       // its end. A live run's data closes its windows by watermark and the idle rule.
