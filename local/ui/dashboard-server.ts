@@ -100,7 +100,7 @@ export async function startDashboardServer(options: DashboardServerOptions): Pro
       const next = await options.snapshot();
       const json = JSON.stringify(next);
       latest = next;
-      // Sent when something changed, and every tick anyway as the page's heartbeat of the run's health.
+      // Sent every tick, changed or not: its time is the page's sign that the run is alive.
       latestJson = json;
       for (const watcher of watchers) watcher.write(`data: ${json}\n\n`);
     } catch (error) {
