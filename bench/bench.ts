@@ -212,7 +212,7 @@ for (const [settings, extra] of [
         // The emulators' own ceiling for the same lines: the requests the run makes of them, without the run.
         (ceiling
           ? `\n  emulator ceiling ${fmt(ceiling.linesPerSecond.total)} lines/s (PutRecords ${fmt(ceiling.linesPerSecond.put)}, GetRecords ${fmt(ceiling.linesPerSecond.get)}, ` +
-            `fold updates and closes ${fmt(ceiling.linesPerSecond.update)}; ${fmt(ceiling.requests.updateItem)} UpdateItems); now / ceiling ${(e2eRate(now) / ceiling.linesPerSecond.total).toFixed(2)}×`
+            `panes and merges ${fmt(ceiling.linesPerSecond.update)}; ${fmt(ceiling.requests.dynamo)} DynamoDB requests); now / ceiling ${(e2eRate(now) / ceiling.linesPerSecond.total).toFixed(2)}×`
           : ''),
     );
   }

@@ -8,7 +8,7 @@ import {
   PutRecordsCommand,
   type PutRecordsRequestEntry,
 } from '@aws-sdk/client-kinesis';
-import { type DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import pLimit from 'p-limit';
 import { type Emulators, startEmulators } from '../local/aws/emulators.js';
 import { provision } from '../local/aws/provision.js';
@@ -20,14 +20,17 @@ import {
   DEFAULT_AGGREGATION,
   recordPacker,
 } from '../local/sources/record-packing.js';
-import { type Contribution, WindowFolder } from '../shared/fold.js';
+import { WindowFolder } from '../shared/fold.js';
 import { MAX_LINES_PER_STEP } from '../shared/fold-shard-batch.js';
 import { hashKeyOf, rangeHolds } from '../shared/hash-key.js';
+import { compactPosition, type Pane, paneWindowsOf, START } from '../shared/pane.js';
 import { partitionKeyFor, recordText } from '../shared/parse.js';
+import type { WindowContribution } from '../shared/result-bucket.js';
 import { linePosition, padSequence } from '../shared/sequence.js';
 import { resolveSettings } from '../shared/settings.js';
-import { createDocumentClient, createDynamoClient, createKinesisClient } from '../shared/store/clients.js';
-import { closeUpdate, contributionUpdate, OPEN, type WindowItem } from '../shared/store/window-item.js';
+import { createDynamoClient, createKinesisClient, documentClient } from '../shared/store/clients.js';
+import { PaneStore } from '../shared/store/pane-store.js';
+import { ResultStore } from '../shared/store/result-store.js';
 import { resourceNames } from '../shared/tables.js';
 
 export interface EmulatorCeilingOptions {
@@ -39,7 +42,7 @@ export interface EmulatorCeilingOptions {
   readonly batchSize?: number;
   /** PutRecords requests in flight at once (default 4). */
   readonly putConcurrency?: number;
-  /** UpdateItems in flight per shard, as the fold's writeConcurrency (default the setting). */
+  /** Windows merged at once, as the emitter's (default the setting). */
   readonly writeConcurrency?: number;
   /** Drive these emulators; default fresh ones (startEmulators), stopped at the end. */
   readonly emulators?: Pick<Emulators, 'kinesis' | 'dynamo'>;
@@ -52,10 +55,9 @@ export interface EmulatorCeiling {
   readonly requests: {
     readonly putRecords: number;
     readonly getRecords: number;
-    readonly updateItem: number;
+    /** DynamoDB requests of the folds' panes and the emitter's merges. */
+    readonly dynamo: number;
   };
-  /** UpdateItems refused by their condition: none, unless the driver wrote out of a shard's order. */
-  readonly conditionFailures: number;
   readonly seconds: { readonly put: number; readonly get: number; readonly update: number };
   /** Lines per second of each kind of traffic alone, and of all three (lines over the sum of their times). */
   readonly linesPerSecond: {
@@ -69,8 +71,8 @@ export interface EmulatorCeiling {
 interface ShardWork {
   readonly shardId: string;
   readonly records: PutRecordsRequestEntry[];
-  /** UpdateItem inputs, step by step: a step's writes go together, steps one after another. */
-  readonly steps: ConstructorParameters<typeof UpdateCommand>[0][][];
+  /** The fold's panes, step by step. */
+  readonly steps: Pane[];
 }
 
 /** PutRecords' own limits (500 records); bytes kept under 5 MiB as the producer does. */
@@ -80,12 +82,12 @@ const MAX_PUT_BYTES = 4_500_000;
 /**
  * The emulators' own ceiling, in lines per second: the Kinesis and DynamoDB requests the pipeline makes per
  * line — PutRecords of records packed as the producer packs them, GetRecords of each shard's records in
- * batches, and the fold's conditional UpdateItem per (ip, window) of each batch step (built by the fold's own
- * contributionUpdate) and the emitter's conditional close per (ip, window) (closeUpdate) — sent by a minimal driver as fast as they are answered, with none of the handlers'
- * work. Everything is prepared before the clock starts; the three kinds run one after another, so the total
- * is what kinesalite and dynalite (one thread) take per line, an upper bound for `ipcount run` on them. Not
- * sent: the fold's ledger and progress writes, so the pipeline's real ceiling on
- * these emulators is lower still.
+ * batches, the fold's pane of each batch step (written by the fold's own PaneStore) and the emitter's merge
+ * of each window into its result buckets (the emitter's own ResultStore) — sent by a minimal driver as fast
+ * as they are answered, with none of the handlers' work. Everything is prepared before the clock starts; the
+ * three kinds run one after another, so the total is what kinesalite and dynalite (one thread) take per line,
+ * an upper bound for `ipcount run` on them. Not sent: the fold's begin and advance, the emitter's reads of
+ * panes and summaries, so the pipeline's real ceiling on these emulators is lower still.
  */
 export async function emulatorCeiling(
   lines: readonly string[],
@@ -97,12 +99,21 @@ export async function emulatorCeiling(
   const emulators = options.emulators ?? (owned as Emulators);
   const kinesis = createKinesisClient(emulators.kinesis);
   const dynamo = createDynamoClient(emulators.dynamo);
-  const doc = createDocumentClient(emulators.dynamo);
+  let dynamoRequests = 0;
+  const counted = createDynamoClient(emulators.dynamo);
+  counted.middlewareStack.add(
+    (next) => (args) => {
+      dynamoRequests++;
+      return next(args);
+    },
+    { step: 'initialize', name: 'ceilingCount' },
+  );
+  const doc = documentClient(counted);
   try {
     const prefix = `ceiling${process.pid}x${Date.now()}`;
     const names = resourceNames(prefix);
     await provision(kinesis, dynamo, names, shards, prefix);
-    const work = await prepare(kinesis, names.stream, names.windows, lines, {
+    const work = await prepare(kinesis, names.stream, lines, {
       aggregation: options.aggregation ?? DEFAULT_AGGREGATION,
       batchSize: settings.batchSize,
       windowMs: settings.windowSeconds * 1000,
@@ -111,15 +122,14 @@ export async function emulatorCeiling(
     const put = await timed(() => putAll(kinesis, names.stream, work, options.putConcurrency ?? 4));
     const get = await timed(() => getAll(kinesis, names.stream, work, settings.batchSize));
     const update = await timed(() =>
-      updateAll(doc, work, options.writeConcurrency ?? settings.writeConcurrency),
+      writeAll(doc, names, work, options.writeConcurrency ?? settings.writeConcurrency),
     );
     const rate = (seconds: number) => Math.round(lines.length / seconds);
     return {
       lines: lines.length,
       shards,
       records: work.reduce((n, w) => n + w.records.length, 0),
-      requests: { putRecords: put.value, getRecords: get.value, updateItem: update.value.requests },
-      conditionFailures: update.value.conditionFailures,
+      requests: { putRecords: put.value, getRecords: get.value, dynamo: dynamoRequests },
       seconds: { put: put.seconds, get: get.seconds, update: update.seconds },
       linesPerSecond: {
         put: rate(put.seconds),
@@ -132,6 +142,7 @@ export async function emulatorCeiling(
     kinesis.destroy();
     dynamo.destroy();
     doc.destroy();
+    counted.destroy();
     await owned?.stop();
   }
 }
@@ -144,12 +155,11 @@ async function timed<T>(run: () => Promise<T>): Promise<{ value: T; seconds: num
 
 /**
  * Each shard's records, packed as the producer packs them (its lines routed by partition key hash), and its
- * window writes, folded batch by batch as the fold folds them (positions made up, ascending in the shard).
+ * panes, folded batch by batch as the fold folds them (positions made up, ascending in the shard).
  */
 async function prepare(
   kinesis: KinesisClient,
   stream: string,
-  table: string,
   lines: readonly string[],
   options: { aggregation: Aggregation; batchSize: number; windowMs: number; maxDisorderMs: number },
 ): Promise<ShardWork[]> {
@@ -168,7 +178,6 @@ async function prepare(
     linesOf.get(shard?.shardId ?? '')?.push({ text, key });
   }
   const arrivalMs = Date.now();
-  const expiresAt = Math.floor(arrivalMs / 1000) + 86_400;
   return shards.map((shard) => {
     const records: PutRecordsRequestEntry[] = [];
     const recordLines: string[][] = [];
@@ -194,52 +203,35 @@ async function prepare(
     }
     seal();
 
-    const steps: ShardWork['steps'] = [];
+    const steps: Pane[] = [];
     const fold = { windowMs: options.windowMs, maxDisorderMs: options.maxDisorderMs, timeZone: 'UTC' };
     let carry: WindowFolder['eventTime'] | undefined;
-    const counts = new Map<string, { ip: string; windowStart: number; windowEnd: number; count: number }>();
-    const flush = (folder: WindowFolder) => {
+    let from = START;
+    const flush = (folder: WindowFolder, last: string) => {
       carry = folder.eventTime;
-      const contributions = folder.contributions();
-      for (const c of contributions) {
-        const key = `${c.ip} ${c.windowStart}`;
-        const known = counts.get(key) ?? {
-          ip: c.ip,
-          windowStart: c.windowStart,
-          windowEnd: c.windowEnd,
-          count: 0,
-        };
-        known.count += c.positions.length;
-        counts.set(key, known);
-      }
-      const writes = contributions.map((contribution: Contribution) => ({
-        TableName: table,
-        ...contributionUpdate({ shardId: shard.shardId, contribution, expiresAt }),
-      }));
-      if (writes.length > 0) steps.push(writes);
+      const windows = paneWindowsOf(folder.contributions());
+      if (windows.length > 0)
+        steps.push({ shardId: shard.shardId, source: 'step', from, token: `t${steps.length}`, windows });
+      from = last;
     };
     for (let batch = 0; batch < recordLines.length; batch += options.batchSize) {
       let folder = new WindowFolder(fold, carry);
       let inStep = 0;
+      let last = from;
       for (let r = batch; r < Math.min(batch + options.batchSize, recordLines.length); r++) {
         const sequence = padSequence(String(10n ** 20n + BigInt(r)));
         for (const [i, line] of (recordLines[r] ?? []).entries()) {
-          folder.add({ position: linePosition(sequence, i), arrivalMs, line });
+          last = linePosition(sequence, i);
+          folder.add({ position: last, arrivalMs, line });
           if (++inStep === MAX_LINES_PER_STEP) {
-            flush(folder);
+            flush(folder, last);
             folder = new WindowFolder(fold, carry);
             inStep = 0;
           }
         }
       }
-      flush(folder);
+      flush(folder, last);
     }
-    // The emitter's close of each (ip, window), as it sends it: conditional on the count it read.
-    const closes = [...counts.values()].map((w) => ({
-      TableName: table,
-      ...closeUpdate({ ...w, status: OPEN } as WindowItem, arrivalMs, 1),
-    }));
-    if (closes.length > 0) steps.push(closes);
     return { shardId: shard.shardId, records, steps };
   });
 }
@@ -309,34 +301,52 @@ async function getAll(
   return counts.reduce((a, b) => a + b, 0);
 }
 
-/** Each shard's window writes, step after step and `concurrency` at once within a step; shards at once. */
-async function updateAll(
+/**
+ * Each shard's panes, step after step (shards at once), then each window merged into its result buckets as
+ * the emitter merges it, `concurrency` windows at once.
+ */
+async function writeAll(
   doc: DynamoDBDocumentClient,
+  names: ReturnType<typeof resourceNames>,
   work: readonly ShardWork[],
   concurrency: number,
-): Promise<{ requests: number; conditionFailures: number }> {
-  let requests = 0;
-  let conditionFailures = 0;
+): Promise<void> {
+  const panes = new PaneStore(doc, names.shardState, names.stream, 86_400);
+  const results = new ResultStore(doc, names.windows);
+  const now = Date.now();
   await Promise.all(
     work.map(async ({ steps }) => {
-      const limit = pLimit(concurrency);
-      for (const writes of steps)
-        await Promise.all(
-          writes.map((input) =>
-            limit(async () => {
-              requests++;
-              try {
-                await doc.send(new UpdateCommand(input));
-              } catch (error) {
-                if ((error as Error).name !== 'ConditionalCheckFailedException') throw error;
-                conditionFailures++;
-              }
-            }),
-          ),
-        );
+      for (const pane of steps) await panes.writeStep(pane, now);
     }),
   );
-  return { requests, conditionFailures };
+  const windows = new Map<number, { windowEnd: number; contributions: WindowContribution[] }>();
+  for (const { steps } of work)
+    for (const pane of steps)
+      for (const w of pane.windows) {
+        const known = windows.get(w.windowStart) ?? { windowEnd: w.windowEnd, contributions: [] };
+        known.contributions.push({
+          guardKey: pane.shardId,
+          from: compactPosition(pane.from),
+          shardId: pane.shardId,
+          counts: w.counts,
+          late: w.late,
+        });
+        windows.set(w.windowStart, known);
+      }
+  const limit = pLimit(concurrency);
+  await Promise.all(
+    [...windows].map(([windowStart, w]) =>
+      limit(() =>
+        results.mergeWindow(w.contributions, undefined, {
+          windowStart,
+          windowEnd: w.windowEnd,
+          now,
+          alertThreshold: 0,
+          expiresAt: 0,
+        }),
+      ),
+    ),
+  );
 }
 
 // `node --import tsx bench/emulator-ceiling.ts [LINES] [IPS] [RATE]`: seed-format lines over IPS addresses (the

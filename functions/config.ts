@@ -11,10 +11,10 @@ import {
 import { AlertStore } from '../shared/store/alert-store.js';
 import { DeadLetterStore } from '../shared/store/dead-letter-store.js';
 import { EmitJournal } from '../shared/store/emit-journal.js';
+import { PaneStore } from '../shared/store/pane-store.js';
+import { ResultStore } from '../shared/store/result-store.js';
 import { ShardReader } from '../shared/store/shard-reader.js';
 import { ShardStateStore } from '../shared/store/shard-state-store.js';
-import { WindowLedger } from '../shared/store/window-ledger.js';
-import { WindowStore } from '../shared/store/window-store.js';
 import { DEAD_LETTERS_TABLE, SHARD_STATE_TABLE, STREAM, WINDOWS_TABLE } from '../shared/tables.js';
 import type { EmitSchedule } from './emit-handler.js';
 
@@ -39,14 +39,13 @@ function shardStateStore(env: Environment, doc: DynamoDBDocumentClient): ShardSt
   return new ShardStateStore(doc, requireEnv(env, SHARD_STATE_TABLE.envVar), requireEnv(env, STREAM.envVar));
 }
 
-/** Ledger entries list a window's IPs for queries: kept while its results are (and while it may still be open). */
-function windowLedger(env: Environment, doc: DynamoDBDocumentClient, settings: PipelineSettings) {
-  const results = settings.resultRetentionDays * DAY_SECONDS;
-  return new WindowLedger(
+/** Panes wait for the emitter at most this long past their windows before TTL removes them. */
+export function paneStore(env: Environment, doc: DynamoDBDocumentClient, settings: PipelineSettings) {
+  return new PaneStore(
     doc,
     requireEnv(env, SHARD_STATE_TABLE.envVar),
     requireEnv(env, STREAM.envVar),
-    results > 0 ? results + settings.windowRetentionSeconds : 0,
+    settings.windowRetentionSeconds,
   );
 }
 
@@ -57,9 +56,8 @@ export function foldDependencies(
 ): FoldDependencies {
   const settings = settingsFromEnvironment(env);
   return {
-    windows: new WindowStore(doc, requireEnv(env, WINDOWS_TABLE.envVar)),
+    panes: paneStore(env, doc, settings),
     shardState: shardStateStore(env, doc),
-    ledger: windowLedger(env, doc, settings),
     deadLetters: new DeadLetterStore(
       doc,
       requireEnv(env, DEAD_LETTERS_TABLE.envVar),
@@ -72,10 +70,7 @@ export function foldDependencies(
       maxClockSkewMs: settings.maxClockSkewSeconds * 1000,
       allowedLatenessMs: settings.allowedLatenessSeconds * 1000,
     },
-    windowRetentionSeconds: settings.windowRetentionSeconds,
-    writeConcurrency: settings.writeConcurrency,
     delivery: settings.delivery,
-    parallelizationFactor: settings.parallelizationFactor,
     reader: new ShardReader(kinesis, requireEnv(env, STREAM.envVar)),
   };
 }
@@ -98,9 +93,10 @@ export function emitDependencies(
       : undefined;
   return {
     ...(alerts ? { alerts } : {}),
-    windows: new WindowStore(doc, requireEnv(env, WINDOWS_TABLE.envVar)),
+    panes: paneStore(env, doc, settings),
+    results: new ResultStore(doc, requireEnv(env, WINDOWS_TABLE.envVar)),
     shardState: shardStateStore(env, doc),
-    ledger: windowLedger(env, doc, settings),
+    delivery: settings.delivery,
     journal: new EmitJournal(doc, requireEnv(env, SHARD_STATE_TABLE.envVar), requireEnv(env, STREAM.envVar)),
     passTimeoutMs: emitTimeoutSeconds(settings) * 1000,
     resultRetentionSeconds: settings.resultRetentionDays * DAY_SECONDS,

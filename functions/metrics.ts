@@ -11,7 +11,7 @@ export function addFoldMetrics(metrics: Metrics, reports: readonly FoldReport[])
     foreign: (r) => r.foreign ?? 0,
     bad: (r) => r.bad,
     late: (r) => r.late,
-    redelivered: (r) => r.redelivered + r.alreadyCounted,
+    redelivered: (r) => r.redelivered,
     partialBatches: (r) => (r.failedFrom === undefined ? 0 : 1),
   };
   for (const [key, figure] of Object.entries(figures)) {

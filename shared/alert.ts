@@ -1,9 +1,8 @@
-import type { WindowItem } from './store/window-item.js';
 import { formatClock } from './time.js';
 
 /**
  * Alerts: an IP whose result in a window reaches the threshold, raised once per (ip, window). The decision is
- * made on the stored result, by the close that publishes it (see closeUpdate), never on a running count: a
+ * made on the stored result, by the conditional write that publishes it (see mergeBucket), never on a running count: a
  * partial count can only grow, so an alert on it would be early, and a close is decided once whoever else
  * runs. A later revision (late lines, a redrive) that first reaches the threshold raises it then.
  */
@@ -22,25 +21,6 @@ export interface Alert {
 /** One id per (ip, window): a repeated delivery (a pass that died after it) carries the same one. */
 export function alertId(alert: Pick<Alert, 'ip' | 'windowStart'>): string {
   return `${alert.ip}@${alert.windowStart}`;
-}
-
-/** Whether the close of this item, at this count, raises its alert: at or over the threshold, not raised before. */
-export function raisesAlert(item: Pick<WindowItem, 'count' | 'alertedRevision'>, threshold: number): boolean {
-  return threshold > 0 && item.count >= threshold && item.alertedRevision === undefined;
-}
-
-/** The alert a closed item raised in the close that published `revision`, if it did. */
-export function alertOfItem(item: WindowItem): Alert | undefined {
-  if (item.alertedRevision === undefined || item.alertedRevision !== item.emissions) return undefined;
-  return {
-    ip: item.ip,
-    windowStart: item.windowStart,
-    windowEnd: item.windowEnd,
-    count: item.publishedCount ?? item.count,
-    threshold: item.alertThreshold ?? 0,
-    revision: item.alertedRevision,
-    raisedAt: typeof item.closedAt === 'number' ? item.closedAt : 0,
-  };
 }
 
 /** `ALERT 18:40:10 192.168.1.2 523 ≥ 500`: the window by its start, as result lines show it. */

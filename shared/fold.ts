@@ -11,6 +11,7 @@ import {
   type EventTimeProgress,
   type ShardProgress,
   timeliness,
+  timelinessInClosedWindow,
   watermarkOf,
 } from './watermark.js';
 import { windowStartOf } from './window.js';
@@ -45,8 +46,6 @@ export interface FoldSettings {
   readonly maxClockSkewMs?: number;
   /** A late record within this of its window's end still updates the (closed) window. @default 0 */
   readonly allowedLatenessMs?: number;
-  /** Count only lines alone in a record keyed by their IP (concurrent batches per shard; see `unordered`). */
-  readonly keyedLinesOnly?: boolean;
 }
 
 export const DEFAULT_MAX_CLOCK_SKEW_MS = 300_000;
@@ -68,15 +67,11 @@ export interface Contribution {
 }
 
 /**
- * `unordered`: with concurrent batches per shard (ParallelizationFactor > 1) Lambda keeps order per partition
- * key only, so the guards are exact only for lines in records of their own keyed by their IP; a line framed
- * any other way could reach its window out of order and be taken for a replay, so it is dead-lettered
- * instead, with the reason, never dropped unseen.
  * `unprocessable`: classifying the record threw, which no input should make it do (a defect, reported with
  * the error). The record is dead-lettered rather than retried: retrying data never helps, and one record
  * must not block its shard.
  */
-export type DeadLetterReason = BadReason | 'corrupt-record' | 'unordered' | 'late' | 'unprocessable';
+export type DeadLetterReason = BadReason | 'corrupt-record' | 'late' | 'unprocessable';
 
 export interface DeadLetter {
   /** The line's position; a corrupt record's is its first line's (index 0). */
@@ -146,6 +141,8 @@ export class WindowFolder {
   constructor(
     private readonly settings: FoldSettings,
     start: EventTimeProgress | undefined,
+    /** Windows ending at or before this were closed by the emitter already (its fence; see ShardState). */
+    private readonly closedThroughMs = Number.NEGATIVE_INFINITY,
   ) {
     this.progress = { maxEventMs: start?.maxEventMs, pendingEventMs: start?.pendingEventMs };
   }
@@ -173,7 +170,9 @@ export class WindowFolder {
     }
     const { ip, eventMs, windowStart, windowEnd, watermark } = this.current;
     if (record.recordKey !== ip) this.unkeyedLines.set(ip, (this.unkeyedLines.get(ip) ?? 0) + 1);
-    const when = timeliness(windowEnd, watermark, this.settings.allowedLatenessMs);
+    let when = timeliness(windowEnd, watermark, this.settings.allowedLatenessMs);
+    const closedFirst = when === 'on-time' && windowEnd <= this.closedThroughMs;
+    if (closedFirst) when = timelinessInClosedWindow(this.settings.allowedLatenessMs);
     if (when !== 'late') {
       this.contribute(this.byWindow, ip, windowStart, windowEnd, record.position, when === 'update');
     } else {
@@ -182,7 +181,7 @@ export class WindowFolder {
         lateDeadLetter(
           record,
           { ip, windowStart, windowEnd },
-          `is at or before watermark ${describeInstant(watermark)}`,
+          closedFirst ? 'was already closed' : `is at or before watermark ${describeInstant(watermark)}`,
           eventMs,
         ),
       );
@@ -198,12 +197,6 @@ export class WindowFolder {
     if (record.unreadable) return record.unreadable;
     const parsed = parseLine(record.line);
     if (parsed.kind === 'bad') return parsed;
-    if (this.settings.keyedLinesOnly && record.recordKey !== parsed.ip)
-      return {
-        reason: 'unordered',
-        detail:
-          'with ParallelizationFactor > 1 only one-line records keyed by their IP are counted (produce with --aggregate off)',
-      };
     const { windowMs, maxDisorderMs, timeZone } = this.settings;
     const skewLimit = record.arrivalMs + (this.settings.maxClockSkewMs ?? DEFAULT_MAX_CLOCK_SKEW_MS);
     // A clock-only line continues the shard's timeline (its confirmed maximum, else its candidate).
@@ -281,8 +274,10 @@ export function foldBatch(
   records: readonly ShardLine[],
   stored: ShardProgress | undefined,
   settings: FoldSettings,
+  /** See {@link WindowFolder}: the emitter's fence as the step read it. */
+  closedThroughMs?: number,
 ): FoldPlan {
-  const folder = new WindowFolder(settings, stored);
+  const folder = new WindowFolder(settings, stored, closedThroughMs);
   let alreadyApplied = 0;
   // Position and event-time maximum after each new record, for progressBefore().
   const applied: ShardProgress[] = [];
@@ -310,13 +305,4 @@ export function foldBatch(
       return found;
     },
   };
-}
-
-/**
- * After a conditional write found the item already holding this shard's lines up to `storedGuard` (an
- * earlier, partly applied delivery), only the lines after it remain to be added.
- */
-export function remainderAfter(contribution: Contribution, storedGuard: string): Contribution | undefined {
-  const rest = contribution.positions.filter((p) => p > storedGuard);
-  return rest.length === 0 ? undefined : { ...contribution, positions: rest };
 }

@@ -69,7 +69,7 @@ export async function redriveBatch(
     if (pending.length === 0) return { ...none, lost, way: 'in-order' };
     const report = await foldShardBatch({ ...deps, reopenClosed: true }, shardId, pending, now);
     if (report.failedFrom !== undefined) throw new Error(`folding ${shardId} failed: ${report.failure}`);
-    return { ...none, lost, way: 'in-order', ...pick(report) };
+    return { ...none, lost, way: 'in-order', ...pick({ ...report, alreadyCounted: 0 }) };
   }
   const report = await foldSkippedRange(deps, shardId, inRange, startRecord, now);
   return { ...none, lost, way: 'skipped', ...pick(report) };

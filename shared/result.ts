@@ -1,7 +1,6 @@
-import { countingShardOrdinal, type WindowItem } from './store/window-item.js';
 import { formatClock } from './time.js';
 
-/** An emitted result: the count of one IP in one closed window, as its window item stores it. */
+/** An emitted result: the count of one IP in one closed window, as its result bucket stores it. */
 export interface WindowResult {
   readonly ip: string;
   readonly windowStart: number;
@@ -18,39 +17,6 @@ export interface WindowResult {
   /** 1-based ordinal of the shard that counted it, printed as Flink's `k>`. */
   readonly worker: number;
   readonly emittedAt: number;
-}
-
-export function resultOf(item: WindowItem, emittedAt: number): WindowResult {
-  return {
-    ip: item.ip,
-    windowStart: item.windowStart,
-    windowEnd: item.windowEnd,
-    count: item.count,
-    late: item.late ?? 0,
-    revision: revisionOf(item),
-    worker: countingShardOrdinal(item),
-    emittedAt,
-  };
-}
-
-/** What a closed (or once closed) window item published: its last revision, as users query it. */
-export function storedResultOf(item: WindowItem): WindowResult {
-  return {
-    ip: item.ip,
-    windowStart: item.windowStart,
-    windowEnd: item.windowEnd,
-    count: item.publishedCount ?? item.count,
-    late: item.late ?? 0,
-    revision: item.emissions ?? 1,
-    worker: countingShardOrdinal(item),
-    emittedAt: item.emittedAt ?? (typeof item.closedAt === 'number' ? item.closedAt : 0),
-  };
-}
-
-/** The last published revision, or the next one if the count differs from what that revision published. */
-export function revisionOf(item: WindowItem): number {
-  const published = item.emissions ?? 0;
-  return published > 0 && item.publishedCount === item.count ? published : published + 1;
 }
 
 /** The seed's output form: `1> 18:40:10 192.168.1.2 23`, the window shown by its start. */

@@ -34,6 +34,8 @@ interface NumberSetting extends SettingBase {
   readonly special?: Readonly<Record<number, string>>;
   /** A word that turns the setting off (stored as the word). */
   readonly off?: string;
+  /** Why values above `max` are refused, where the range alone would not say (it says in the error). */
+  readonly maxReason?: string;
 }
 
 interface ZoneSetting extends SettingBase {
@@ -200,12 +202,13 @@ export const SETTINGS = {
   },
   parallelizationFactor: {
     kind: 'integer',
-    description: 'concurrent batches per shard; above 1 the fold switches to its per-key mode',
-    env: 'PARALLELIZATION_FACTOR',
-    functions: ['fold'],
+    description: "concurrent batches per shard (Lambda's ParallelizationFactor); 1 only",
+    functions: [],
     default: 1,
     min: 1,
-    max: 10,
+    max: 1,
+    maxReason:
+      "a fold step's pane counts only once the advance that moves its shard's position from exactly where the step began commits it, and concurrent batches of one shard have no such order; one fold per shard keeps up with a shard's full write rate (npm run bench)",
   },
   emitIntervalSeconds: {
     kind: 'decimal',
@@ -280,11 +283,11 @@ export const SETTINGS = {
   delivery: {
     kind: 'choice',
     description:
-      'exactly-once, or at-least-once: sequence guards off, to watch counts inflate under --faults',
+      "exactly-once, or at-least-once: the panes' commit check off, to watch counts inflate under --faults",
     option: 'delivery',
     metavar: 'MODE',
     env: 'DELIVERY',
-    functions: ['fold'],
+    functions: ['fold', 'emit'],
     default: 'exactly-once',
     choices: ['exactly-once', 'at-least-once'],
     onStack: false,
@@ -370,6 +373,8 @@ export function parseSetting<K extends SettingKey>(
   const pattern = s.kind === 'integer' ? DECIMAL_INTEGER : DECIMAL;
   const value = pattern.test(text) ? Number(text) : Number.NaN;
   const special = s.special !== undefined && Object.hasOwn(s.special, String(value));
+  if (Number.isFinite(value) && !special && value > s.max && s.maxReason !== undefined)
+    throw new SettingError(`${source} must be at most ${s.max}, got ${text}: ${s.maxReason}`);
   if (!Number.isFinite(value) || (!special && (value < s.min || value > s.max))) fail();
   if (s.kind === 'integer' && !Number.isSafeInteger(value)) fail();
   return value as PipelineSettings[K];

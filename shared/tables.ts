@@ -26,26 +26,42 @@ export interface TableDefinition {
 }
 
 /**
- * Window items, one per (ip, window): the running count, per shard the highest position folded in (the
- * idempotence guard), and once the emitter has closed the window, its result. Closing is the conditional
- * OPEN → CLOSED update that freezes the count, so this is also the result table users query: by IP on the
- * table's own key, by window through the window ledger (see {@link SHARD_STATE_TABLE}). No index: every
- * index entry would be one more write per (ip, window), the unit this design pays by.
+ * The results users query (see shared/result-bucket.ts), written only by the emitter. Item kinds:
+ *
+ * | kind          | `bucket`           | `windowStart` | holds                                                  |
+ * | ------------- | ------------------ | ------------- | ------------------------------------------------------ |
+ * | result bucket | `00`…`3f` (IP hash)| window start  | `counts` IP → count, `late`, `revisions`, `alerted`, guards |
+ * | summary       | `window`           | window start  | totals, per shard and per bucket, the top 100 IPs, guards |
+ *
+ * No index: one IP over time is one Query of its bucket, a window's top one read of its summary.
  */
 export const WINDOWS_TABLE = {
   id: 'Windows',
   envVar: 'WINDOWS_TABLE',
-  partitionKey: { name: 'ip', type: 'S' },
+  partitionKey: { name: 'bucket', type: 'S' },
   sortKey: { name: 'windowStart', type: 'N' },
   indexes: [],
-  // Client IPs are personal data: closed windows expire after the result retention (RESULT_RETENTION_DAYS).
+  // Client IPs are personal data: results expire after the result retention (RESULT_RETENTION_DAYS).
   ttlAttribute: 'expiresAt',
 } as const satisfies TableDefinition;
 
 /**
- * Per (stream, shard): the shard's applied position and event-time progress (its watermark). Beside them, under
- * partition keys of their own (see shared/store/window-ledger.ts): the window ledger, which IPs each fold step
- * wrote into each window, and per shard the windows it wrote that the emitter has not closed yet.
+ * The pipeline's own state. Item kinds, by partition key (`stream`) and sort key (`shardId`):
+ *
+ * | kind                | `stream`                           | `shardId`                        | module            |
+ * | ------------------- | ---------------------------------- | -------------------------------- | ----------------- |
+ * | shard state         | `<stream>`                         | shard id                         | shard-state-store |
+ * | step pane (chunk)   | `<stream>#panes#<shard>`           | `<from>#<token>#<chunk>`         | pane-store        |
+ * | range pane (chunk)  | `<stream>#range-panes#<shard>`     | `<first record>#<token>#<chunk>` | pane-store        |
+ * | range commit        | `<stream>#range-panes#<shard>`     | `<first record>#commit`          | pane-store        |
+ * | healed range        | `<stream>#healed`                  | `<shard>#<after>`                | shard-state-store |
+ * | emitter pass        | `<stream>#emit-pass`               | `<at>#<uuid>`                    | emit-journal      |
+ * | alert delivered     | `<stream>#alerts`                  | `<window start>#<ip>`            | alert-store       |
+ * | on-failure message  | `<stream>#on-failure` (local only) | see on-failure-queue             | on-failure-queue  |
+ * | settings            | `<stream>#settings` (local only)   | `pipeline`                       | settings-store    |
+ *
+ * A shard state holds the position, event-time progress and watermark, the batch begun and the hole it
+ * found, the last commit (shared/pane.ts), the emitter's fence (`closedThroughMs`) and cursor (`paneCursor`).
  */
 export const SHARD_STATE_TABLE = {
   id: 'ShardState',

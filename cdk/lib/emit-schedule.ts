@@ -40,7 +40,7 @@ export class EmitSchedule extends Construct {
     super(scope, id);
     this.function = new IpCountFunction(this, 'Function', {
       entry: 'emit.ts',
-      description: 'IpCount emitter: closes due event-time windows, freezing their results',
+      description: 'IpCount emitter: merges committed panes of due event-time windows into the results',
       serviceName: EMIT_SERVICE,
       timeout: Duration.seconds(emitTimeoutSeconds(props.settings)),
       reservedConcurrentExecutions: 'reservedConcurrency' in props ? props.reservedConcurrency : 1,
@@ -52,11 +52,12 @@ export class EmitSchedule extends Construct {
     const fn = this.function;
     // A run that failed or was throttled is simply superseded by the next minute's.
     fn.configureAsyncInvoke({ retryAttempts: 0, maxEventAge: Duration.minutes(1) });
-    // The close is a conditional update of the window item: it freezes the count and records the revision.
-    fn.bindTable(WINDOWS_TABLE, props.windows, ['BatchGetItem', 'UpdateItem']);
-    // Shard states, listed with the window ledger's open marks (their attributes), which are removed once their
-    // windows are closed; the ledger's entries; the journal of passes, put before a pass's closes and deleted
-    // once it has published them; the alerts delivered, read back and written in batches.
+    // A merge reads a window's summary and buckets in batches and writes each with a put conditional on the
+    // version it read.
+    fn.bindTable(WINDOWS_TABLE, props.windows, ['BatchGetItem', 'PutItem']);
+    // Shard states listed and, beside them, each shard's panes queried; fences and cursors are updates; the
+    // journal of passes, put before a pass's writes and deleted once it has published them; merged range
+    // panes deleted in batches; the alerts delivered, read back and written in batches.
     fn.bindTable(SHARD_STATE_TABLE, props.shardState, [
       'Query',
       'UpdateItem',

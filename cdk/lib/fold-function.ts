@@ -7,7 +7,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { FOLD_SERVICE } from '../../shared/metric-names.js';
 import { functionSettingsEnvironment, type PipelineSettings } from '../../shared/settings.js';
-import { DEAD_LETTERS_TABLE, SHARD_STATE_TABLE, STREAM, WINDOWS_TABLE } from '../../shared/tables.js';
+import { DEAD_LETTERS_TABLE, SHARD_STATE_TABLE, STREAM } from '../../shared/tables.js';
 import { IpCountFunction } from './ipcount-function.js';
 
 /** What Lambda's event source mapping calls on the stream for a standard-iterator consumer. */
@@ -21,19 +21,18 @@ export const FOLD_STREAM_ACTIONS = [
 
 export interface FoldFunctionProps {
   readonly stream: kinesis.IStream;
-  readonly windows: dynamodb.ITable;
   readonly shardState: dynamodb.ITable;
   readonly deadLetters: dynamodb.ITable;
   /**
    * Resolved settings (shared/settings.ts): the fold's environment, and its event source's batch size and
    * window, retries (each safe: the fold is idempotent; giving up loses the batch from the counts until
-   * redriven), record age and parallelization factor (above 1 the fold switches to its per-key mode).
+   * redriven), record age and parallelization factor (1: see the setting).
    */
   readonly settings: PipelineSettings;
 }
 
 /**
- * The fold: one invocation per shard batch, folding counts into window items. The event source retries,
+ * The fold: one invocation per shard batch, folding counts into panes committed by the shard's position. The event source retries,
  * bisects a failing batch, resumes from the first unfinished record (ReportBatchItemFailures), and sends
  * what it gives up on to an encrypted SQS queue, so a loss is visible (and alarmed on), never silent.
  */
@@ -54,7 +53,7 @@ export class FoldFunction extends Construct {
       );
     this.function = new IpCountFunction(this, 'Function', {
       entry: 'fold.ts',
-      description: 'IpCount fold: Kinesis lines to per-IP counts in event-time window items',
+      description: 'IpCount fold: Kinesis lines to per-window, per-IP panes committed by shard position',
       serviceName: FOLD_SERVICE,
       environment: {
         ...functionSettingsEnvironment(settings, 'fold'),
@@ -62,16 +61,11 @@ export class FoldFunction extends Construct {
       },
     });
     const fn = this.function;
-    // With concurrent batches per shard, the fold reads window guards back before dead-lettering a record late.
-    fn.bindTable(WINDOWS_TABLE, props.windows, [
-      'UpdateItem',
-      'GetItem',
-      ...(parallelizationFactor > 1 ? (['BatchGetItem'] as const) : []),
-    ]);
-    // In order, a batch begins with one write that returns the stored state (a read too, when it finds a
-    // given-up batch before it), and the range it heals is recorded with a put; concurrent (or unguarded)
-    // batches only read the state. Every mode records its window ledger in batched puts.
-    const inOrder = parallelizationFactor <= 1 && settings.delivery === 'exactly-once';
+    // The fold never touches the results: it writes panes, which the emitter merges. A batch begins with one
+    // write that returns the stored state (a read too, when it finds a given-up batch before it), the range it
+    // heals is recorded with a put, each step's pane goes in batched puts and its commit is an update.
+    // Unguarded (the at-least-once demonstration), a batch only reads the state.
+    const inOrder = settings.delivery === 'exactly-once';
     fn.bindTable(
       SHARD_STATE_TABLE,
       props.shardState,

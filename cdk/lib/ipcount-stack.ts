@@ -83,7 +83,6 @@ export class IpCountStack extends Stack {
 
     this.fold = new FoldFunction(this, 'Fold', {
       stream: this.stream,
-      windows: table('Windows'),
       shardState: table('ShardState'),
       deadLetters: table('DeadLetters'),
       settings,

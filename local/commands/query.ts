@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 import { ResourceNotFoundException } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DEFAULT_MAX_CLOCK_SKEW_MS } from '../../shared/fold.js';
 import { formatResultLine, type WindowResult } from '../../shared/result.js';
 import { describePosition } from '../../shared/sequence.js';
 import { LOCAL_DEFAULTS } from '../../shared/settings.js';
@@ -11,9 +12,8 @@ import { DeadLetterStore } from '../../shared/store/dead-letter-store.js';
 import { ResultStore } from '../../shared/store/result-store.js';
 import { SettingsStore } from '../../shared/store/settings-store.js';
 import { ShardStateStore } from '../../shared/store/shard-state-store.js';
-import { WindowLedger } from '../../shared/store/window-ledger.js';
 import { DEFAULT_PREFIX, type ResourceNames, resourceNames, STACK_OUTPUTS } from '../../shared/tables.js';
-import { formatClock, formatIsoInZone, parseClock, resolveClockTime } from '../../shared/time.js';
+import { formatClock, formatIsoInZone, latestClockTimeAtOrBefore, parseClock } from '../../shared/time.js';
 import { windowOf } from '../../shared/window.js';
 import { type DeploymentRef, namesFromOutputs, stackOutputs } from '../aws/deployment.js';
 import { dataDirOwner, emulatorTarget, startEmulators } from '../aws/emulators.js';
@@ -43,10 +43,13 @@ export interface QueryIo {
   readonly stderr: Writable;
 }
 
-/** `HH:mm:ss` (the nearest such time to now, in the zone), an ISO 8601 instant, or epoch milliseconds. */
+/**
+ * `HH:mm:ss` (in the zone: the latest such time not after now, as `ipcount run` places a log's first clock-only
+ * line, allowing the fold's clock skew), an ISO 8601 instant, or epoch milliseconds.
+ */
 export function parseInstant(text: string, timeZone: string, now = Date.now()): number {
   const clock = parseClock(text);
-  if (clock !== undefined) return resolveClockTime(clock, now, timeZone);
+  if (clock !== undefined) return latestClockTimeAtOrBefore(clock, now + DEFAULT_MAX_CLOCK_SKEW_MS, timeZone);
   if (/^\d{10,}$/.test(text)) return Number(text);
   const parsed = Date.parse(text);
   if (Number.isNaN(parsed))
@@ -137,8 +140,7 @@ export async function query(options: QueryOptions, io: QueryIo): Promise<number>
     const outputs = 'stack' in ref ? await stackOutputs(target, ref.stack) : undefined;
     const names =
       outputs && 'stack' in ref ? namesFromOutputs(outputs, ref.stack) : resourceNames(prefixOf(ref));
-    const ledger = new WindowLedger(doc, names.shardState, names.stream);
-    const results = new ResultStore(doc, options.resultsTable ?? names.windows, ledger);
+    const results = new ResultStore(doc, options.resultsTable ?? names.windows);
     const settings = await dataSettings(ref, outputs, doc, names, results).catch((error) => {
       if (error instanceof ResourceNotFoundException)
         throw new Error(

@@ -122,12 +122,6 @@ export async function redrive(options: RedriveOptions, io: RedriveIo): Promise<R
       throw new Error(
         `no settings found for ${names.stream}: redrive folds with the pipeline's own settings (a data dir or a stack with --stack publishes them)`,
       );
-    // Concurrent batches of a shard leave no begun marks and guard per key: a given-up batch that wrote part of
-    // its windows cannot be told from one that wrote none, so it cannot be folded again exactly.
-    if (settings.parallelizationFactor > 1)
-      throw new Error(
-        `${names.stream} runs with ParallelizationFactor ${settings.parallelizationFactor}: given-up batches cannot be redriven exactly (the messages are kept); redrive needs ParallelizationFactor 1`,
-      );
     const queue: OnFailureQueue =
       sqs && deployment.queueUrl
         ? new SqsOnFailureQueue(sqs, deployment.queueUrl)

@@ -1,9 +1,8 @@
 import { writeFileSync } from 'node:fs';
+import { unmergedWindows } from '../../shared/emit-due-windows.js';
 import type { WindowResult } from '../../shared/result.js';
-import { OPEN } from '../../shared/store/window-item.js';
-import { WindowLedger } from '../../shared/store/window-ledger.js';
-import { WindowStore } from '../../shared/store/window-store.js';
-import { FINAL_WATERMARK } from '../../shared/watermark.js';
+import { PaneStore } from '../../shared/store/pane-store.js';
+import { ResultStore } from '../../shared/store/result-store.js';
 import type { FaultStats } from '../lambda/faults.js';
 import type { Pipeline } from '../lambda/pipeline.js';
 import type { ProducerStats } from '../sources/producer.js';
@@ -74,16 +73,19 @@ async function tally(pipeline: Pipeline, startedAt: number) {
       else bad++;
     }
   }
-  const windows = new WindowStore(pipeline.doc, pipeline.names.windows);
-  const ledger = new WindowLedger(pipeline.doc, pipeline.names.shardState, pipeline.names.stream);
-  const starts = new Set<number>();
-  for (const shardId of shardIds)
-    for (const mark of await ledger.openMarks(shardId, FINAL_WATERMARK)) starts.add(mark.windowStart);
-  const keys = [];
-  for (const windowStart of starts)
-    for (const ip of await ledger.ipsOf(windowStart)) keys.push({ ip, windowStart });
-  const open = (await windows.getMany(keys)).filter((w) => w.status === OPEN);
-  return { bad, late, openWindows: open.length, openRecords: open.reduce((sum, w) => sum + w.count, 0) };
+  // Counts committed by the folds that no result shows yet: per (ip, window), as the results would hold them.
+  const open = await unmergedWindows({
+    panes: new PaneStore(pipeline.doc, pipeline.names.shardState, pipeline.names.stream, 0),
+    results: new ResultStore(pipeline.doc, pipeline.names.windows),
+    shardState: pipeline.shardState,
+  });
+  let openWindows = 0;
+  let openRecords = 0;
+  for (const w of open.values()) {
+    openWindows += w.counts.size;
+    for (const n of w.counts.values()) openRecords += n;
+  }
+  return { bad, late, openWindows, openRecords };
 }
 
 export async function reportRun(facts: RunFacts): Promise<RunStats> {

@@ -1,24 +1,25 @@
 import type { Alert } from '../../shared/alert.js';
+import type { UnmergedWindow } from '../../shared/emit-due-windows.js';
 import type { AlertStore } from '../../shared/store/alert-store.js';
 import type { DeadLetterItem, DeadLetterStore } from '../../shared/store/dead-letter-store.js';
+import type { ResultStore } from '../../shared/store/result-store.js';
 import type { ShardReader } from '../../shared/store/shard-reader.js';
 import type { ShardState, ShardStateStore } from '../../shared/store/shard-state-store.js';
-import { marksDue, type WindowLedger } from '../../shared/store/window-ledger.js';
-import type { WindowStore } from '../../shared/store/window-store.js';
 import { formatClock } from '../../shared/time.js';
 import { windowOf } from '../../shared/window.js';
 import { summarizeWindow, topIpsOver, type WindowSummary } from './window-summary.js';
 
 /**
  * The page's data, read from the deployment's own tables and stream (the same reads against the embedded
- * emulators, LocalStack or AWS): every tick one listing of the shard states, whose open marks say which
- * windows are still being written; those windows' items (a closed window is read once more, then kept);
- * the dead letters after the last seen, per shard; the latest alerts; one peek per shard at the stream.
+ * emulators, LocalStack or AWS): every tick one listing of the shard states and what the folds committed
+ * that is not merged yet (the windows still open, with their running counts); window summaries (a window
+ * read closed is kept, not read again); the dead letters after the last seen, per shard; the latest alerts;
+ * one peek per shard at the stream.
  */
 export interface FeedSources {
   readonly shardState: Pick<ShardStateStore, 'list'>;
-  readonly ledger: Pick<WindowLedger, 'ipsOf'>;
-  readonly windows: Pick<WindowStore, 'getMany'>;
+  readonly unmerged: () => Promise<Map<number, UnmergedWindow>>;
+  readonly results: Pick<ResultStore, 'summary'>;
   readonly deadLetters: Pick<DeadLetterStore, 'after'>;
   readonly alerts: Pick<AlertStore, 'latest'>;
   readonly reader: Pick<ShardReader, 'waitingFor'>;
@@ -114,9 +115,8 @@ export class DashboardFeed {
   async snapshot(now: number): Promise<Snapshot> {
     const { windowMs, history } = this.settings;
     const states = await this.sources.shardState.list();
-    const marked = new Set<number>();
-    for (const s of states)
-      for (const m of marksDue(s.shardId, s.attributes, Number.POSITIVE_INFINITY)) marked.add(m.windowStart);
+    const unmerged = await this.sources.unmerged();
+    const marked = new Set(unmerged.keys());
     const watermarks = states.map((s) => s.watermarkMs).filter((w): w is number => w !== undefined);
     const newest = Math.max(
       ...marked,
@@ -135,7 +135,7 @@ export class DashboardFeed {
         const known = this.known.get(ws);
         if (known?.final && !marked.has(ws)) continue;
         if (known && !known.final && now - known.readAt < 5 * known.readMs) continue;
-        await this.read(ws, marked.has(ws), now);
+        await this.read(ws, unmerged.get(ws), now);
       }
       for (const ws of this.known.keys()) if (ws <= newest - 2 * history * windowMs) this.known.delete(ws);
     }
@@ -167,20 +167,19 @@ export class DashboardFeed {
     };
   }
 
-  private async read(windowStart: number, marked: boolean, now: number): Promise<void> {
+  private async read(windowStart: number, unmerged: UnmergedWindow | undefined, now: number): Promise<void> {
     const began = Date.now();
-    const ips = await this.sources.ledger.ipsOf(windowStart);
-    const items =
-      ips.length > 0 ? await this.sources.windows.getMany(ips.map((ip) => ({ ip, windowStart }))) : [];
+    const stored = await this.sources.results.summary(windowStart);
     const summary = summarizeWindow(
       windowStart,
       windowStart + this.settings.windowMs,
-      items,
+      stored,
+      unmerged,
       this.settings.topN,
     );
-    // Final once nothing in it is open and no shard has it marked; an empty window is probed again (a shard
-    // may write into it later).
-    const final = !marked && items.length > 0 && summary.openItems === 0;
+    // Final once its results are written and nothing committed waits for it; an empty window is probed again
+    // (a shard may write into it later).
+    const final = unmerged === undefined && stored !== undefined;
     this.known.set(windowStart, { summary, final, readAt: now, readMs: Date.now() - began });
   }
 

@@ -1,12 +1,13 @@
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { unmergedWindows } from '../../shared/emit-due-windows.js';
 import type { PipelineSettings } from '../../shared/settings.js';
 import { AlertStore } from '../../shared/store/alert-store.js';
 import { DeadLetterStore } from '../../shared/store/dead-letter-store.js';
+import { PaneStore } from '../../shared/store/pane-store.js';
+import { ResultStore } from '../../shared/store/result-store.js';
 import { ShardReader } from '../../shared/store/shard-reader.js';
 import { ShardStateStore } from '../../shared/store/shard-state-store.js';
-import { WindowLedger } from '../../shared/store/window-ledger.js';
-import { WindowStore } from '../../shared/store/window-store.js';
 import type { ResourceNames } from '../../shared/tables.js';
 import { DashboardFeed } from './dashboard-feed.js';
 import { type DashboardServer, startDashboardServer } from './dashboard-server.js';
@@ -32,11 +33,14 @@ export function dashboardTickMs(settings: Pick<PipelineSettings, 'emitIntervalSe
 
 export async function startDashboard(options: DashboardOptions): Promise<DashboardServer> {
   const { doc, kinesis, names, settings } = options;
+  const shardState = new ShardStateStore(doc, names.shardState, names.stream);
+  const results = new ResultStore(doc, names.windows);
+  const panes = new PaneStore(doc, names.shardState, names.stream, 0);
   const feed = new DashboardFeed(
     {
-      shardState: new ShardStateStore(doc, names.shardState, names.stream),
-      ledger: new WindowLedger(doc, names.shardState, names.stream),
-      windows: new WindowStore(doc, names.windows),
+      shardState,
+      unmerged: () => unmergedWindows({ panes, results, shardState }),
+      results,
       deadLetters: new DeadLetterStore(doc, names.deadLetters),
       alerts: new AlertStore(doc, names.shardState, names.stream),
       reader: new ShardReader(kinesis, names.stream),

@@ -1,4 +1,5 @@
-import { shardCounts, type WindowItem } from '../../shared/store/window-item.js';
+import type { UnmergedWindow } from '../../shared/emit-due-windows.js';
+import type { SummaryItem } from '../../shared/result-bucket.js';
 
 /**
  * What the page shows of one window, aggregated on the server so the browser gets the top IPs only, however
@@ -15,12 +16,12 @@ export interface WindowRow {
 export interface WindowSummary {
   readonly windowStart: number;
   readonly windowEnd: number;
-  /** Requests counted into the window (open items' running counts included). */
+  /** Requests counted into the window (running counts not merged yet included). */
   readonly total: number;
   readonly ips: number;
   /** Lines that came after the window had closed, tallied, not counted. */
   readonly late: number;
-  /** Items not closed yet (open, or closed with a late tally to refresh). */
+  /** IPs with counts committed and not merged into the results yet. */
   readonly openItems: number;
   /** The largest counts, largest first (ties by IP). */
   readonly top: readonly WindowRow[];
@@ -28,34 +29,41 @@ export interface WindowSummary {
   readonly byShard: Readonly<Record<string, number>>;
 }
 
+/**
+ * A window as the page shows it: its results as published (the summary's totals and top IPs), plus what the
+ * folds committed that is not merged yet (an open window's running counts).
+ */
 export function summarizeWindow(
   windowStart: number,
   windowEnd: number,
-  items: readonly WindowItem[],
+  summary: SummaryItem | undefined,
+  unmerged: UnmergedWindow | undefined,
   topN: number,
 ): WindowSummary {
-  let total = 0;
-  let late = 0;
-  let openItems = 0;
-  const byShard: Record<string, number> = {};
-  const rows: WindowRow[] = [];
-  for (const item of items) {
-    const open = item.status !== 'CLOSED' || item.stale === true;
-    total += item.count;
-    late += item.late ?? 0;
-    if (open) openItems++;
-    for (const [shardId, count] of shardCounts(item)) byShard[shardId] = (byShard[shardId] ?? 0) + count;
-    if (item.count > 0) rows.push({ ip: item.ip, count: item.count, revision: item.emissions ?? 0, open });
+  const rows = new Map<string, WindowRow>();
+  for (const e of summary?.top ?? [])
+    rows.set(e.ip, { ip: e.ip, count: e.count, revision: e.revision, open: false });
+  let total = summary?.total ?? 0;
+  let ips = summary?.ips ?? 0;
+  const byShard: Record<string, number> = { ...summary?.shards };
+  for (const [ip, n] of unmerged?.counts ?? []) {
+    const known = rows.get(ip);
+    if (!known) ips++;
+    rows.set(ip, { ip, count: (known?.count ?? 0) + n, revision: known?.revision ?? 0, open: true });
+    total += n;
   }
-  rows.sort((a, b) => b.count - a.count || (a.ip < b.ip ? -1 : a.ip > b.ip ? 1 : 0));
+  for (const [shardId, n] of unmerged?.byShard ?? []) byShard[shardId] = (byShard[shardId] ?? 0) + n;
+  const top = [...rows.values()].sort(
+    (a, b) => b.count - a.count || (a.ip < b.ip ? -1 : a.ip > b.ip ? 1 : 0),
+  );
   return {
     windowStart,
     windowEnd,
     total,
-    ips: rows.length,
-    late,
-    openItems,
-    top: rows.slice(0, topN),
+    ips,
+    late: (summary?.late ?? 0) + (unmerged?.late ?? 0),
+    openItems: unmerged?.counts.size ?? 0,
+    top: top.slice(0, topN),
     byShard,
   };
 }

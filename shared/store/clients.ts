@@ -21,6 +21,8 @@ export interface AwsTarget {
   readonly retryBaseDelayMs?: number;
 }
 
+import { checkDynamoLimits, checkKinesisLimits } from './limits.js';
+
 export { EMULATOR_CREDENTIALS } from './emulator-credentials.js';
 
 function clientConfig(target: AwsTarget) {
@@ -41,7 +43,7 @@ export const DYNAMODB_MAX_ATTEMPTS = 5;
 
 export function createDynamoClient(target: AwsTarget): DynamoDBClient {
   const base = target.retryBaseDelayMs;
-  return new DynamoDBClient({
+  const client = new DynamoDBClient({
     ...clientConfig(target),
     ...(base === undefined
       ? { maxAttempts: DYNAMODB_MAX_ATTEMPTS }
@@ -51,6 +53,8 @@ export function createDynamoClient(target: AwsTarget): DynamoDBClient {
           ),
         }),
   });
+  checkDynamoLimits(client);
+  return client;
 }
 
 export function documentClient(client: DynamoDBClient): DynamoDBDocumentClient {
@@ -62,7 +66,9 @@ export function createDocumentClient(target: AwsTarget): DynamoDBDocumentClient 
 }
 
 export function createKinesisClient(target: AwsTarget): KinesisClient {
-  return new KinesisClient(clientConfig(target));
+  const client = new KinesisClient(clientConfig(target));
+  checkKinesisLimits(client);
+  return client;
 }
 
 /** For reading a stack's outputs (`--stack NAME`), at the same target. */

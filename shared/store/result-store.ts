@@ -1,47 +1,187 @@
-import { type DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
-import { compareResults, storedResultOf, type WindowResult } from '../result.js';
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { type DynamoDBDocumentClient, PutCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import type { Alert } from '../alert.js';
+import { compareResults, type WindowResult } from '../result.js';
+import {
+  alertsOfBucket,
+  type BucketItem,
+  bucketOf,
+  type MergeContext,
+  mergeBucket,
+  resultOfEntry,
+  resultOfIp,
+  resultsOfBucket,
+  SUMMARY_PARTITION,
+  type SummaryItem,
+  summarize,
+  type WindowContribution,
+} from '../result-bucket.js';
 import { getAll } from './batch.js';
 import { queryAll, scanAll } from './pages.js';
-import type { WindowItem } from './window-item.js';
-import type { WindowLedger } from './window-ledger.js';
+
+/** What merging one window's contributions did. */
+export interface WindowMerge {
+  /** False when another emitter wrote one of its items first: nothing is lost, the next pass merges again. */
+  readonly done: boolean;
+  readonly changed: WindowResult[];
+  readonly alerts: Alert[];
+}
 
 /**
- * The results users query. A result is a window item the emitter has closed at least once: its last
- * published count and revision (a window reopened by late lines shows what was last published until its
- * update is). By IP on the windows table's own key; by window through the ledger's list of its IPs.
+ * The windows table: result buckets and window summaries (see shared/result-bucket.ts). Reads for users
+ * (by IP, by window, the top IPs), and the emitter's conditional writes.
  */
 export class ResultStore {
   constructor(
     private readonly doc: DynamoDBDocumentClient,
     private readonly table: string,
-    private readonly ledger: Pick<WindowLedger, 'ipsOf'>,
   ) {}
 
-  private published(items: readonly Record<string, unknown>[]): WindowResult[] {
-    return (items as WindowItem[]).filter((item) => (item.emissions ?? 0) > 0).map(storedResultOf);
-  }
-
-  /** All results of one window, largest count first. */
-  async window(windowStart: number, limit?: number): Promise<WindowResult[]> {
-    const ips = await this.ledger.ipsOf(windowStart);
-    const items = await getAll(
+  /** Window summaries, by window start. */
+  async summaries(windowStarts: readonly number[]): Promise<Map<number, SummaryItem>> {
+    const items = (await getAll(
       this.doc,
       this.table,
-      ips.map((ip) => ({ ip, windowStart })),
+      [...new Set(windowStarts)].map((windowStart) => ({ bucket: SUMMARY_PARTITION, windowStart })),
+    )) as unknown as SummaryItem[];
+    return new Map(items.map((s) => [s.windowStart, s]));
+  }
+
+  async summary(windowStart: number): Promise<SummaryItem | undefined> {
+    return (await this.summaries([windowStart])).get(windowStart);
+  }
+
+  /** Some buckets of a window, by bucket. */
+  async buckets(windowStart: number, buckets: readonly string[]): Promise<Map<string, BucketItem>> {
+    const items = (await getAll(
+      this.doc,
+      this.table,
+      [...new Set(buckets)].map((bucket) => ({ bucket, windowStart })),
+    )) as unknown as BucketItem[];
+    return new Map(items.map((item) => [item.bucket, item]));
+  }
+
+  /**
+   * Merges contributions into a window: each bucket they touch read, merged (see mergeBucket) and written
+   * only if still at the version read, then the summary likewise. A bucket found merged already (a pass that
+   * died after writing it) is left as it is and still counted into the summary.
+   */
+  async mergeWindow(
+    contributions: readonly WindowContribution[],
+    previous: SummaryItem | undefined,
+    ctx: MergeContext,
+  ): Promise<WindowMerge> {
+    const byBucket = new Map<string, WindowContribution[]>();
+    for (const c of contributions) {
+      const split = new Map<string, { counts: Map<string, number>; late: Map<string, number> }>();
+      const part = (ip: string) => {
+        const bucket = bucketOf(ip);
+        let p = split.get(bucket);
+        if (!p) {
+          p = { counts: new Map(), late: new Map() };
+          split.set(bucket, p);
+        }
+        return p;
+      };
+      for (const [ip, n] of c.counts) part(ip).counts.set(ip, n);
+      for (const [ip, n] of c.late) part(ip).late.set(ip, n);
+      for (const [bucket, p] of split)
+        byBucket.set(bucket, [...(byBucket.get(bucket) ?? []), { ...c, counts: p.counts, late: p.late }]);
+    }
+    const current = await this.buckets(ctx.windowStart, [...byBucket.keys()]);
+    const after: BucketItem[] = [];
+    const changed: WindowResult[] = [];
+    const alerts: Alert[] = [];
+    // The buckets at once (each stands alone: its own guards, its own version).
+    const written = await Promise.all(
+      [...byBucket].map(async ([bucket, parts]) => {
+        const item = current.get(bucket);
+        const merge = mergeBucket(bucket, item, parts, ctx);
+        if (!merge.next) return { merge, item, ok: true };
+        return { merge, item: merge.next, ok: await this.putIfVersion(merge.next, item?.version) };
+      }),
     );
-    const sorted = this.published(items).sort(compareResults);
+    if (written.some((w) => !w.ok)) return { done: false, changed: [], alerts: [] };
+    for (const { merge, item } of written) {
+      if (item) after.push(item);
+      changed.push(...merge.changed);
+      alerts.push(...merge.alerts);
+    }
+    const summary = summarize(previous, after, contributions, ctx);
+    if (!(await this.putIfVersion(summary, previous?.version)))
+      return { done: false, changed: [], alerts: [] };
+    return { done: true, changed, alerts };
+  }
+
+  private async putIfVersion(item: BucketItem | SummaryItem, version: number | undefined): Promise<boolean> {
+    try {
+      await this.doc.send(
+        new PutCommand({
+          TableName: this.table,
+          Item: item as unknown as Record<string, unknown>,
+          ConditionExpression:
+            version === undefined ? 'attribute_not_exists(#bucket)' : '#version = :version',
+          ExpressionAttributeNames:
+            version === undefined ? { '#bucket': 'bucket' } : { '#version': 'version' },
+          ...(version === undefined ? {} : { ExpressionAttributeValues: { ':version': version } }),
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
+  }
+
+  /** Every result of a window and the alerts its buckets record (what a dead pass published, read again). */
+  async windowContents(windowStart: number): Promise<{ results: WindowResult[]; alerts: Alert[] }> {
+    const summary = await this.summary(windowStart);
+    if (!summary) return { results: [], alerts: [] };
+    const items = await this.buckets(windowStart, Object.keys(summary.buckets));
+    const results: WindowResult[] = [];
+    const alerts: Alert[] = [];
+    for (const item of items.values()) {
+      results.push(...resultsOfBucket(item));
+      alerts.push(...alertsOfBucket(item));
+    }
+    return { results, alerts };
+  }
+
+  /** All results of one window, largest count first; the top `limit` from its summary when it lists that many. */
+  async window(windowStart: number, limit?: number): Promise<WindowResult[]> {
+    const summary = await this.summary(windowStart);
+    if (!summary) return [];
+    if (limit !== undefined && (limit <= summary.top.length || summary.top.length === summary.ips))
+      return summary.top.slice(0, limit).map((e) => resultOfEntry(summary, e));
+    const items = await this.buckets(windowStart, Object.keys(summary.buckets));
+    const sorted = [...items.values()].flatMap(resultsOfBucket).sort(compareResults);
     return limit ? sorted.slice(0, limit) : sorted;
   }
 
-  /** One IP's results with window start in [fromMs, toMs], oldest first. */
+  /** One IP's results with window start in [fromMs, toMs], oldest first: one Query of its bucket. */
   async ip(ip: string, fromMs: number, toMs: number): Promise<WindowResult[]> {
-    return this.published(
-      await queryAll(this.doc, {
-        TableName: this.table,
-        KeyConditionExpression: 'ip = :ip AND windowStart BETWEEN :from AND :to',
-        ExpressionAttributeValues: { ':ip': ip, ':from': fromMs, ':to': toMs },
-      }),
-    );
+    const items = await queryAll<BucketItem>(this.doc, {
+      TableName: this.table,
+      KeyConditionExpression: '#bucket = :bucket AND windowStart BETWEEN :from AND :to',
+      ExpressionAttributeNames: { '#bucket': 'bucket', '#counts': 'counts', '#ip': ip },
+      ExpressionAttributeValues: { ':bucket': bucketOf(ip), ':from': fromMs, ':to': toMs },
+      FilterExpression: 'attribute_exists(#counts.#ip)',
+    });
+    return items.flatMap((item) => {
+      const r = resultOfIp(item, ip);
+      return r ? [r] : [];
+    });
+  }
+
+  /** Window summaries with start in [fromMs, toMs], oldest first. */
+  async summariesBetween(fromMs: number, toMs: number): Promise<SummaryItem[]> {
+    return queryAll<SummaryItem>(this.doc, {
+      TableName: this.table,
+      KeyConditionExpression: '#bucket = :bucket AND windowStart BETWEEN :from AND :to',
+      ExpressionAttributeNames: { '#bucket': 'bucket' },
+      ExpressionAttributeValues: { ':bucket': SUMMARY_PARTITION, ':from': fromMs, ':to': toMs },
+      ConsistentRead: true,
+    });
   }
 
   /** The window size of the stored windows (each holds its start and end), or undefined when none. */
@@ -55,16 +195,23 @@ export class ResultStore {
 
   /**
    * Results of every IP `matches` accepts, window start in [fromMs, toMs]: a prefix of addresses is no key
-   * of the table, so this scans it (read units for the whole table), filtering windows at the server.
+   * of the table, so this scans its buckets (read units for the whole table), filtering windows at the server.
    */
   async ipsMatching(matches: (ip: string) => boolean, fromMs: number, toMs: number): Promise<WindowResult[]> {
-    const items = await scanAll<Record<string, unknown>>(this.doc, {
-      TableName: this.table,
-      FilterExpression: 'windowStart BETWEEN :from AND :to AND emissions > :zero',
-      ExpressionAttributeValues: { ':from': fromMs, ':to': toMs, ':zero': 0 },
-    });
-    return this.published(items)
+    return (await this.allBuckets(fromMs, toMs))
+      .flatMap(resultsOfBucket)
       .filter((r) => matches(r.ip))
       .sort((a, b) => a.windowStart - b.windowStart || a.ip.localeCompare(b.ip));
+  }
+
+  /** Every bucket item with window start in [fromMs, toMs] (a scan). */
+  async allBuckets(fromMs = Number.MIN_SAFE_INTEGER, toMs = Number.MAX_SAFE_INTEGER): Promise<BucketItem[]> {
+    return scanAll<BucketItem>(this.doc, {
+      TableName: this.table,
+      FilterExpression: 'windowStart BETWEEN :from AND :to AND #bucket <> :summary',
+      ExpressionAttributeNames: { '#bucket': 'bucket' },
+      ExpressionAttributeValues: { ':from': fromMs, ':to': toMs, ':summary': SUMMARY_PARTITION },
+      ConsistentRead: true,
+    });
   }
 }

@@ -1,9 +1,9 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { POSITION_WIDTH, sequenceOfPosition, storedPosition } from '../sequence.js';
+import type { Commit } from '../pane.js';
+import { POSITION_WIDTH, storedPosition } from '../sequence.js';
 import type { ShardProgress } from '../watermark.js';
 import { queryAll } from './pages.js';
-import type { MarkUpdate } from './window-ledger.js';
 
 /** A shard's stored state, as the emitter reads it. */
 export interface ShardState extends ShardProgress {
@@ -16,8 +16,14 @@ export interface ShardState extends ShardProgress {
   readonly startedAt?: number;
   /** When the shard first carried a line of an IP that belongs on another shard (see markForeign). */
   readonly foreignSince?: number;
-  /** The item's attributes as read, where the window ledger's open marks are (see marksDue). */
-  readonly attributes: Readonly<Record<string, unknown>>;
+  /** Windows ending at or before this were closed by the emitter before this shard's watermark passed them. */
+  readonly closedThroughMs?: number;
+  /** The shard's last commit (see shared/pane.ts): the one commit not yet written as a record. */
+  readonly lastCommit?: Commit;
+  /** Where the emitter's next read of the shard's panes starts: below it, every pane is merged or void. */
+  readonly paneCursor?: string;
+  /** Set while redriven ranges of this shard wait to be merged (a token, cleared only as read). */
+  readonly rangesPending?: string;
 }
 
 /** What a batch finds when it begins: the stored progress, and a hole before it not folded yet. */
@@ -25,6 +31,10 @@ export interface BatchStart {
   readonly progress: ShardProgress | undefined;
   /** See {@link ShardState.foreignSince}. */
   readonly foreignSince?: number;
+  /** See {@link ShardState.closedThroughMs}: the step's advance is conditional on it being as read. */
+  readonly closedThroughMs?: number;
+  /** See {@link ShardState.lastCommit}: the step writes it as a record before its own advance. */
+  readonly lastCommit?: Commit;
   /**
    * Records before this batch that were never folded: the batch begun before it ended above the stored
    * position (Lambda gave it up and moved on), now or at an earlier attempt, and the position has not
@@ -50,6 +60,19 @@ function foreignSinceOf(item: Record<string, unknown> | undefined): { foreignSin
   return typeof item?.foreignSince === 'number' ? { foreignSince: item.foreignSince } : {};
 }
 
+/** The fence and the last commit: what a step must find unchanged, and what it records. */
+function commitStateOf(item: Record<string, unknown> | undefined): {
+  closedThroughMs?: number;
+  lastCommit?: Commit;
+} {
+  return {
+    ...(typeof item?.closedThroughMs === 'number' ? { closedThroughMs: item.closedThroughMs } : {}),
+    ...(typeof item?.commitFrom === 'string' && typeof item.commitToken === 'string'
+      ? { lastCommit: { from: item.commitFrom, token: item.commitToken } }
+      : {}),
+  };
+}
+
 function batchStart(item: Record<string, unknown> | undefined): BatchStart {
   const progress = progressOf(item);
   const position = progress?.position ?? '';
@@ -57,6 +80,7 @@ function batchStart(item: Record<string, unknown> | undefined): BatchStart {
   return {
     progress,
     ...foreignSinceOf(item),
+    ...commitStateOf(item),
     ...(open ? { gap: { after: String(item?.gapAfter ?? ''), before: String(item?.gapBefore) } } : {}),
   };
 }
@@ -183,7 +207,7 @@ export class ShardStateStore {
     const out = await this.doc.send(
       new GetCommand({ TableName: this.table, Key: { stream: this.stream, shardId }, ConsistentRead: true }),
     );
-    return { progress: progressOf(out.Item), ...foreignSinceOf(out.Item) };
+    return { progress: progressOf(out.Item), ...foreignSinceOf(out.Item), ...commitStateOf(out.Item) };
   }
 
   /**
@@ -205,19 +229,20 @@ export class ShardStateStore {
   }
 
   /**
-   * Records that everything through `next.position` is written. Written last in an invocation, and only
-   * if the stored position is still the one read at its start.
+   * Commits a fold step (see shared/pane.ts): records that everything through `next.position` is written, only
+   * if the stored position is still the one the step started at and the emitter's fence is as the step read it
+   * (a fence moved since would change what the step finds late). The step's commit becomes the shard's last.
+   * Without a commit (the at-least-once demonstration) the position is written whatever is stored.
    */
   async advance(
     shardId: string,
     previous: ShardProgress | undefined,
     next: StoredProgress,
     now: number,
-    /** The window ledger's open marks of the step, set in the same update (see WindowLedger). */
-    marks?: MarkUpdate,
+    commit?: { readonly commit: Commit; readonly closedThroughMs: number | undefined },
   ): Promise<void> {
-    const values: Record<string, unknown> = { ':seq': next.position, ':now': now, ...marks?.values };
-    const sets = ['sequenceNumber = :seq', 'updatedAt = :now', ...(marks?.sets ?? [])];
+    const values: Record<string, unknown> = { ':seq': next.position, ':now': now };
+    const sets = ['sequenceNumber = :seq', 'updatedAt = :now'];
     if (next.maxEventMs !== undefined) {
       values[':max'] = next.maxEventMs;
       values[':wm'] = next.watermarkMs;
@@ -230,12 +255,18 @@ export class ShardStateStore {
       sets.push('pendingEventMs = :pending');
       remove = '';
     }
-    let condition = 'attribute_not_exists(sequenceNumber)';
-    if (previous) {
-      // The position as stored: one written before line indexes is compared as it was written.
-      condition = 'sequenceNumber IN (:previous, :previousRecord)';
-      values[':previous'] = previous.position;
-      values[':previousRecord'] = sequenceOfPosition(previous.position);
+    const conditions: string[] = [];
+    if (commit) {
+      values[':from'] = commit.commit.from;
+      values[':token'] = commit.commit.token;
+      sets.push('commitFrom = :from', 'commitToken = :token');
+      conditions.push(previous ? 'sequenceNumber = :previous' : 'attribute_not_exists(sequenceNumber)');
+      if (previous) values[':previous'] = previous.position;
+      if (commit.closedThroughMs === undefined) conditions.push('attribute_not_exists(closedThroughMs)');
+      else {
+        conditions.push('closedThroughMs = :closed');
+        values[':closed'] = commit.closedThroughMs;
+      }
     }
     try {
       await this.doc.send(
@@ -243,8 +274,7 @@ export class ShardStateStore {
           TableName: this.table,
           Key: { stream: this.stream, shardId },
           UpdateExpression: `SET ${sets.join(', ')}${remove}`,
-          ConditionExpression: condition,
-          ...(marks && marks.sets.length > 0 ? { ExpressionAttributeNames: marks.names } : {}),
+          ...(conditions.length > 0 ? { ConditionExpression: conditions.join(' AND ') } : {}),
           ExpressionAttributeValues: values,
         }),
       );
@@ -255,37 +285,72 @@ export class ShardStateStore {
   }
 
   /**
-   * For concurrent batches of one shard (ParallelizationFactor > 1): only ever raises the event-time maximum
-   * and position; a lower value than stored is simply not written. An unconfirmed jump is kept with a
-   * maximum no lower than the stored one (so single-record batches of a sparse shard still confirm each
-   * other), or alone while the shard has no confirmed maximum.
+   * The emitter's fence: before it closes windows of this shard by more than the shard's own watermark (the
+   * idle rule, the end of an input, the stream's watermark), it records that windows ending at or before
+   * `closedThroughMs` are closed, only if the shard is still at the position it read. A step that began before
+   * then fails its advance and is folded again, finding them closed. False when the shard moved.
    */
-  async raise(shardId: string, next: StoredProgress, now: number): Promise<void> {
-    const values: Record<string, unknown> = { ':seq': next.position, ':now': now };
-    const sets = ['sequenceNumber = :seq', 'updatedAt = :now'];
-    let condition: string;
-    if (next.maxEventMs !== undefined) {
-      values[':max'] = next.maxEventMs;
-      values[':wm'] = next.watermarkMs;
-      sets.push('maxEventMs = :max', 'watermarkMs = :wm');
-      condition = 'attribute_not_exists(maxEventMs) OR maxEventMs <= :max';
-    } else if (next.pendingEventMs !== undefined) {
-      condition = 'attribute_not_exists(maxEventMs)';
-    } else {
-      return;
-    }
-    if (next.pendingEventMs !== undefined) {
-      values[':pending'] = next.pendingEventMs;
-      sets.push('pendingEventMs = :pending');
-    }
+  async fence(shardId: string, positionAsRead: string, closedThroughMs: number): Promise<boolean> {
     try {
       await this.doc.send(
         new UpdateCommand({
           TableName: this.table,
           Key: { stream: this.stream, shardId },
-          UpdateExpression: `SET ${sets.join(', ')}`,
-          ConditionExpression: condition,
-          ExpressionAttributeValues: values,
+          UpdateExpression: 'SET closedThroughMs = :closed',
+          ConditionExpression: `${positionAsRead ? 'sequenceNumber = :position' : 'attribute_not_exists(sequenceNumber)'} AND (attribute_not_exists(closedThroughMs) OR closedThroughMs < :closed)`,
+          ExpressionAttributeValues: {
+            ':closed': closedThroughMs,
+            ...(positionAsRead ? { ':position': positionAsRead } : {}),
+          },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
+  }
+
+  /** Moves the emitter's cursor over a shard's panes forward (never back: a slower pass may read an older one). */
+  async moveCursor(shardId: string, cursor: string): Promise<void> {
+    try {
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: { stream: this.stream, shardId },
+          UpdateExpression: 'SET paneCursor = :cursor',
+          ConditionExpression:
+            'attribute_exists(sequenceNumber) AND (attribute_not_exists(paneCursor) OR paneCursor < :cursor)',
+          ExpressionAttributeValues: { ':cursor': cursor },
+        }),
+      );
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+    }
+  }
+
+  /** Tells the emitter a redriven range of this shard waits to be merged. */
+  async markRangesPending(shardId: string, token: string): Promise<void> {
+    await this.doc.send(
+      new UpdateCommand({
+        TableName: this.table,
+        Key: { stream: this.stream, shardId },
+        UpdateExpression: 'SET rangesPending = :token',
+        ExpressionAttributeValues: { ':token': token },
+      }),
+    );
+  }
+
+  /** Clears the flag as read, unless another range was marked since. */
+  async clearRangesPending(shardId: string, token: string): Promise<void> {
+    try {
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: { stream: this.stream, shardId },
+          UpdateExpression: 'REMOVE rangesPending',
+          ConditionExpression: 'rangesPending = :token',
+          ExpressionAttributeValues: { ':token': token },
         }),
       );
     } catch (error) {
@@ -305,7 +370,9 @@ export class ShardStateStore {
       shardId: String(item.shardId),
       position: typeof item.sequenceNumber === 'string' ? storedPosition(item.sequenceNumber) : '',
       ...foreignSinceOf(item),
-      attributes: item,
+      ...commitStateOf(item),
+      ...(typeof item.paneCursor === 'string' ? { paneCursor: item.paneCursor } : {}),
+      ...(typeof item.rangesPending === 'string' ? { rangesPending: item.rangesPending } : {}),
       maxEventMs: item.maxEventMs as number | undefined,
       pendingEventMs: item.pendingEventMs as number | undefined,
       watermarkMs: item.watermarkMs as number | undefined,

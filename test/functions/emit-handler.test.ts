@@ -6,9 +6,9 @@ import { createFoldHandler } from '../../functions/fold-handler.js';
 import { localContext } from '../../local/lambda/lambda-context.js';
 import { scheduledEvent } from '../../local/lambda/pipeline.js';
 import type { EmitReport } from '../../shared/emit-due-windows.js';
-import type { WindowItem } from '../../shared/store/window-item.js';
-import { WindowStore } from '../../shared/store/window-store.js';
+import { ResultStore } from '../../shared/store/result-store.js';
 import { kinesisEvent } from '../helpers/records.js';
+import { countedSoFar } from '../helpers/results.js';
 import { startTestStack, type TestStack } from '../helpers/stack.js';
 
 const logger = new Logger({ serviceName: 'test', logLevel: 'ERROR' });
@@ -60,8 +60,9 @@ describe('emit handler against the emulators', () => {
     );
     assert.deepEqual(await results.window(W15), [], 'the 18:40:15 window is not due yet');
     assert.equal(
-      (await new WindowStore(stack.doc, stack.names.windows).get('10.5.0.1', W15))?.status,
-      'OPEN',
+      (await countedSoFar(stack.emit, stack.doc, stack.names.windows)).get(`10.5.0.1 ${W15}`),
+      1,
+      'its count is committed, waiting for the window to be due',
     );
   });
 
@@ -80,7 +81,7 @@ describe('emit handler against the emulators', () => {
     for (const k of all) assert.match(k, / 2$/);
   });
 
-  it('loses nothing when the emitter crashes between writing results and closing windows', async () => {
+  it('loses nothing when the emitter crashes while writing results', async () => {
     await fold(stack, 'shardId-000000000002', [
       '18:40:10 10.7.0.1',
       '18:40:11 10.7.0.2',
@@ -88,13 +89,13 @@ describe('emit handler against the emulators', () => {
       '18:40:30 10.7.0.3',
       '18:40:30 10.7.0.3',
     ]);
-    class CrashOnClose extends WindowStore {
-      override async close(_item: WindowItem, _closedAt: number): Promise<boolean> {
+    class CrashOnMerge extends ResultStore {
+      override async mergeWindow(): Promise<never> {
         throw new Error('emitter killed after writing results');
       }
     }
     const crashing = createEmitHandler(
-      { ...stack.emit, windows: new CrashOnClose(stack.doc, stack.names.windows) },
+      { ...stack.emit, results: new CrashOnMerge(stack.doc, stack.names.windows) },
       logger,
     );
     await assert.rejects(crashing(scheduledEvent(), localContext('emit')), /emitter killed/);

@@ -17,7 +17,8 @@ import type { TestStack } from './stack.js';
 export function faultyHandlers(
   stack: TestStack,
   options: {
-    parallelizationFactor?: number;
+    /** Lines a fold step at most (the product's 5,000 by default), to make small batches of several steps. */
+    linesPerStep?: number;
     publish?: (results: readonly WindowResult[]) => void;
     /** Receives the alerts the emitter delivers (ALERT_THRESHOLD in env); none are raised without it. */
     deliverAlerts?: (alerts: readonly Alert[]) => void;
@@ -34,7 +35,6 @@ export function faultyHandlers(
   const doc = documentClient(client);
   const env = {
     ...stack.env,
-    PARALLELIZATION_FACTOR: String(options.parallelizationFactor ?? 1),
     WRITE_CONCURRENCY: '1',
     ...options.env,
   };
@@ -43,7 +43,13 @@ export function faultyHandlers(
     injector,
     doc,
     logger,
-    fold: createFoldHandler(foldDependencies(env, doc, stack.kinesis), logger),
+    fold: createFoldHandler(
+      {
+        ...foldDependencies(env, doc, stack.kinesis),
+        ...(options.linesPerStep ? { linesPerStep: options.linesPerStep } : {}),
+      },
+      logger,
+    ),
     emit: createEmitHandler(
       {
         ...emitDependencies(env, doc, stack.kinesis, options.deliverAlerts),

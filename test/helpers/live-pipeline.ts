@@ -1,4 +1,3 @@
-import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { type Emulators, startEmulators } from '../../local/aws/emulators.js';
 import type { FaultInjector } from '../../local/lambda/faults.js';
 import { type Pipeline, startPipeline } from '../../local/lambda/pipeline.js';
@@ -8,7 +7,7 @@ import { pause } from '../../shared/pause.js';
 import type { WindowResult } from '../../shared/result.js';
 import { type PipelineSettings, resolveSettings } from '../../shared/settings.js';
 import { formatClock } from '../../shared/time.js';
-import { scanResults } from './results.js';
+import { scanLate, scanResults } from './results.js';
 
 /**
  * The pipeline as `ipcount run --serve` runs it: live, the emitter on its schedule, lines arriving from a
@@ -62,8 +61,6 @@ export async function startLivePipeline(
   });
   const schedule: Schedule = pipeline.startSchedule();
   const producer = new StreamProducer(pipeline.kinesis, pipeline.names.stream);
-  const scan = async (table: string) =>
-    (await pipeline.doc.send(new ScanCommand({ TableName: table, ConsistentRead: true }))).Items ?? [];
   return {
     pipeline,
     published,
@@ -88,7 +85,7 @@ export async function startLivePipeline(
       return counts;
     },
     async lateRecords() {
-      return (await scan(pipeline.names.windows)).reduce((sum, item) => sum + Number(item.late ?? 0), 0);
+      return scanLate(pipeline.doc, pipeline.names.windows);
     },
     async stop() {
       await schedule.stop();

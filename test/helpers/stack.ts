@@ -59,7 +59,7 @@ export async function startTestStack(
     env,
     fold: foldDependencies(env, doc, kinesis),
     emit: emitDependencies(env, doc, kinesis),
-    results: new ResultStore(doc, names.windows, emitDependencies(env, doc, kinesis).ledger),
+    results: new ResultStore(doc, names.windows),
     stop: async () => {
       doc.destroy();
       kinesis.destroy();

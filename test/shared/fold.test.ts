@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { seededRandom } from '../../local/sources/generate.js';
-import { type FoldPlan, foldBatch, remainderAfter } from '../../shared/fold.js';
+import { type FoldPlan, foldBatch } from '../../shared/fold.js';
 import type { ShardProgress } from '../../shared/watermark.js';
 import { shardRecords } from '../helpers/records.js';
 
@@ -150,16 +150,6 @@ describe('foldBatch', () => {
       whole.deadLetters.map((d) => d.position),
     );
     assert.ok(late.length > 0, 'the data should contain late records for this test to mean anything');
-  });
-});
-
-describe('remainderAfter', () => {
-  const c = { ip: '10.0.0.1', windowStart: 0, windowEnd: 5000, positions: ['0001', '0005', '0009'] };
-  it('keeps only the records above the stored guard', () => {
-    assert.deepEqual(remainderAfter(c, '0005')?.positions, ['0009']);
-  });
-  it('is undefined when the guard covers every record', () => {
-    assert.equal(remainderAfter(c, '0009'), undefined);
   });
 });
 

@@ -22,23 +22,41 @@ describe('provision', () => {
     await provision(kinesis, dynamo, names, 1, 'twice');
   });
 
-  it('refuses a windows table keyed as an earlier version keyed it, naming both key schemas', async () => {
-    const kinesis = createKinesisClient(emulators.kinesis);
-    const dynamo = createDynamoClient(emulators.dynamo);
-    const names = resourceNames('older');
-    // The windows table before window items became the results: one key, `pk` = `ip#windowStart`.
-    await dynamo.send(
-      new CreateTableCommand({
-        TableName: names.windows,
-        BillingMode: 'PAY_PER_REQUEST',
-        AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
-        KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
-      }),
-    );
-    await assert.rejects(provision(kinesis, dynamo, names, 1, 'older'), (error: Error) => {
-      assert.match(error.message, /older-windows is keyed \(pk HASH\), not \(ip HASH, windowStart RANGE\)/);
-      assert.match(error.message, /new --data-dir/);
-      return true;
+  for (const [layout, keys] of [
+    // Before window items became the results: one key, `pk` = `ip#windowStart`.
+    ['pk', [{ name: 'pk', type: 'S', key: 'HASH' }]],
+    // A window item per (ip, window), before pre-aggregated panes and result buckets.
+    [
+      'ip',
+      [
+        { name: 'ip', type: 'S', key: 'HASH' },
+        { name: 'windowStart', type: 'N', key: 'RANGE' },
+      ],
+    ],
+  ] as const)
+    it(`refuses a windows table keyed as an earlier version keyed it (${layout}), naming both key schemas`, async () => {
+      const kinesis = createKinesisClient(emulators.kinesis);
+      const dynamo = createDynamoClient(emulators.dynamo);
+      const prefix = `older${layout}`;
+      const names = resourceNames(prefix);
+      await dynamo.send(
+        new CreateTableCommand({
+          TableName: names.windows,
+          BillingMode: 'PAY_PER_REQUEST',
+          AttributeDefinitions: keys.map((k) => ({ AttributeName: k.name, AttributeType: k.type })),
+          KeySchema: keys.map((k) => ({ AttributeName: k.name, KeyType: k.key })),
+        }),
+      );
+      const described = keys.map((k) => `${k.name} ${k.key}`).join(', ');
+      await assert.rejects(provision(kinesis, dynamo, names, 1, prefix), (error: Error) => {
+        assert.ok(
+          error.message.includes(
+            `${prefix}-windows is keyed (${described}), not (bucket HASH, windowStart RANGE)`,
+          ),
+          error.message,
+        );
+        assert.match(error.message, /new --data-dir/);
+        return true;
+      });
     });
-  });
 });

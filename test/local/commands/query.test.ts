@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { before, describe, it } from 'node:test';
 import { query } from '../../../local/commands/query.js';
+import { compactPosition } from '../../../shared/pane.js';
 import { linePosition, padSequence } from '../../../shared/sequence.js';
-import { ledgerEntriesOf } from '../../../shared/store/window-ledger.js';
 import { ipcount } from '../../helpers/cli.js';
 import { startTestStack } from '../../helpers/stack.js';
 
@@ -140,19 +140,23 @@ describe('ipcount query on a deployment that published no settings (a stack read
     const stack = await startTestStack();
     try {
       const start = Date.parse('2026-11-29T10:00:00Z');
-      // Two windows counted and closed, as the fold and the emitter leave them.
-      const contribution = (ip: string, count: number) => ({
-        ip,
-        windowStart: start,
-        windowEnd: start + 10_000,
-        kind: 'count' as const,
-        positions: Array.from({ length: count }, (_, i) => linePosition(padSequence(String(100 + i)), 0)),
-      });
-      const written = [contribution('10.9.0.1', 4), contribution('10.9.0.2', 7)];
-      await stack.emit.ledger.record('shardId-000000000000', ledgerEntriesOf(written, false), Date.now());
-      for (const c of written) await stack.fold.windows.apply('shardId-000000000000', c, 0);
-      for (const item of await stack.fold.windows.getMany(written))
-        await stack.fold.windows.close(item, Date.now(), 1);
+      // A 10 s window's results, as the emitter merges them.
+      await stack.results.mergeWindow(
+        [
+          {
+            guardKey: 'shardId-000000000000',
+            from: compactPosition(linePosition(padSequence('100'), 0)),
+            shardId: 'shardId-000000000000',
+            counts: new Map([
+              ['10.9.0.1', 4],
+              ['10.9.0.2', 7],
+            ]),
+            late: new Map(),
+          },
+        ],
+        undefined,
+        { windowStart: start, windowEnd: start + 10_000, now: Date.now(), alertThreshold: 0, expiresAt: 0 },
+      );
       const stdout = new Capture();
       const stderr = new Capture();
       await query(

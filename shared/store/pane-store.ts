@@ -1,0 +1,273 @@
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { BatchWriteCommand, type DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { type Commit, committedPanes, type Pane, type PaneSource, type PaneWindow, START } from '../pane.js';
+import { putAll } from './batch.js';
+import { ITEM_BUDGET_BYTES } from './limits.js';
+import { queryAll } from './pages.js';
+
+/**
+ * Panes and their commits, in the shard-state table under partition keys of their own (see shared/tables.ts):
+ * a shard's step panes in `<stream>#panes#<shardId>`, sorted by the position the step started at, so the
+ * emitter reads what is new with one Query from its cursor; a shard's redriven ranges, and their commit
+ * records, in `<stream>#range-panes#<shardId>`. A pane is one item, or several when its counts would not fit
+ * one (chunks share the token). Values are maps a person can read: window start → IP → count.
+ */
+export interface PaneRead {
+  readonly panes: Pane[];
+  /** Commit records read with them: `from` → committed token. */
+  readonly commits: Map<string, string>;
+}
+
+const COMMIT = 'commit';
+
+/** A shard's panes not passed by the emitter yet, as the commit protocol counts them. */
+export interface ShardPanes {
+  readonly shardId: string;
+  /** Committed step panes with `from` in [cursor, position). */
+  readonly steps: Pane[];
+  /** Committed panes of redriven ranges (read only while the shard's state says some wait). */
+  readonly ranges: Pane[];
+  /** Range pane items, to delete once merged or void. */
+  readonly rangeKeys: Record<string, string>[];
+  /** Ranges with a commit: their items are merged (committed) or void (another attempt won). */
+  readonly rangesDecided: ReadonlySet<string>;
+}
+
+/** What the emitter keeps of a shard's state to read its panes. */
+export interface PaneCursor {
+  readonly shardId: string;
+  readonly position: string;
+  readonly paneCursor?: string;
+  readonly lastCommit?: Commit;
+  readonly rangesPending?: string;
+}
+
+export class PaneStore {
+  constructor(
+    private readonly doc: DynamoDBDocumentClient,
+    private readonly table: string,
+    private readonly stream: string,
+    /** How long panes and commit records are kept (TTL), seconds past the later of now and their windows. */
+    private readonly retentionSeconds: number,
+  ) {}
+
+  private partition(source: PaneSource, shardId: string): string {
+    return `${this.stream}#${source === 'step' ? 'panes' : 'range-panes'}#${shardId}`;
+  }
+
+  /**
+   * A step's pane items, put in batches. The first carries the shard's previous commit as its record (no
+   * item of its own): whichever attempt of this step writes it, that commit is a fact.
+   */
+  async writeStep(pane: Pane, now: number, previousCommit?: Commit): Promise<void> {
+    const items = this.paneItems(pane, now);
+    const first = items[0];
+    if (previousCommit && first) {
+      first.commitFrom = previousCommit.from;
+      first.commitToken = previousCommit.token;
+    }
+    await putAll(this.doc, this.table, items);
+  }
+
+  /** A redriven range's pane items. Committed apart, by {@link commitRange}. */
+  async writeRange(pane: Pane, now: number): Promise<void> {
+    await putAll(this.doc, this.table, this.paneItems(pane, now));
+  }
+
+  /** The range's commit: true if this attempt won it (the first to finish), false if another had. */
+  async commitRange(shardId: string, commit: Commit, now: number): Promise<boolean> {
+    try {
+      await this.doc.send(
+        new PutCommand({
+          TableName: this.table,
+          Item: this.commitItem(shardId, commit, now),
+          ConditionExpression: 'attribute_not_exists(shardId)',
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
+  }
+
+  /**
+   * A shard's committed panes not passed yet, from its state as read before (see shared/pane.ts): its steps
+   * from the cursor to the position, and its redriven ranges if some wait. With the commit check off (the
+   * at-least-once demonstration), every attempt's.
+   */
+  async committed(state: PaneCursor, exactlyOnce = true): Promise<ShardPanes> {
+    const none = {
+      shardId: state.shardId,
+      steps: [],
+      ranges: [],
+      rangeKeys: [],
+      rangesDecided: new Set<string>(),
+    };
+    const steps = state.position
+      ? await this.pendingSteps(state.shardId, state.paneCursor, state.position)
+      : undefined;
+    const commits = new Map(steps?.commits ?? []);
+    if (state.lastCommit) commits.set(state.lastCommit.from, state.lastCommit.token);
+    const stepPanes = steps ? (exactlyOnce ? committedPanes(steps.panes, commits) : steps.panes) : [];
+    if (state.rangesPending === undefined) return { ...none, steps: stepPanes };
+    const ranges = await this.pendingRanges(state.shardId);
+    return {
+      ...none,
+      steps: stepPanes,
+      ranges: exactlyOnce ? committedPanes(ranges.panes, ranges.commits) : ranges.panes,
+      rangeKeys: ranges.keys,
+      rangesDecided: new Set(ranges.commits.keys()),
+    };
+  }
+
+  /**
+   * A shard's step panes and commit records with `from` in [cursor, before): everything decided that the
+   * emitter has not passed yet. `before` is the shard's position as read before this query.
+   */
+  async pendingSteps(shardId: string, cursor: string | undefined, before: string): Promise<PaneRead> {
+    const items = await queryAll(this.doc, {
+      TableName: this.table,
+      KeyConditionExpression: '#stream = :stream AND shardId BETWEEN :from AND :before',
+      ExpressionAttributeNames: { '#stream': 'stream' },
+      ExpressionAttributeValues: {
+        ':stream': this.partition('step', shardId),
+        ':from': cursor ?? START,
+        // Items of the step starting at `before` sort after it (`before#…`): in flight, not read.
+        ':before': before,
+      },
+      ConsistentRead: true,
+    });
+    return this.assemble(shardId, 'step', items);
+  }
+
+  /** Every pane and commit record of a shard's redriven ranges, and the keys of the pane items. */
+  async pendingRanges(shardId: string): Promise<PaneRead & { keys: Record<string, string>[] }> {
+    const items = await queryAll(this.doc, {
+      TableName: this.table,
+      KeyConditionExpression: '#stream = :stream',
+      ExpressionAttributeNames: { '#stream': 'stream' },
+      ExpressionAttributeValues: { ':stream': this.partition('range', shardId) },
+      ConsistentRead: true,
+    });
+    const keys = items
+      .filter((item) => !String(item.shardId).endsWith(`#${COMMIT}`))
+      .map((item) => ({ stream: String(item.stream), shardId: String(item.shardId) }));
+    return { ...this.assemble(shardId, 'range', items), keys };
+  }
+
+  /** Deletes range pane items once merged (their commit records stay, so a second redrive cannot commit). */
+  async deleteItems(keys: readonly Record<string, string>[]): Promise<void> {
+    for (let i = 0; i < keys.length; i += 25) {
+      const chunk = keys.slice(i, i + 25).map((Key) => ({ DeleteRequest: { Key } }));
+      await this.doc.send(new BatchWriteCommand({ RequestItems: { [this.table]: chunk } }));
+    }
+  }
+
+  private commitItem(shardId: string, commit: Commit, now: number) {
+    return {
+      stream: this.partition('range', shardId),
+      shardId: `${commit.from}#${COMMIT}`,
+      from: commit.from,
+      token: commit.token,
+      expiresAt: Math.ceil(now / 1000) + this.retentionSeconds,
+    };
+  }
+
+  /** Chunks of at most {@link ITEM_BUDGET_BYTES}: a step of many windows or IPs still fits DynamoDB's items. */
+  private paneItems(pane: Pane, now: number): Record<string, unknown>[] {
+    const items: Record<string, unknown>[] = [];
+    let counts: Record<string, Record<string, number>> = {};
+    let late: Record<string, Record<string, number>> = {};
+    let ends: Record<string, number> = {};
+    let bytes = 0;
+    let lastEnd = now;
+    const flush = () => {
+      const chunk = items.length;
+      items.push({
+        stream: this.partition(pane.source, pane.shardId),
+        shardId: `${pane.from}#${pane.token}#${chunk}`,
+        from: pane.from,
+        token: pane.token,
+        ends,
+        counts,
+        ...(Object.keys(late).length > 0 ? { late } : {}),
+        expiresAt: Math.ceil(Math.max(lastEnd, now) / 1000) + this.retentionSeconds,
+      });
+      counts = {};
+      late = {};
+      ends = {};
+      bytes = 0;
+    };
+    const add = (kind: 'counts' | 'late', window: PaneWindow, ip: string, n: number) => {
+      const key = String(window.windowStart);
+      const entryBytes = ip.length + 12;
+      if (bytes + entryBytes + 40 > ITEM_BUDGET_BYTES) flush();
+      const into = kind === 'counts' ? counts : late;
+      if (ends[key] === undefined) {
+        ends[key] = window.windowEnd;
+        bytes += key.length + 12;
+      }
+      let ips = into[key];
+      if (!ips) {
+        ips = {};
+        into[key] = ips;
+        bytes += key.length + 4;
+      }
+      ips[ip] = n;
+      bytes += entryBytes;
+    };
+    for (const window of pane.windows) {
+      lastEnd = Math.max(lastEnd, window.windowEnd);
+      for (const [ip, n] of window.counts) add('counts', window, ip, n);
+      for (const [ip, n] of window.late) add('late', window, ip, n);
+    }
+    if (bytes > 0 || items.length === 0) flush();
+    return items;
+  }
+
+  private assemble(shardId: string, source: PaneSource, items: readonly Record<string, unknown>[]): PaneRead {
+    const commits = new Map<string, string>();
+    const byAttempt = new Map<string, { from: string; token: string; windows: Map<number, MutableWindow> }>();
+    for (const item of items) {
+      const from = String(item.from);
+      const token = String(item.token);
+      if (String(item.shardId).endsWith(`#${COMMIT}`)) {
+        commits.set(from, token);
+        continue;
+      }
+      if (typeof item.commitFrom === 'string') commits.set(item.commitFrom, String(item.commitToken));
+      const id = `${from}#${token}`;
+      let attempt = byAttempt.get(id);
+      if (!attempt) {
+        attempt = { from, token, windows: new Map() };
+        byAttempt.set(id, attempt);
+      }
+      const ends = (item.ends ?? {}) as Record<string, number>;
+      const windowOf = (key: string): MutableWindow => {
+        const windowStart = Number(key);
+        let window = attempt?.windows.get(windowStart);
+        if (!window) {
+          window = { windowStart, windowEnd: Number(ends[key]), counts: new Map(), late: new Map() };
+          attempt?.windows.set(windowStart, window);
+        }
+        return window;
+      };
+      for (const [key, ips] of Object.entries((item.counts ?? {}) as Record<string, Record<string, number>>))
+        for (const [ip, n] of Object.entries(ips)) windowOf(key).counts.set(ip, Number(n));
+      for (const [key, ips] of Object.entries((item.late ?? {}) as Record<string, Record<string, number>>))
+        for (const [ip, n] of Object.entries(ips)) windowOf(key).late.set(ip, Number(n));
+    }
+    const panes = [...byAttempt.values()].map(
+      (a): Pane => ({ shardId, source, from: a.from, token: a.token, windows: [...a.windows.values()] }),
+    );
+    return { panes, commits };
+  }
+}
+
+interface MutableWindow {
+  readonly windowStart: number;
+  readonly windowEnd: number;
+  readonly counts: Map<string, number>;
+  readonly late: Map<string, number>;
+}
