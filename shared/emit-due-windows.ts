@@ -72,7 +72,8 @@ export interface EmitOptions {
   readonly endOfInput?: boolean;
 }
 
-const DEFAULT_MAX_WINDOWS_PER_PASS = 2_000;
+/** Windows one pass merges at most: its journal entry lists them (well inside an item). */
+const DEFAULT_MAX_WINDOWS_PER_PASS = 10_000;
 
 /** One window's pending panes, as this pass found them. */
 interface PendingWindow {

@@ -43,6 +43,10 @@ export interface RunStats {
   producerRetries: number;
   /** DynamoDB requests made by the fold and emit handlers (counted at the client, retries included). */
   dynamoRequests: number;
+  /** DynamoDB write units, as on-demand tables bill them (1 KB each, per item, the larger image). */
+  writeUnits: number;
+  /** DynamoDB read units (4 KB each, strongly consistent). */
+  readUnits: number;
   durationMs: number;
   linesPerSecond: number;
 }
@@ -113,6 +117,8 @@ export async function reportRun(facts: RunFacts): Promise<RunStats> {
     missingRecords: Math.max(0, source.discardedLines - healed),
     producerRetries: produced.retried,
     dynamoRequests: [...pipeline.dynamoRequests.values()].reduce((a, b) => a + b, 0),
+    writeUnits: Math.round(pipeline.capacity.writeUnits),
+    readUnits: Math.round(pipeline.capacity.readUnits * 10) / 10,
     durationMs,
     linesPerSecond: Math.round((produced.sent / durationMs) * 1000),
   };
@@ -143,6 +149,8 @@ export function emptyRunStats(startedAt: number): RunStats {
     missingRecords: 0,
     producerRetries: 0,
     dynamoRequests: 0,
+    writeUnits: 0,
+    readUnits: 0,
     linesPerSecond: 0,
   };
   return { ...zero, durationMs: Date.now() - startedAt };

@@ -424,6 +424,11 @@ export function describeRun(stats: RunStats, options: RunOptions): string[] {
         : '') +
       ` (${stats.linesPerSecond} lines/s)`,
   ];
+  if (stats.records > 0)
+    out.push(
+      `DynamoDB: ${stats.dynamoRequests} requests, ${stats.writeUnits} write units and ${stats.readUnits} read units ` +
+        `(${(stats.writeUnits / stats.records).toFixed(4)} write units a line, as on-demand tables bill them)`,
+    );
   if (stats.alreadyOnStream > 0)
     out.push(
       `resumed: ${stats.alreadyOnStream} earlier lines of the input were on the stream already and not put again; ` +

@@ -16,6 +16,7 @@ import {
   functionSettingsEnvironment,
   type PipelineSettings,
 } from '../../shared/settings.js';
+import { type CapacityTally, meterCapacity } from '../../shared/store/capacity-meter.js';
 import {
   type AwsTarget,
   createDynamoClient,
@@ -82,6 +83,8 @@ export interface Pipeline {
   readonly foldReports: FoldReport[];
   /** DynamoDB requests made by the handlers, by command (what the bench charges to recovery). */
   readonly dynamoRequests: Map<string, number>;
+  /** DynamoDB write and read units of every request the pipeline made (see capacity-meter). */
+  readonly capacity: CapacityTally;
   /**
    * One emitter run, as the schedule makes it: true when it emitted every window that was due. A failed
    * run is reported (`onEmitError`) and simply followed by the next, as on the schedule.
@@ -148,6 +151,8 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     },
     { step: 'initialize', name: 'ipcountCountRequests', priority: 'high' },
   );
+  // Units as on-demand DynamoDB bills them, for `--stats` and the run's summary.
+  const capacity = meterCapacity(dynamo);
   const { writeDelayMs } = options;
   if (writeDelayMs)
     dynamo.middlewareStack.add(
@@ -250,6 +255,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     deadLetters: new DeadLetterStore(doc, names.deadLetters),
     foldReports,
     dynamoRequests,
+    capacity,
     emit,
     emitOnce,
     startSchedule: () => {

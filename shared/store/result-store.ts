@@ -88,17 +88,30 @@ export class ResultStore {
       for (const [bucket, p] of split)
         byBucket.set(bucket, [...(byBucket.get(bucket) ?? []), { ...c, counts: p.counts, late: p.late }]);
     }
-    const current = await this.buckets(ctx.windowStart, [...byBucket.keys()]);
+    // Only buckets the summary lists can exist (a bucket is written before the summary that lists it), so the
+    // others are not read. A pass that died between a bucket and its summary leaves one unlisted: its put,
+    // conditional on absence, then fails, and that bucket is read and merged again.
+    const listed = new Set(Object.keys(previous?.buckets ?? {}));
+    const current = await this.buckets(
+      ctx.windowStart,
+      [...byBucket.keys()].filter((b) => listed.has(b)),
+    );
     const after: BucketItem[] = [];
     const changed: WindowResult[] = [];
     const alerts: Alert[] = [];
+    const mergeInto = async (bucket: string, parts: WindowContribution[], item: BucketItem | undefined) => {
+      const merge = mergeBucket(bucket, item, parts, ctx);
+      if (!merge.next) return { merge, item, ok: true };
+      return { merge, item: merge.next, ok: await this.putIfVersion(merge.next, item?.version) };
+    };
     // The buckets at once (each stands alone: its own guards, its own version).
     const written = await Promise.all(
       [...byBucket].map(async ([bucket, parts]) => {
         const item = current.get(bucket);
-        const merge = mergeBucket(bucket, item, parts, ctx);
-        if (!merge.next) return { merge, item, ok: true };
-        return { merge, item: merge.next, ok: await this.putIfVersion(merge.next, item?.version) };
+        const first = await mergeInto(bucket, parts, item);
+        if (first.ok || listed.has(bucket)) return first;
+        const found = (await this.buckets(ctx.windowStart, [bucket])).get(bucket);
+        return found ? mergeInto(bucket, parts, found) : first;
       }),
     );
     if (written.some((w) => !w.ok)) return { done: false, changed: [], alerts: [] };

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { before, describe, it } from 'node:test';
-import { query } from '../../../local/commands/query.js';
+import { parseInstant, query } from '../../../local/commands/query.js';
 import { compactPosition } from '../../../shared/pane.js';
 import { linePosition, padSequence } from '../../../shared/sequence.js';
 import { ipcount } from '../../helpers/cli.js';
@@ -187,3 +187,19 @@ class Capture extends Writable {
     done();
   }
 }
+
+describe('query times', () => {
+  it('reads HH:mm:ss as ipcount run placed it: the latest such time not after now (allowing the clock skew)', () => {
+    // After 22:00 UTC a log's 10:00:10 was placed on today, not on tomorrow, the nearer one.
+    const evening = Date.parse('2026-12-07T22:30:00Z');
+    assert.equal(parseInstant('10:00:10', 'UTC', evening), Date.parse('2026-12-07T10:00:10Z'));
+    // Just after midnight, 23:59:00 is yesterday's.
+    const midnight = Date.parse('2026-12-08T00:01:00Z');
+    assert.equal(parseInstant('23:59:00', 'UTC', midnight), Date.parse('2026-12-07T23:59:00Z'));
+    // A few minutes ahead of this clock is within the fold's allowed skew: today's, as the fold would date it.
+    assert.equal(parseInstant('22:33:00', 'UTC', evening), Date.parse('2026-12-07T22:33:00Z'));
+    // ISO and epoch ms as given.
+    assert.equal(parseInstant('2026-11-21T18:00:00Z', 'UTC'), Date.parse('2026-11-21T18:00:00Z'));
+    assert.equal(parseInstant('1765132810000', 'UTC'), 1765132810000);
+  });
+});
