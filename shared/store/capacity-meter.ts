@@ -15,19 +15,8 @@ export interface CapacityTally {
   readonly writeUnitsByTable: Record<string, number>;
 }
 
-const WRITES = new Set([
-  'PutItemCommand',
-  'UpdateItemCommand',
-  'DeleteItemCommand',
-  'BatchWriteItemCommand',
-]);
-const METERED = new Set([
-  ...WRITES,
-  'GetItemCommand',
-  'BatchGetItemCommand',
-  'QueryCommand',
-  'ScanCommand',
-]);
+const WRITES = new Set(['PutItemCommand', 'UpdateItemCommand', 'DeleteItemCommand', 'BatchWriteItemCommand']);
+const METERED = new Set([...WRITES, 'GetItemCommand', 'BatchGetItemCommand', 'QueryCommand', 'ScanCommand']);
 
 interface Consumed {
   readonly TableName?: string;

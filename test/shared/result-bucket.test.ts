@@ -55,12 +55,10 @@ describe('result buckets: merging panes into results', () => {
 
   it("publishes a later pane's change to a published IP as its next revision, and a late tally not at all", () => {
     const first = mergeBucket('0a', undefined, [contribution('5', { 'a.1': 2 })], ctx);
-    const later = mergeBucket(
-      '0a',
-      first.next,
-      [contribution('12', { 'a.1': 1, 'a.3': 4 }, { 'a.2': 3 })],
-      { ...ctx, now: 90 },
-    );
+    const later = mergeBucket('0a', first.next, [contribution('12', { 'a.1': 1, 'a.3': 4 }, { 'a.2': 3 })], {
+      ...ctx,
+      now: 90,
+    });
     assert.deepEqual(
       later.changed.map((r) => [r.ip, r.count, r.revision]),
       [
@@ -98,7 +96,10 @@ describe('result buckets: merging panes into results', () => {
       [['a.1', 3, 2, 3]],
     );
     assert.deepEqual(beyond.alerts, []);
-    assert.deepEqual(alertsOfBucket(reaches.next as never).map((a) => a.count), [3]);
+    assert.deepEqual(
+      alertsOfBucket(reaches.next as never).map((a) => a.count),
+      [3],
+    );
     assert.deepEqual(alertsOfBucket(beyond.next as never), [], 'the alert is of a revision no longer held');
   });
 
@@ -106,7 +107,10 @@ describe('result buckets: merging panes into results', () => {
     const merged = mergeBucket(
       '0a',
       undefined,
-      [contribution('1', { 'a.1': 1, 'a.2': 1 }), contribution('1', { 'a.3': 1 }, {}, 'shardId-000000000005')],
+      [
+        contribution('1', { 'a.1': 1, 'a.2': 1 }),
+        contribution('1', { 'a.3': 1 }, {}, 'shardId-000000000005'),
+      ],
       ctx,
     );
     assert.equal(merged.next?.worker, 3);
