@@ -16,6 +16,7 @@ import {
 import { WindowFolder } from '../shared/fold.js';
 import { partitionKeyFor } from '../shared/parse.js';
 import { pause } from '../shared/pause.js';
+import { IPV6_RESULT_BUCKETS, RESULT_BUCKETS } from '../shared/result-bucket.js';
 import { linePosition, padSequence } from '../shared/sequence.js';
 import { createKinesisClient } from '../shared/store/clients.js';
 import { STREAM } from '../shared/tables.js';
@@ -33,6 +34,7 @@ import {
   total,
 } from './cost-model.js';
 import { emulatorCeiling } from './emulator-ceiling.js';
+import { scaleRow } from './scale.js';
 
 /**
  * `npm run bench`: the figures issue #2 asks for. Prints, never asserts: performance targets are read here,
@@ -43,6 +45,8 @@ const E2E_LINES = Number(process.env.BENCH_E2E_LINES ?? 20_000);
 const FAULT_LINES = Number(process.env.BENCH_FAULT_LINES ?? 10_000);
 /** Lines per producer run at 1,000 lines/s (so seconds × 1,000). */
 const PRODUCER_LINES = Number(process.env.BENCH_PRODUCER_LINES ?? 5_000);
+/** Lines of the pane layout's target runs (the issue measured 100,000). */
+const TARGET_LINES = Number(process.env.BENCH_TARGET_LINES ?? 100_000);
 /**
  * `--aggregate` for the runs of `ipcount run` below; unset = the product's default. `off` measures them as
  * before aggregation, e.g. against a fold that does not read aggregated records yet.
@@ -121,6 +125,9 @@ interface RunFigures {
     redeliveredRecords: number;
     dynamoRequests: number;
     faultsInjected: number;
+    /** Versions before the pane layout do not report them. */
+    writeUnits?: number;
+    readUnits?: number;
   };
 }
 
@@ -172,6 +179,7 @@ if (mawk) {
   );
 }
 await costFigures(coreRate);
+scaleFigures(coreRate);
 
 // End to end, as users run it: `ipcount run --input`, this checkout and the baseline's alternately.
 const seedWorkload = [
@@ -252,6 +260,7 @@ console.log(
     `\n  extra DynamoDB requests per redelivered record ${((faulty.stats.dynamoRequests - clean.stats.dynamoRequests) / Math.max(1, faulty.stats.redeliveredRecords)).toFixed(2)}`,
 );
 await producerFigures(lines);
+targetFigures();
 
 // Latency: live from the log service, 1-second windows, no disorder allowance. Each printed result's delay
 // after its closing condition (window end + max disorder, when a later record can move the watermark past it).
@@ -295,7 +304,8 @@ async function costFigures(foldLinesPerCoreSecond: number): Promise<void> {
       .join(', ');
     console.log(
       `  ${label.padEnd(22)} ${perLine(now).toFixed(3)} write units/line (${byTable}), ${(now.tally.readUnits / now.lines).toFixed(3)} read units/line; ` +
-        `${(now.pairs / now.lines).toFixed(3)} (ip, window) pairs/line; results ${now.emittedLines === now.lines ? 'hold every line' : `hold ${fmt(now.emittedLines)} of ${fmt(now.lines)} lines`}` +
+        `${(now.pairs / now.lines).toFixed(3)} (ip, window) pairs/line; results ${now.emittedLines === now.lines ? 'hold every line' : `hold ${fmt(now.emittedLines)} of ${fmt(now.lines)} lines`}; ` +
+        `stored ${((now.resultBytes ?? 0) / now.lines).toFixed(1)} result bytes and ${((now.stateBytes ?? 0) / now.lines).toFixed(1)} state bytes a line` +
         (before
           ? `\n  ${`${baseline?.ref}`.padEnd(22)} ${perLine(before).toFixed(3)} write units/line, ${(before.tally.readUnits / before.lines).toFixed(3)} read units/line; now / then ${(perLine(now) / perLine(before)).toFixed(2)}×`
           : ''),
@@ -313,6 +323,8 @@ async function costFigures(foldLinesPerCoreSecond: number): Promise<void> {
         recordBytes: now.recordBytes,
         foldInvocations: now.foldInvocations,
         foldLinesPerCoreSecond,
+        resultBytes: now.resultBytes ?? 0,
+        stateBytes: now.stateBytes ?? 0,
       },
     ]);
   }
@@ -467,4 +479,84 @@ function liveLatencies(): Promise<number[]> {
     child.on('error', reject);
     child.on('close', () => resolve(out));
   });
+}
+
+/**
+ * The result layout at 10k, 100k and 1M distinct IPs a window, merged by the emitter's own functions and sized
+ * as DynamoDB sizes items; and whether one fold per shard keeps up with a shard's full write rate.
+ */
+function scaleFigures(foldLinesPerCoreSecond: number): void {
+  console.log(
+    `\nresults at scale: one window of N distinct IPs merged by mergeBucket/summarize (${RESULT_BUCKETS} IPv4 buckets, ${IPV6_RESULT_BUCKETS} IPv6), items sized as DynamoDB sizes them (400 KB each at most):` +
+      `\n  ${'IPs'.padEnd(16)}${'buckets'.padStart(8)}${'largest item'.padStart(14)}${'summary'.padStart(10)}${'WU/window'.padStart(11)}` +
+      `${'whole window'.padStart(22)}${'one IP, a day'.padStart(18)}${'merge, 1 core'.padStart(15)}`,
+  );
+  for (const [n, family] of [
+    [10_000, 'IPv4'],
+    [100_000, 'IPv4'],
+    [1_000_000, 'IPv4'],
+    [1_000_000, 'IPv6'],
+  ] as const) {
+    const r = scaleRow(n, family);
+    console.log(
+      `  ${`${fmt(n)} ${family}`.padEnd(16)}${fmt(r.buckets).padStart(8)}${`${fmt(r.largestBucketBytes / 1024)} KB`.padStart(14)}` +
+        `${`${fmt(r.summaryBytes / 1024)} KB`.padStart(10)}${fmt(r.writeUnits).padStart(11)}` +
+        `${`${r.wholeWindowRequests} BatchGet, ${r.wholeWindowMb.toFixed(1)} MB`.padStart(22)}${`${fmt(r.ipDayPages)} pages`.padStart(18)}` +
+        `${`${fmt(r.mergeMs)} ms`.padStart(15)}${r.fits ? '' : '  DOES NOT FIT'}`,
+    );
+  }
+  // A shard takes 1 MiB/s: ~35,400 seed lines/s or ~8,800 NGINX combined lines/s in KPL records (producer figures).
+  for (const [what, full] of [
+    ['seed lines', 35_400],
+    ['NGINX combined lines', 8_800],
+  ] as const)
+    console.log(
+      `one fold per shard (ParallelizationFactor 1) vs a shard's full 1 MiB/s of ${what} (${fmt(full)} lines/s): ` +
+        `the fold core does ${fmt(foldLinesPerCoreSecond)} lines/s on one core, ${(foldLinesPerCoreSecond / full).toFixed(1)}× it`,
+    );
+}
+
+/**
+ * The pane layout's targets, each `ipcount run --input` as users run it, beside the baseline where there is one:
+ * an NGINX combined log of 100k lines over 20k IPs, 100k lines over 10k IPs at --batch-size 500, and a quiet
+ * site's old log (a line every ~5 s, 20 days old).
+ */
+function targetFigures(): void {
+  const random = seededRandom(11);
+  const ips = ipPool(20_000);
+  const pick = zipfSampler(ips.length, 1.1, random);
+  const start = Date.now() - 3_600_000;
+  const combined = Array.from({ length: TARGET_LINES }, (_, i) =>
+    combinedLine(ips[pick()] ?? '', start + Math.floor(i / 2), `/items/${i % 1000}`),
+  );
+  let t = Date.now() - 20 * 86_400_000;
+  const quiet = Array.from({ length: 12_000 }, (_, i) => {
+    t += 4_000 + ((i * 7919) % 2_000);
+    return combinedLine(ips[(i * 31) % 300] ?? '', t);
+  });
+  console.log('\ntargets of the pane layout (ipcount run --input, start-up included):');
+  for (const [label, input, extra] of [
+    [`NGINX combined, ${fmt(TARGET_LINES)} lines, 20k IPs (Zipf 1.1), 2,000 lines/s`, combined, []],
+    [
+      `seed lines, ${fmt(TARGET_LINES)} lines, 10k IPs, --batch-size 500`,
+      lines.slice(0, TARGET_LINES),
+      ['--batch-size', '500'],
+    ],
+    ["a quiet site's log: 12,000 lines ~5 s apart, 20 days old", quiet, []],
+  ] as const) {
+    const show = (r: RunFigures) =>
+      `${fmt(e2eRate(r))} lines/s, ${(r.stats.dynamoRequests / r.stats.records).toFixed(3)} DynamoDB requests a line` +
+      (r.stats.writeUnits !== undefined
+        ? `, ${(r.stats.writeUnits / r.stats.records).toFixed(4)} write units a line (${fmt(r.stats.writeUnits)} WU, ${fmt(r.stats.readUnits ?? 0)} RU)`
+        : '') +
+      `; counted ${fmt(r.stats.counted)}`;
+    const now = endToEnd(input, 'target', [...extra]);
+    const before = baseline ? endToEnd(input, 'target-baseline', [...extra], baseline.dir) : undefined;
+    console.log(
+      `  ${label}\n    now: ${show(now)}` +
+        (before
+          ? `\n    ${baseline?.ref}: ${show(before)}\n    now / ${baseline?.ref}: ${(e2eRate(now) / e2eRate(before)).toFixed(2)}× lines/s, ${(before.stats.dynamoRequests / Math.max(1, now.stats.dynamoRequests)).toFixed(1)}× fewer requests`
+          : ''),
+    );
+  }
 }

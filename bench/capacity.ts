@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { Logger } from '@aws-lambda-powertools/logger';
-import { type AttributeValue, DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
+import { type AttributeValue, DynamoDBClient, GetItemCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { RecordAggregator } from 'aws-kinesis-agg';
 import { emitDependencies, foldDependencies } from '../functions/config.js';
 import { createFoldHandler } from '../functions/fold-handler.js';
@@ -208,6 +208,22 @@ export interface CapacityFigures {
   readonly recordBytes: number;
   /** Counted lines in the results at the end (all emitted): the run is checked, not only metered. */
   readonly emittedLines: number;
+  /** What the windows table holds at the end, as DynamoDB bills storage (item sizes plus 100 bytes each). */
+  readonly resultBytes: number;
+  /** What the shard-state table holds at the end, the same way (panes, where a version writes them). */
+  readonly stateBytes: number;
+}
+
+/** A table's billed size: every item's size plus DynamoDB's 100 bytes of overhead (an unmetered scan). */
+async function tableBytes(client: DynamoDBClient, table: string): Promise<number> {
+  let bytes = 0;
+  let start: Record<string, AttributeValue> | undefined;
+  do {
+    const out = await client.send(new ScanCommand({ TableName: table, ExclusiveStartKey: start }));
+    for (const item of out.Items ?? []) bytes += itemSize(item) + 100;
+    start = out.LastEvaluatedKey;
+  } while (start);
+  return bytes;
 }
 
 /**
@@ -291,6 +307,10 @@ export async function measureCapacity(
   const final = await emitDueWindows(emit, Date.now(), { endOfInput: true });
   emitPasses++;
   emittedLines += final.emitted.reduce((s, r) => s + r.count, 0);
+  const unmetered = new DynamoDBClient({ ...stack.emulators.dynamo });
+  const resultBytes = await tableBytes(unmetered, stack.names.windows);
+  const stateBytes = await tableBytes(unmetered, stack.names.shardState);
+  unmetered.destroy();
   client.destroy();
   await stack.stop();
   return {
@@ -302,5 +322,7 @@ export async function measureCapacity(
     records,
     recordBytes,
     emittedLines,
+    resultBytes,
+    stateBytes,
   };
 }

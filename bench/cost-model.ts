@@ -14,6 +14,7 @@ export const PRICES = {
   lambdaGbSecond: 0.0000166667,
   flinkKpuHour: 0.11,
   flinkStorageGbMonth: 0.1,
+  dynamoStorageGbMonth: 0.25,
 } as const;
 
 /** The stated assumptions: what the bench cannot measure on this machine. */
@@ -37,6 +38,12 @@ export const ASSUMPTIONS = {
   flinkOrchestrationKpus: 1,
   flinkStorageGbPerKpu: 50,
   flinkResultWriteUnits: 1,
+  /** A Flink result as one DynamoDB item (ip, window start and end, count), before the 100 bytes of overhead. */
+  flinkResultItemBytes: 50,
+  /** How long results are kept: the stack's resultRetentionDays, in months of 30 days. */
+  resultRetentionMonths: 3,
+  /** How long the shard-state table's bulk (panes) is kept: windowRetentionSeconds, 1 day, in months. */
+  stateRetentionMonths: 1 / 30,
 } as const;
 
 export interface MeasuredCosts {
@@ -51,6 +58,9 @@ export interface MeasuredCosts {
   readonly foldInvocations: number;
   /** Lines per second one core folds (the bench's fold-core figure): the fold's CPU time per line. */
   readonly foldLinesPerCoreSecond: number;
+  /** Bytes the results take as DynamoDB bills storage, and the shard-state table (panes). */
+  readonly resultBytes: number;
+  readonly stateBytes: number;
 }
 
 export interface CostRow {
@@ -78,6 +88,15 @@ export function ipcountCosts(m: MeasuredCosts): CostRow[] {
     },
     { item: 'DynamoDB writes', dollars: m.writeUnits * scale * PRICES.dynamoWriteUnit },
     { item: 'DynamoDB reads', dollars: m.readUnits * scale * PRICES.dynamoReadUnit },
+    {
+      item: 'DynamoDB storage',
+      dollars:
+        ((m.resultBytes * ASSUMPTIONS.resultRetentionMonths +
+          m.stateBytes * ASSUMPTIONS.stateRetentionMonths) *
+          scale *
+          PRICES.dynamoStorageGbMonth) /
+        1e9,
+    },
     {
       item: 'Lambda fold',
       dollars:
@@ -119,6 +138,16 @@ export function flinkCosts(m: MeasuredCosts): CostRow[] {
     {
       item: 'DynamoDB result writes',
       dollars: m.pairs * scale * ASSUMPTIONS.flinkResultWriteUnits * PRICES.dynamoWriteUnit,
+    },
+    {
+      item: 'DynamoDB storage',
+      dollars:
+        (m.pairs *
+          scale *
+          (ASSUMPTIONS.flinkResultItemBytes + 100) *
+          ASSUMPTIONS.resultRetentionMonths *
+          PRICES.dynamoStorageGbMonth) /
+        1e9,
     },
   ];
 }

@@ -12,12 +12,16 @@ import { shardOrdinal } from './sequence.js';
  * item holds, per guard key (see guardKeyOf), the highest pane `from` merged in, so a pane is merged once.
  */
 export const RESULT_BUCKETS = 64;
-/** The partition of the windows' summaries, beside the buckets' `00`…`3f`. */
+/**
+ * IPv6 addresses are up to three times as long as IPv4 ones, so they get four times the buckets (`v00`…`vff`):
+ * a window of a million distinct IPv6 clients still fits DynamoDB's 400 KB items (see `npm run bench`).
+ */
+export const IPV6_RESULT_BUCKETS = 256;
+/** The partition of the windows' summaries, beside the buckets' `00`…`3f` and `v00`…`vff`. */
 export const SUMMARY_PARTITION = 'window';
 /** IPs a summary lists, largest count first. */
 export const SUMMARY_TOP = 100;
 
-const bucketWidth = 2;
 const bucketByIp = new Map<string, string>();
 
 /** An IP's bucket: the first bits of its MD5, as Kinesis routes it, so a bucket's IPs share a shard. */
@@ -25,9 +29,11 @@ export function bucketOf(ip: string): string {
   let bucket = bucketByIp.get(ip);
   if (bucket === undefined) {
     const top = createHash('md5').update(ip, 'utf8').digest()[0] ?? 0;
-    bucket = Math.floor((top * RESULT_BUCKETS) / 256)
-      .toString(16)
-      .padStart(bucketWidth, '0');
+    bucket = ip.includes(':')
+      ? `v${top.toString(16).padStart(2, '0')}`
+      : Math.floor((top * RESULT_BUCKETS) / 256)
+          .toString(16)
+          .padStart(2, '0');
     if (bucketByIp.size >= 200_000) bucketByIp.clear();
     bucketByIp.set(ip, bucket);
   }

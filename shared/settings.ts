@@ -240,9 +240,9 @@ export const SETTINGS = {
   },
   writeConcurrency: {
     kind: 'integer',
-    description: 'concurrent DynamoDB writes of one invocation',
+    description: 'windows the emitter merges at once (each a few concurrent DynamoDB writes)',
     env: 'WRITE_CONCURRENCY',
-    functions: ['fold', 'emit'],
+    functions: ['emit'],
     default: 16,
     min: 1,
     max: 256,
@@ -251,11 +251,11 @@ export const SETTINGS = {
     kind: 'integer',
     unit: seconds,
     description:
-      'window items stay this long past their window (late updates, audits) before TTL removes them',
+      "panes (a fold step's counts) stay this long past their windows before TTL removes them: how long a stopped emitter may stay stopped",
     env: 'WINDOW_RETENTION_SECONDS',
     functions: ['fold'],
     default: 86_400,
-    min: 0,
+    min: 3_600,
     max: 31_536_000,
   },
   resultRetentionDays: {

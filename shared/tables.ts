@@ -30,7 +30,7 @@ export interface TableDefinition {
  *
  * | kind          | `bucket`           | `windowStart` | holds                                                  |
  * | ------------- | ------------------ | ------------- | ------------------------------------------------------ |
- * | result bucket | `00`…`3f` (IP hash)| window start  | `counts` IP → count, `late`, `revisions`, `alerted`, guards |
+ * | result bucket | IP hash: `00`…`3f` (IPv4), `v00`…`vff` (IPv6) | window start | `counts` IP → count, `late`, `revisions`, `alerted`, guards |
  * | summary       | `window`           | window start  | totals, per shard and per bucket, the top 100 IPs, guards |
  *
  * No index: one IP over time is one Query of its bucket, a window's top one read of its summary.

@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import {
   alertsOfBucket,
   bucketOf,
+  IPV6_RESULT_BUCKETS,
   mergeBucket,
   RESULT_BUCKETS,
   resultsOfBucket,
@@ -34,6 +35,10 @@ describe('result buckets: merging panes into results', () => {
     const buckets = new Set(Array.from({ length: 2_000 }, (_, i) => bucketOf(`10.0.${i >> 8}.${i & 255}`)));
     assert.equal(buckets.size, RESULT_BUCKETS);
     assert.equal(bucketOf('192.168.1.2'), bucketOf('192.168.1.2'));
+    // IPv6 addresses, up to three times as long, get four times the buckets of their own.
+    const v6 = new Set(Array.from({ length: 5_000 }, (_, i) => bucketOf(`2001:db8::${i.toString(16)}`)));
+    assert.equal(v6.size, IPV6_RESULT_BUCKETS);
+    assert.ok([...v6].every((b) => /^v[0-9a-f]{2}$/.test(b)));
   });
 
   it('adds a contribution once: a pane merged again (a replayed pass) changes nothing', () => {
