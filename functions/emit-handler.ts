@@ -60,6 +60,8 @@ export function createEmitHandler(
         skipped: report.skipped,
         alerts: report.alerts.length,
       });
+      if (report.failures)
+        logger.error('windows not written this pass', { failures: report.failures.slice(0, 20) });
       // One EMF line per pass, so the dashboard sees a long-running invocation's progress as it happens.
       if (metrics) {
         addEmitMetrics(metrics, report);

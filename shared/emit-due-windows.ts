@@ -62,6 +62,8 @@ export interface EmitReport {
   readonly skipped: number;
   /** Alerts this run raised: each (ip, window) in exactly one run's report. */
   readonly alerts: Alert[];
+  /** Windows whose writes failed this pass, with the reason (they are merged by a later pass). */
+  readonly failures?: string[];
 }
 
 export interface EmitOptions {
@@ -151,17 +153,25 @@ export async function emitDueWindows(
         )
       : undefined;
   const retention = deps.resultRetentionSeconds ?? 0;
+  const failures: string[] = [];
   const threshold = deps.alerts?.threshold ?? 0;
   const merges = await Promise.all(
     ready.map((w) =>
       limit(() =>
-        deps.results.mergeWindow(w.contributions, summaries.get(w.windowStart) as SummaryItem | undefined, {
-          windowStart: w.windowStart,
-          windowEnd: w.windowEnd,
-          now,
-          alertThreshold: threshold,
-          expiresAt: retention > 0 ? Math.ceil(Math.max(now, w.windowEnd) / 1000) + retention : 0,
-        }),
+        deps.results
+          .mergeWindow(w.contributions, summaries.get(w.windowStart) as SummaryItem | undefined, {
+            windowStart: w.windowStart,
+            windowEnd: w.windowEnd,
+            now,
+            alertThreshold: threshold,
+            expiresAt: retention > 0 ? Math.ceil(Math.max(now, w.windowEnd) / 1000) + retention : 0,
+          })
+          // One window that cannot be written (a request DynamoDB refuses, throttling past the retries) waits
+          // for the next pass without holding the others back.
+          .catch((error: unknown) => {
+            failures.push(`${new Date(w.windowStart).toISOString()}: ${describe(error)}`);
+            return { done: false, changed: [], alerts: [] };
+          }),
       ),
     ),
   );
@@ -188,7 +198,7 @@ export async function emitDueWindows(
     shards.map((s, i) => limit(() => advanceCursors(deps, states[i] as ShardState, s, settled))),
   );
   const skipped = work.length - merges.filter((m) => m.done).length;
-  return { emitted, due: work.length, skipped, alerts: raised };
+  return { emitted, due: work.length, skipped, alerts: raised, ...(failures.length > 0 ? { failures } : {}) };
 }
 
 /** The committed panes of some shards, by window: each pane's share of it, as merged into the results. */
@@ -305,4 +315,8 @@ async function deliverAlerts(
   const alerts = [...unique.values()];
   await delivery.deliver(alerts);
   await delivery.store.record(alerts);
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 }

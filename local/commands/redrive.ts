@@ -184,7 +184,7 @@ export async function redrive(options: RedriveOptions, io: RedriveIo): Promise<R
           Date.now(),
           { endOfInput },
         );
-        if (report.due === report.emitted.length) break;
+        if (report.skipped === 0) break;
         logger.debug('windows moved while emitting; another pass', { skipped: report.skipped });
       }
       const printed = updates.filter((r) => r.count > 0).sort(compareResults);

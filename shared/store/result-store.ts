@@ -32,10 +32,27 @@ export interface WindowMerge {
  * (by IP, by window, the top IPs), and the emitter's conditional writes.
  */
 export class ResultStore {
+  private readonly doc: DynamoDBDocumentClient;
+
   constructor(
-    private readonly doc: DynamoDBDocumentClient,
+    doc: DynamoDBDocumentClient,
     private readonly table: string,
-  ) {}
+  ) {
+    // A table keyed as an earlier version keyed it (one item per (ip, window)) refuses every key of this
+    // layout: said in one line, not as DynamoDB's "key element does not match the schema".
+    this.doc = new Proxy(doc, {
+      get: (target, property, receiver) => {
+        if (property !== 'send') return Reflect.get(target, property, receiver);
+        return async (...args: Parameters<DynamoDBDocumentClient['send']>) => {
+          try {
+            return await target.send(...args);
+          } catch (error) {
+            throw olderLayout(error, table) ?? error;
+          }
+        };
+      },
+    });
+  }
 
   /** Window summaries, by window start. */
   async summaries(windowStarts: readonly number[]): Promise<Map<number, SummaryItem>> {
@@ -227,4 +244,16 @@ export class ResultStore {
       ConsistentRead: true,
     });
   }
+}
+
+/** The error for a windows table of an earlier layout, if this is one DynamoDB raised for it. */
+function olderLayout(error: unknown, table: string): Error | undefined {
+  const e = error as { name?: string; message?: string };
+  if (e?.name !== 'ValidationException') return undefined;
+  if (!/key schema|key element|missed key|does not match the schema/i.test(e.message ?? '')) return undefined;
+  return new Error(
+    `table ${table} is keyed as an earlier version of ipcount keyed it (one item per (ip, window)), not by ` +
+      '(bucket, windowStart): its results can be read with the version that wrote them. Deploy this version ' +
+      'under a new prefix (-c ipcount:prefix=…) or run it with a new --data-dir.',
+  );
 }

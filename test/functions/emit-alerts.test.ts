@@ -36,9 +36,9 @@ describe('alerts: one per (ip, window) whose stored result reaches the threshold
   const env = { ALERT_THRESHOLD: String(THRESHOLD) };
 
   it('raises each crossing once and none below it, under a crash after any number of the pass’s writes', async () => {
-    // The pass's writes: its journal entry, three closes, the alerts' record, the mark's release, the entry's
-    // delete (0..6), and past them.
-    for (let afterWrites = 0; afterWrites <= 7; afterWrites++) {
+    // The pass's writes: its journal entry, the IPs' buckets (one to three conditional puts), the window's
+    // summary, the alerts' record, the entry's delete, the shards' cursors (at most 0..8), and past them.
+    for (let afterWrites = 0; afterWrites <= 9; afterWrites++) {
       // Prepare: counts 1, 2, 3 under a threshold of 2: the second and third IPs cross.
       const net = `10.40.${afterWrites}`;
       const shardId = `shardId-00000000080${afterWrites}`;

@@ -19,9 +19,10 @@ describe('emit handler under injected crashes', () => {
   after(async () => stack.stop());
 
   it('loses and duplicates no result when it crashes after any number of its writes', async () => {
-    // Three due windows → the pass's journal entry, three closes (each the result), publication, the window's
-    // open mark released, the journal entry deleted: positions 0..5, and past them (before responding).
-    for (let afterWrites = 0; afterWrites <= 6; afterWrites++) {
+    // Three IPs of one due window → the pass's journal entry, their buckets (one to three puts, each
+    // conditional on the version read), the window's summary, publication, the journal entry deleted, the
+    // shards' cursors moved: positions 0 to at most 8, and past them (before responding).
+    for (let afterWrites = 0; afterWrites <= 9; afterWrites++) {
       // Prepare: a fresh shard and IPs per position.
       const shardId = `shardId-00000000060${afterWrites}`;
       const ips = [0, 1, 2].map((n) => `10.30.${afterWrites}.${n}`);

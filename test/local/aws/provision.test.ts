@@ -3,7 +3,8 @@ import { after, before, describe, it } from 'node:test';
 import { CreateTableCommand } from '@aws-sdk/client-dynamodb';
 import { type Emulators, startEmulators } from '../../../local/aws/emulators.js';
 import { provision } from '../../../local/aws/provision.js';
-import { createDynamoClient, createKinesisClient } from '../../../shared/store/clients.js';
+import { createDynamoClient, createKinesisClient, documentClient } from '../../../shared/store/clients.js';
+import { ResultStore } from '../../../shared/store/result-store.js';
 import { resourceNames } from '../../../shared/tables.js';
 
 /** Provisioning on emulators: idempotent on its own tables, and clear about a data dir an earlier version made. */
@@ -59,4 +60,26 @@ describe('provision', () => {
         return true;
       });
     });
+
+  it("reads a stack's windows table of the earlier layout with a clear message, not DynamoDB's key error", async () => {
+    const dynamo = createDynamoClient(emulators.dynamo);
+    await dynamo.send(
+      new CreateTableCommand({
+        TableName: 'oldstack-windows',
+        BillingMode: 'PAY_PER_REQUEST',
+        AttributeDefinitions: [
+          { AttributeName: 'ip', AttributeType: 'S' },
+          { AttributeName: 'windowStart', AttributeType: 'N' },
+        ],
+        KeySchema: [
+          { AttributeName: 'ip', KeyType: 'HASH' },
+          { AttributeName: 'windowStart', KeyType: 'RANGE' },
+        ],
+      }),
+    );
+    const results = new ResultStore(documentClient(dynamo), 'oldstack-windows');
+    for (const read of [() => results.ip('10.0.0.1', 0, 10_000), () => results.window(5_000)])
+      await assert.rejects(read(), /oldstack-windows is keyed as an earlier version of ipcount keyed it/);
+    dynamo.destroy();
+  });
 });
