@@ -231,16 +231,10 @@ function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]
 
 /** Every result a bucket item holds, as last published. */
 export function resultsOfBucket(item: BucketItem): WindowResult[] {
-  return Object.entries(item.counts).map(([ip, count]) => ({
-    ip,
-    windowStart: item.windowStart,
-    windowEnd: item.windowEnd,
-    count,
-    late: item.late?.[ip] ?? 0,
-    revision: item.revisions?.[ip] ?? 1,
-    worker: item.workers?.[ip] ?? item.worker,
-    emittedAt: item.emittedAt,
-  }));
+  return Object.keys(item.counts).flatMap((ip) => {
+    const r = resultOfIp(item, ip);
+    return r ? [r] : [];
+  });
 }
 
 /** One IP's result in its bucket item, if it has one. */

@@ -48,6 +48,22 @@ describe('the pane commit protocol against the emulators', () => {
   });
   after(async () => stack.stop());
 
+  /**
+   * A shard whose lines stopped at 18:40:58 (watermark 18:40:56: the 18:40:55 window open), and a clock 20 s
+   * past its last batch, so the idle rule holds; the clock moves when the returned one's `advance` is called.
+   */
+  async function quietShard(shardId: string, ip: string) {
+    let now = Date.parse('2026-03-10T18:41:30Z');
+    const clock = Object.assign(() => now, { advance: (ms: number) => void (now += ms) });
+    await createFoldHandler(
+      stack.fold,
+      logger,
+      clock,
+    )(kinesisEvent(shardId, [`18:40:56 ${ip}`, `18:40:58 ${ip}`], arrival, 1), localContext('fold'));
+    clock.advance(20_000);
+    return clock;
+  }
+
   it("ignores a crashed attempt's pane in a window its bisected replay never touches", async () => {
     // Prepare: two lines in 18:40:10, two in 18:40:20. The whole batch is folded and its pane written, then
     // the invocation dies before its commit.
@@ -122,14 +138,7 @@ describe('the pane commit protocol against the emulators', () => {
     // Prepare: a shard quiet since 18:40:58 (its watermark 18:40:56 leaves 18:40:55 open).
     const shardId = 'shardId-000000000102';
     const ip = '10.90.2.1';
-    let now = Date.parse('2026-03-10T18:41:30Z');
-    const clock = () => now;
-    await createFoldHandler(
-      stack.fold,
-      logger,
-      clock,
-    )(kinesisEvent(shardId, [`18:40:56 ${ip}`, `18:40:58 ${ip}`], arrival, 1), localContext('fold'));
-    now += 20_000;
+    const clock = await quietShard(shardId, ip);
     // A straggler's fold begins and writes its pane; its commit waits until the emitter's pass is over.
     const passOver = gate();
     const paneWritten = gate();
@@ -197,14 +206,7 @@ describe('the pane commit protocol against the emulators', () => {
   it('a fold that commits first makes the fence fail: the window waits, and counts the straggler', async () => {
     const shardId = 'shardId-000000000103';
     const ip = '10.90.3.1';
-    let now = Date.parse('2026-03-10T18:41:30Z');
-    const clock = () => now;
-    await createFoldHandler(
-      stack.fold,
-      logger,
-      clock,
-    )(kinesisEvent(shardId, [`18:40:56 ${ip}`, `18:40:58 ${ip}`], arrival, 1), localContext('fold'));
-    now += 20_000;
+    const clock = await quietShard(shardId, ip);
     // The emitter lists the shard as idle; before it fences, a straggler is folded and committed.
     const folded = gate();
     class FenceLate extends ShardStateStore {
@@ -237,7 +239,7 @@ describe('the pane commit protocol against the emulators', () => {
       0,
       'the fence failed: nothing of the shard closed',
     );
-    now += 20_000;
+    clock.advance(20_000);
     await emitter(scheduledEvent(), localContext('emit'));
     assert.deepEqual(
       published.filter((r) => r.ip === ip).map((r) => r.count),
