@@ -54,7 +54,11 @@ describe('the pane commit protocol against the emulators', () => {
    */
   async function quietShard(shardId: string, ip: string) {
     let now = Date.parse('2026-03-10T18:41:30Z');
-    const clock = Object.assign(() => now, { advance: (ms: number) => void (now += ms) });
+    const clock = Object.assign(() => now, {
+      advance: (ms: number) => {
+        now += ms;
+      },
+    });
     await createFoldHandler(
       stack.fold,
       logger,
