@@ -131,6 +131,7 @@ export async function foldShardBatch(
       from: position?.position || START,
       token: randomBytes(9).toString('base64url'),
       windows: paneWindowsOf(plan.contributions),
+      lines: { first: firstNewLine(lines, skipFrom?.position ?? ''), last: plan.progress.position },
     };
     const deadLetters: DeadLetter[] = plan.deadLetters;
     const commit: Commit = { from: pane.from, token: pane.token };
@@ -188,6 +189,11 @@ export async function foldShardBatch(
     totals.windowsTouched += pane.windows.length;
   }
   return report();
+}
+
+/** The first line of a step after what its start had folded (lines at or below it are redelivered ones). */
+function firstNewLine(lines: readonly ShardLine[], after: string): string {
+  return lines.find((l) => l.position > after)?.position ?? after;
 }
 
 /** DynamoDB refusing for throughput, past the SDK's retries: the event source should try again later. */

@@ -37,6 +37,8 @@ export interface Pane {
   readonly from: string;
   readonly token: string;
   readonly windows: readonly PaneWindow[];
+  /** A step's first and last line folded: redrive tells from them a batch given up after its commit. */
+  readonly lines?: { readonly first: string; readonly last: string };
 }
 
 /** What commits a step's pane (the shard's last commit) or a range's (its commit record). */

@@ -10,11 +10,13 @@ import type { ReadStart } from './store/shard-reader.js';
  *   batch was the shard's last): the range is folded as the fold would have, through the normal guards, and
  *   the position moves past it;
  * - `healed`: the next batch of the shard already read the range from the stream and folded it first;
+ * - `committed`: the batch itself had committed, and was given up only because its invocation died before
+ *   answering (no retry left to see it done): nothing to fold;
  * - `skipped`: later records were folded past it without it (its batch was given up before it could write
  *   anything, so none of it is counted): folded under guards of its own, lateness decided within the range.
  * Windows it changes are reopened and re-emitted as updates. Running it again counts nothing twice.
  */
-export type RedriveWay = 'in-order' | 'healed' | 'skipped';
+export type RedriveWay = 'in-order' | 'healed' | 'committed' | 'skipped';
 
 export interface RedriveOutcome {
   readonly batch: GivenUpBatch;
@@ -37,7 +39,8 @@ export async function redriveBatch(
   const startRecord = padSequence(batch.startSequenceNumber);
   const start = linePosition(startRecord, 0);
   const end = endOfRecord(padSequence(batch.endSequenceNumber));
-  const position = (await deps.shardState.read(shardId)).progress?.position ?? '';
+  const state = await deps.shardState.read(shardId);
+  const position = state.progress?.position ?? '';
   const none = { batch, counted: 0, alreadyCounted: 0, bad: 0, late: 0, lost: 0 };
   if (position >= end) {
     const healed = (await deps.shardState.healedRanges(shardId)).some(
@@ -46,6 +49,12 @@ export async function redriveBatch(
       (range) => range.after < end && end < range.before,
     );
     if (healed) return { ...none, way: 'healed' };
+    // Given up after its commit: its invocation died before answering, and no retry was left to see it done.
+    // Its last record tells: only the batch itself folds it (later batches start after it, and an earlier
+    // batch that stopped inside it would have left the position there), and its steps commit in order.
+    const lastRecordStart = linePosition(padSequence(batch.endSequenceNumber), 0);
+    if (await deps.panes.committedStepFolded(shardId, lastRecordStart, state.lastCommit))
+      return { ...none, way: 'committed' };
   }
   // One read: from the position when it is before the range (the records in between are folded too),
   // otherwise from the range's start.

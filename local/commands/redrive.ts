@@ -215,6 +215,8 @@ function describeOutcome(o: RedriveOutcome, range: string): string {
   switch (o.way) {
     case 'healed':
       return `${range}: already folded by the next batch of its shard${lost}`;
+    case 'committed':
+      return `${range}: already folded by its own batch, which was given up after its commit${lost}`;
     case 'in-order':
       return `${range}: folded in its shard's order (${tally})${lost}`;
     case 'skipped':

@@ -1,5 +1,10 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { BatchWriteCommand, type DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  BatchWriteCommand,
+  type DynamoDBDocumentClient,
+  PutCommand,
+  QueryCommand,
+} from '@aws-sdk/lib-dynamodb';
 import { type Commit, committedPanes, type Pane, type PaneSource, type PaneWindow, START } from '../pane.js';
 import { putAll } from './batch.js';
 import { ITEM_BUDGET_BYTES } from './limits.js';
@@ -65,6 +70,10 @@ export class PaneStore {
     if (previousCommit && first) {
       first.commitFrom = previousCommit.from;
       first.commitToken = previousCommit.token;
+    }
+    if (pane.lines && first) {
+      first.firstLine = pane.lines.first;
+      first.lastLine = pane.lines.last;
     }
     await putAll(this.doc, this.table, items);
   }
@@ -154,6 +163,53 @@ export class PaneStore {
       .filter((item) => !String(item.shardId).endsWith(`#${COMMIT}`))
       .map((item) => ({ stream: String(item.stream), shardId: String(item.shardId) }));
     return { ...this.assemble(shardId, 'range', items), keys };
+  }
+
+  /**
+   * Whether a committed step of the shard folded the line at `position`: a batch given up after its commit
+   * (its invocation died before answering, with no retries left) must not be folded again. Reads the steps that
+   * started just below the position, and the step after each, whose pane records its commit; a shard's last
+   * commit is in its state (`lastCommit`). Panes outlive their windows by the pane retention only: past it,
+   * nothing can be told.
+   */
+  async committedStepFolded(
+    shardId: string,
+    position: string,
+    lastCommit: Commit | undefined,
+  ): Promise<boolean> {
+    const stream = this.partition('step', shardId);
+    const below = await this.doc.send(
+      new QueryCommand({
+        TableName: this.table,
+        KeyConditionExpression: '#stream = :stream AND shardId < :position',
+        ExpressionAttributeNames: { '#stream': 'stream' },
+        ExpressionAttributeValues: { ':stream': stream, ':position': position },
+        ScanIndexForward: false,
+        Limit: 50,
+        ConsistentRead: true,
+      }),
+    );
+    const candidates = (below.Items ?? []).filter(
+      (item) =>
+        typeof item.firstLine === 'string' &&
+        typeof item.lastLine === 'string' &&
+        item.firstLine <= position &&
+        position <= item.lastLine,
+    );
+    for (const step of candidates) {
+      const from = String(step.from);
+      const token = String(step.token);
+      if (lastCommit?.from === from && lastCommit.token === token) return true;
+      const after = await queryAll(this.doc, {
+        TableName: this.table,
+        KeyConditionExpression: '#stream = :stream AND begins_with(shardId, :next)',
+        ExpressionAttributeNames: { '#stream': 'stream' },
+        ExpressionAttributeValues: { ':stream': stream, ':next': `${String(step.lastLine)}#` },
+        ConsistentRead: true,
+      });
+      if (after.some((item) => item.commitFrom === from && item.commitToken === token)) return true;
+    }
+    return false;
   }
 
   /** Deletes range pane items once merged (their commit records stay, so a second redrive cannot commit). */

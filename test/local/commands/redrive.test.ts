@@ -128,6 +128,26 @@ describe('ipcount redrive: given-up batches, folded exactly once', () => {
     assert.deepEqual(await resultTable(dataDir), expected);
   });
 
+  it('counts nothing again for a batch given up after its commit (its invocation died before answering)', async () => {
+    // Writes: the batch begun, its pane, its commit; the crash comes after them, before the answer.
+    const { dataDir, lines, discarded } = await runWithGivenUpBatch(
+      { kind: 'crash', afterWrites: 3 },
+      'nothing',
+    );
+    assert.ok(discarded > 0, 'a batch was given up');
+    const expected = oracleCounts(lines);
+    assert.deepEqual(await resultTable(dataDir), expected, 'its lines were committed and emitted');
+    const summary = await redriveDir(dataDir);
+    assert.ok(summary.outcomes.length > 0);
+    // Each is known as folded: by its commit, or (the shard's last batch) by the position it left at its end.
+    assert.ok(summary.outcomes.some((o) => o.way === 'committed'));
+    assert.ok(
+      summary.outcomes.every((o) => o.counted === 0 && (o.way === 'committed' || o.way === 'in-order')),
+    );
+    assert.deepEqual(await resultTable(dataDir), expected);
+    assert.equal(await queued(dataDir), 0);
+  });
+
   it('leaves nothing to do when the next batch of the shard already folded the given-up one', async () => {
     const { dataDir, lines, discarded } = await runWithGivenUpBatch(
       { kind: 'crash', afterWrites: 2 },
