@@ -139,10 +139,10 @@ export async function emitDueWindows(
     (w) => w.dueNow || !trigger.fencesFor(w.windowEnd, w.writers).some((s) => unfenced.has(s)),
   );
 
-  // What a pass that died between its writes and its publication wrote: read before this pass writes.
   const abandonedBefore = now - (deps.passTimeoutMs ?? 0);
-  const earlierWindows = new Set(unfinished.flatMap((pass) => pass.windowStarts));
-  const earlier = await Promise.all(
+  // What a pass that died before publishing wrote: read before this pass writes (its counts as it wrote them).
+  const earlierWindows = new Set(unfinished.flatMap((p) => p.windowStarts));
+  const before = await Promise.all(
     [...earlierWindows].map((ws) => limit(() => deps.results.windowContents(ws))),
   );
   const pass =
@@ -177,14 +177,27 @@ export async function emitDueWindows(
   );
   const emitted = merges.flatMap((m) => m.changed);
   const raised = merges.flatMap((m) => m.alerts);
-  await deps.publish?.([...earlier.flatMap((e) => e.results), ...emitted]);
+  // A dead pass's window this pass finished (the dead one wrote some buckets, not the summary that lists
+  // them): read again now that its summary lists them all, or what the dead pass wrote is never published.
+  const finished = ready.filter((w, i) => merges[i]?.done && earlierWindows.has(w.windowStart));
+  const after = await Promise.all(
+    finished.map((w) => limit(() => deps.results.windowContents(w.windowStart))),
+  );
+  const earlier = [...before, ...after];
+  // Republished and written anew may be the same result: published once.
+  const publication = new Map<string, WindowResult>();
+  for (const r of [...before.flatMap((e) => e.results), ...emitted, ...after.flatMap((e) => e.results)])
+    publication.set(`${r.ip} ${r.windowStart} ${r.revision} ${r.count}`, r);
+  await deps.publish?.([...publication.values()]);
   if (deps.alerts)
     await deliverAlerts(
       deps.alerts,
       raised,
       earlier.flatMap((e) => e.alerts),
     );
-  if (pass) await deps.journal?.finish(pass);
+  // A window that failed part-way may have written buckets whose changes this pass could not publish: the
+  // entry stays, so the passes after it publish what those windows hold (they finish the window first).
+  if (pass && failures.length === 0) await deps.journal?.finish(pass);
   // A dead pass's entry goes once no invocation can still be running it; until then each pass republishes.
   await Promise.all(
     unfinished.filter((p) => p.at < abandonedBefore).map((p) => limit(() => deps.journal?.finish(p))),

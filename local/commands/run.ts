@@ -112,14 +112,14 @@ function resultPrinter(stdout: Writable, timeZone: string) {
   const printed = new Map<string, WindowResult>();
   return {
     print(results: readonly WindowResult[]) {
-      const fresh = results
-        .filter((r) => r.count > 0 && printed.get(`${r.ip} ${r.windowStart}`)?.count !== r.count)
-        .sort(compareResults);
-      const lines = fresh.map((r) => {
+      // One at a time: the same result twice in one publication (republished and written anew) prints once.
+      const lines: string[] = [];
+      for (const r of [...results].sort(compareResults)) {
         const before = printed.get(`${r.ip} ${r.windowStart}`);
+        if (r.count <= 0 || before?.count === r.count) continue;
         printed.set(`${r.ip} ${r.windowStart}`, r);
-        return formatResultLine(before ? { ...r, revision: Math.max(r.revision, 2) } : r, timeZone);
-      });
+        lines.push(formatResultLine(before ? { ...r, revision: Math.max(r.revision, 2) } : r, timeZone));
+      }
       if (lines.length > 0) stdout.write(`${lines.join('\n')}\n`);
     },
     printed: () => [...printed.values()],

@@ -81,7 +81,7 @@ describe('emit handler against the emulators', () => {
     for (const k of all) assert.match(k, / 2$/);
   });
 
-  it('loses nothing when the emitter crashes while writing results', async () => {
+  it("loses nothing when writing a window's results fails part-way", async () => {
     await fold(stack, 'shardId-000000000002', [
       '18:40:10 10.7.0.1',
       '18:40:11 10.7.0.2',
@@ -98,7 +98,10 @@ describe('emit handler against the emulators', () => {
       { ...stack.emit, results: new CrashOnMerge(stack.doc, stack.names.windows) },
       logger,
     );
-    await assert.rejects(crashing(scheduledEvent(), localContext('emit')), /emitter killed/);
+    // A window whose writes fail is reported and left for the next pass; the pass itself goes on.
+    const failed = await crashing(scheduledEvent(), localContext('emit'));
+    assert.ok(failed.emitted.every((r) => !r.ip.startsWith('10.7.')));
+    assert.ok(failed.skipped > 0);
     const healthy = createEmitHandler(stack.emit, logger);
     const report = await healthy(scheduledEvent(), localContext('emit'));
     assert.deepEqual(
