@@ -195,9 +195,9 @@ export async function emitDueWindows(
       raised,
       earlier.flatMap((e) => e.alerts),
     );
-  // A window that failed part-way may have written buckets whose changes this pass could not publish: the
-  // entry stays, so the passes after it publish what those windows hold (they finish the window first).
-  if (pass && failures.length === 0) await deps.journal?.finish(pass);
+  // A window that failed part-way, or lost a race with another emitter part-way, may have written buckets whose
+  // changes this pass did not publish: the entry stays, so the pass that finishes such a window publishes it.
+  if (pass && failures.length === 0 && merges.every((m) => m.done)) await deps.journal?.finish(pass);
   // A dead pass's entry goes once no invocation can still be running it; until then each pass republishes.
   await Promise.all(
     unfinished.filter((p) => p.at < abandonedBefore).map((p) => limit(() => deps.journal?.finish(p))),

@@ -49,12 +49,6 @@ export async function redriveBatch(
       (range) => range.after < end && end < range.before,
     );
     if (healed) return { ...none, way: 'healed' };
-    // Given up after its commit: its invocation died before answering, and no retry was left to see it done.
-    // Its last record tells: only the batch itself folds it (later batches start after it, and an earlier
-    // batch that stopped inside it would have left the position there), and its steps commit in order.
-    const lastRecordStart = linePosition(padSequence(batch.endSequenceNumber), 0);
-    if (await deps.panes.committedStepFolded(shardId, lastRecordStart, state.lastCommit))
-      return { ...none, way: 'committed' };
   }
   // One read: from the position when it is before the range (the records in between are folded too),
   // otherwise from the range's start.
@@ -63,6 +57,15 @@ export async function redriveBatch(
   const inRange = read.lines.filter((r) => r.position >= start);
   // The batch size Lambda reports counts Kinesis records, which may hold many lines each.
   const lost = Math.max(0, batch.batchSize - read.sequences.filter((s) => s >= startRecord).length);
+  // Given up after its commit: its invocation died before answering, and no retry was left to see it done.
+  // Its last line tells: later batches start after it, and its steps commit in order.
+  const lastLine = inRange[inRange.length - 1]?.position;
+  if (
+    position >= end &&
+    lastLine !== undefined &&
+    (await deps.panes.committedStepFolded(shardId, lastLine, state.lastCommit))
+  )
+    return { ...none, lost, way: 'committed' };
   if (position < end) {
     const pending = read.lines.filter((r) => r.position > position);
     // Folded from the position on, this covers any earlier message of the shard too: recorded, so that one

@@ -167,10 +167,11 @@ export class PaneStore {
 
   /**
    * Whether a committed step of the shard folded the line at `position`: a batch given up after its commit
-   * (its invocation died before answering, with no retries left) must not be folded again. Reads the steps that
-   * started just below the position, and the step after each, whose pane records its commit; a shard's last
-   * commit is in its state (`lastCommit`). Panes outlive their windows by the pane retention only: past it,
-   * nothing can be told.
+   * (its invocation died before answering, with no retries left) must not be folded again. Every `from` below
+   * the shard's position was its stored position once, so exactly one committed step starts at the largest
+   * `from` below `position`, and only it can have folded that line: it did if the line is within its lines.
+   * Its commit is the shard's last (`lastCommit`) or recorded in the pane of the step after it. Panes outlive
+   * their windows by the pane retention only: past it, nothing can be told.
    */
   async committedStepFolded(
     shardId: string,
@@ -185,29 +186,32 @@ export class PaneStore {
         ExpressionAttributeNames: { '#stream': 'stream' },
         ExpressionAttributeValues: { ':stream': stream, ':position': position },
         ScanIndexForward: false,
-        Limit: 50,
+        Limit: 1,
         ConsistentRead: true,
       }),
     );
-    const candidates = (below.Items ?? []).filter(
-      (item) =>
-        typeof item.firstLine === 'string' &&
-        typeof item.lastLine === 'string' &&
-        item.firstLine <= position &&
-        position <= item.lastLine,
-    );
-    for (const step of candidates) {
-      const from = String(step.from);
-      const token = String(step.token);
-      if (lastCommit?.from === from && lastCommit.token === token) return true;
-      const after = await queryAll(this.doc, {
+    const latest = below.Items?.[0];
+    if (!latest) return false;
+    const from = String(latest.from);
+    const itemsOf = (prefix: string) =>
+      queryAll(this.doc, {
         TableName: this.table,
-        KeyConditionExpression: '#stream = :stream AND begins_with(shardId, :next)',
+        KeyConditionExpression: '#stream = :stream AND begins_with(shardId, :prefix)',
         ExpressionAttributeNames: { '#stream': 'stream' },
-        ExpressionAttributeValues: { ':stream': stream, ':next': `${String(step.lastLine)}#` },
+        ExpressionAttributeValues: { ':stream': stream, ':prefix': `${prefix}#` },
         ConsistentRead: true,
       });
-      if (after.some((item) => item.commitFrom === from && item.commitToken === token)) return true;
+    // The attempts at that `from`: their first chunks say which lines each folded.
+    const attempts = (await itemsOf(from)).filter((item) => typeof item.lastLine === 'string');
+    for (const attempt of attempts) {
+      const token = String(attempt.token);
+      const last = String(attempt.lastLine);
+      const committed =
+        (lastCommit?.from === from && lastCommit.token === token) ||
+        (await itemsOf(last)).some((item) => item.commitFrom === from && item.commitToken === token);
+      // Its lines run without a gap from its first to its last (one delivery, and the healed lines right
+      // before it): a batch skipped before it ends before its first line.
+      if (committed) return String(attempt.firstLine) <= position && position <= last;
     }
     return false;
   }
