@@ -1,14 +1,18 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { createEmitHandler } from '../../functions/emit-handler.js';
 import { InjectedCrash } from '../../local/lambda/faults.js';
 import { localContext } from '../../local/lambda/lambda-context.js';
 import { scheduledEvent } from '../../local/lambda/pipeline.js';
 import type { WindowResult } from '../../shared/result.js';
+import { ResultStore } from '../../shared/store/result-store.js';
 import { faultyHandlers } from '../helpers/faulty-stack.js';
 import { kinesisEvent } from '../helpers/records.js';
 import { startTestStack, type TestStack } from '../helpers/stack.js';
 
 const arrival = Date.parse('2026-03-10T18:41:00Z');
+const logger = new Logger({ serviceName: 'test', logLevel: 'SILENT' as 'ERROR' });
 const W10 = Date.parse('2026-03-10T18:40:10Z');
 
 describe('emit handler under injected crashes', () => {
@@ -107,6 +111,46 @@ describe('emit handler under injected crashes', () => {
         );
       const [stored] = await stack.results.ip(ip, W10, W10);
       assert.deepEqual([stored?.count, stored?.revision], [2, 2]);
+    } finally {
+      handlers.stop();
+    }
+  });
+
+  it('publishes what a pass wrote when it lost a race with another emitter after writing its buckets', async () => {
+    const shardId = 'shardId-000000000710';
+    const ips = ['10.33.0.1', '10.33.0.2', '10.33.0.3'];
+    const lines = [...ips.map((ip) => `18:40:11 ${ip}`), '18:40:30 10.33.1.0', '18:40:30 10.33.1.0'];
+    const published: WindowResult[] = [];
+    const publish = (rs: readonly WindowResult[]) =>
+      void published.push(...rs.filter((r) => ips.includes(r.ip)));
+    // Its writes land, but it is told another emitter got there first (as when its summary's put loses).
+    class LostRace extends ResultStore {
+      override async mergeWindow(...args: Parameters<ResultStore['mergeWindow']>) {
+        await super.mergeWindow(...args);
+        return { done: false, changed: [], alerts: [] };
+      }
+    }
+    const handlers = faultyHandlers(stack, { publish });
+    try {
+      await handlers.fold(kinesisEvent(shardId, lines, arrival, 1), localContext('fold'));
+      const loser = createEmitHandler(
+        {
+          ...stack.emit,
+          results: new LostRace(stack.doc, stack.names.windows),
+          publish,
+        },
+        logger,
+      );
+      await loser(scheduledEvent(), localContext('emit'));
+      assert.equal(published.length, 0, 'the loser published nothing of what it wrote');
+      // Act: the next pass finds the window merged already, and nothing new to write.
+      await handlers.emit(scheduledEvent(), localContext('emit'));
+      // Assess: what the loser wrote is published all the same.
+      assert.deepEqual(published.map((r) => [r.ip, r.count, r.revision]).sort(), [
+        ['10.33.0.1', 1, 1],
+        ['10.33.0.2', 1, 1],
+        ['10.33.0.3', 1, 1],
+      ]);
     } finally {
       handlers.stop();
     }
