@@ -9,7 +9,7 @@ import { shardLinesOf } from '../shared/kinesis-event.js';
 import { addFoldMetrics } from './metrics.js';
 
 /**
- * Kinesis → window items. Wiring only: decode the event, fold each shard's records, log the report.
+ * Kinesis → panes. Wiring only: decode the event, fold each shard's records, log the report.
  *
  * The contract with the event source:
  * - a problem with the input (any value of any field, binary, over-long, late) is a dead letter with its

@@ -2,9 +2,9 @@ import { formatClock } from './time.js';
 
 /**
  * Alerts: an IP whose result in a window reaches the threshold, raised once per (ip, window). The decision is
- * made on the stored result, by the conditional write that publishes it (see mergeBucket), never on a running count: a
- * partial count can only grow, so an alert on it would be early, and a close is decided once whoever else
- * runs. A later revision (late lines, a redrive) that first reaches the threshold raises it then.
+ * made on the stored result, by the conditional write that publishes it (see mergeBucket), never on a running
+ * count: a partial count can only grow, so an alert on it would be early, and that write is decided once
+ * whoever else runs. A later revision (late lines, a redrive) that first reaches the threshold raises it then.
  */
 export interface Alert {
   readonly ip: string;

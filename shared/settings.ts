@@ -264,7 +264,7 @@ export const SETTINGS = {
     description:
       'results (client IPs and counts) are deleted by TTL this long after they are written; 0 = kept',
     env: 'RESULT_RETENTION_DAYS',
-    // The fold keeps its window ledger (which IPs a window holds, for queries by window) as long.
+    // The emitter writes results with this TTL; the fold reads it only as part of the one settings table.
     functions: ['fold', 'emit'],
     default: 90,
     min: 0,

@@ -31,7 +31,7 @@ export interface EmitScheduleProps {
   readonly reservedConcurrency?: number;
 }
 
-/** The emitter: closes due windows (a close is the result), fired by an EventBridge rule once a minute. */
+/** The emitter: merges committed panes of due windows into the results; an EventBridge rule fires it each minute. */
 export class EmitSchedule extends Construct {
   readonly function: IpCountFunction;
   readonly rule: events.Rule;
