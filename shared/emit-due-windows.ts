@@ -121,10 +121,12 @@ export async function emitDueWindows(
 
   // Fences before merges: a shard whose fold does not know a window is closed learns it first.
   const fenceTo = new Map<string, number>();
+  const fencesOf = new Map(
+    taken.map((w) => [w.windowStart, w.dueNow ? [] : trigger.fencesFor(w.windowEnd, w.writers)]),
+  );
   for (const w of taken)
-    if (!w.dueNow)
-      for (const shardId of trigger.fencesFor(w.windowEnd, w.writers))
-        fenceTo.set(shardId, Math.max(fenceTo.get(shardId) ?? Number.NEGATIVE_INFINITY, w.windowEnd));
+    for (const shardId of fencesOf.get(w.windowStart) ?? [])
+      fenceTo.set(shardId, Math.max(fenceTo.get(shardId) ?? Number.NEGATIVE_INFINITY, w.windowEnd));
   const positions = new Map(states.map((s) => [s.shardId, s.position]));
   const unfenced = new Set<string>();
   await Promise.all(
@@ -135,9 +137,7 @@ export async function emitDueWindows(
       }),
     ),
   );
-  const ready = taken.filter(
-    (w) => w.dueNow || !trigger.fencesFor(w.windowEnd, w.writers).some((s) => unfenced.has(s)),
-  );
+  const ready = taken.filter((w) => !(fencesOf.get(w.windowStart) ?? []).some((s) => unfenced.has(s)));
 
   const abandonedBefore = now - (deps.passTimeoutMs ?? 0);
   // What a pass that died before publishing wrote: read before this pass writes (its counts as it wrote them).

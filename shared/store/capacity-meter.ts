@@ -11,22 +11,19 @@ export interface CapacityTally {
   writeUnits: number;
   readUnits: number;
   requests: number;
-  /** Write units per table name. */
-  readonly writeUnitsByTable: Record<string, number>;
 }
 
 const WRITES = new Set(['PutItemCommand', 'UpdateItemCommand', 'DeleteItemCommand', 'BatchWriteItemCommand']);
 const METERED = new Set([...WRITES, 'GetItemCommand', 'BatchGetItemCommand', 'QueryCommand', 'ScanCommand']);
 
 interface Consumed {
-  readonly TableName?: string;
   readonly CapacityUnits?: number;
   readonly ReadCapacityUnits?: number;
   readonly WriteCapacityUnits?: number;
 }
 
 export function newTally(): CapacityTally {
-  return { writeUnits: 0, readUnits: 0, requests: 0, writeUnitsByTable: {} };
+  return { writeUnits: 0, readUnits: 0, requests: 0 };
 }
 
 /** Installs the meter on a client; every request it sends from now on is charged to the tally returned. */
@@ -36,16 +33,13 @@ export function meterCapacity(client: DynamoDBClient, tally: CapacityTally = new
       const command = context.commandName ?? '';
       if (!METERED.has(command)) return next(args);
       tally.requests++;
-      const input = args.input as { ReturnConsumedCapacity?: string; TableName?: string };
+      const input = args.input as { ReturnConsumedCapacity?: string };
       input.ReturnConsumedCapacity = 'TOTAL';
       const write = WRITES.has(command);
       const charge = (c: Consumed) => {
         const units = c.CapacityUnits ?? (write ? c.WriteCapacityUnits : c.ReadCapacityUnits) ?? 0;
-        if (write) {
-          tally.writeUnits += units;
-          const table = c.TableName ?? input.TableName ?? '';
-          tally.writeUnitsByTable[table] = (tally.writeUnitsByTable[table] ?? 0) + units;
-        } else tally.readUnits += units;
+        if (write) tally.writeUnits += units;
+        else tally.readUnits += units;
       };
       try {
         const out = await next(args);

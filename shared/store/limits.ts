@@ -168,27 +168,40 @@ export function kinesisViolations(
   return problems;
 }
 
-/** Installs the DynamoDB check: every request, once marshalled (the document client marshals first). */
-export function checkDynamoLimits(client: DynamoDBClient): void {
+/** A client's middleware stack, as both SDK clients have it (the check reads the input, nothing else). */
+interface Checked {
+  readonly middlewareStack: {
+    add(
+      middleware: (
+        next: (args: { input: unknown }) => Promise<unknown>,
+        context: { commandName?: string },
+      ) => (args: { input: unknown }) => Promise<unknown>,
+      options: { step: 'build'; name: string; override: boolean },
+    ): void;
+  };
+}
+
+/** Installs a check on a client: every request, once marshalled (the document client marshals first). */
+function install(
+  client: Checked,
+  service: 'DynamoDB' | 'Kinesis',
+  violations: (command: string, input: never) => string[],
+): void {
   client.middlewareStack.add(
     (next, context) => async (args) => {
-      const problems = dynamoViolations(context.commandName ?? '', args.input as DynamoInput);
+      const problems = violations(context.commandName ?? '', args.input as never);
       if (problems.length > 0)
-        throw new LimitExceeded('DynamoDB', `${context.commandName}: ${problems.join('; ')}`);
+        throw new LimitExceeded(service, `${context.commandName}: ${problems.join('; ')}`);
       return next(args);
     },
-    { step: 'build', name: 'ipcountDynamoLimits', override: true },
+    { step: 'build', name: `ipcount${service}Limits`, override: true },
   );
 }
 
+export function checkDynamoLimits(client: DynamoDBClient): void {
+  install(client as unknown as Checked, 'DynamoDB', dynamoViolations);
+}
+
 export function checkKinesisLimits(client: KinesisClient): void {
-  client.middlewareStack.add(
-    (next, context) => async (args) => {
-      const problems = kinesisViolations(context.commandName ?? '', args.input as never);
-      if (problems.length > 0)
-        throw new LimitExceeded('Kinesis', `${context.commandName}: ${problems.join('; ')}`);
-      return next(args);
-    },
-    { step: 'build', name: 'ipcountKinesisLimits', override: true },
-  );
+  install(client as unknown as Checked, 'Kinesis', kinesisViolations);
 }

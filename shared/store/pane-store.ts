@@ -1,4 +1,3 @@
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import {
   BatchWriteCommand,
   type DynamoDBDocumentClient,
@@ -7,6 +6,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { type Commit, committedPanes, type Pane, type PaneSource, type PaneWindow, START } from '../pane.js';
 import { putAll } from './batch.js';
+import { writeIf } from './conditional.js';
 import { ITEM_BUDGET_BYTES } from './limits.js';
 import { queryAll } from './pages.js';
 
@@ -85,19 +85,15 @@ export class PaneStore {
 
   /** The range's commit: true if this attempt won it (the first to finish), false if another had. */
   async commitRange(shardId: string, commit: Commit, now: number): Promise<boolean> {
-    try {
-      await this.doc.send(
+    return writeIf(() =>
+      this.doc.send(
         new PutCommand({
           TableName: this.table,
           Item: this.commitItem(shardId, commit, now),
           ConditionExpression: 'attribute_not_exists(shardId)',
         }),
-      );
-      return true;
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return false;
-      throw error;
-    }
+      ),
+    );
   }
 
   /**

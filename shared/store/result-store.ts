@@ -1,4 +1,3 @@
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, PutCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import type { Alert } from '../alert.js';
 import { compareResults, type WindowResult } from '../result.js';
@@ -17,6 +16,7 @@ import {
   type WindowContribution,
 } from '../result-bucket.js';
 import { getAll } from './batch.js';
+import { writeIf } from './conditional.js';
 import { queryAll, scanAll } from './pages.js';
 
 /** What merging one window's contributions did. */
@@ -144,8 +144,8 @@ export class ResultStore {
   }
 
   private async putIfVersion(item: BucketItem | SummaryItem, version: number | undefined): Promise<boolean> {
-    try {
-      await this.doc.send(
+    return writeIf(() =>
+      this.doc.send(
         new PutCommand({
           TableName: this.table,
           Item: item as unknown as Record<string, unknown>,
@@ -155,12 +155,8 @@ export class ResultStore {
             version === undefined ? { '#bucket': 'bucket' } : { '#version': 'version' },
           ...(version === undefined ? {} : { ExpressionAttributeValues: { ':version': version } }),
         }),
-      );
-      return true;
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return false;
-      throw error;
-    }
+      ),
+    );
   }
 
   /** Every result of a window and the alerts its buckets record (what a dead pass published, read again). */
@@ -200,17 +196,6 @@ export class ResultStore {
     return items.flatMap((item) => {
       const r = resultOfIp(item, ip);
       return r ? [r] : [];
-    });
-  }
-
-  /** Window summaries with start in [fromMs, toMs], oldest first. */
-  async summariesBetween(fromMs: number, toMs: number): Promise<SummaryItem[]> {
-    return queryAll<SummaryItem>(this.doc, {
-      TableName: this.table,
-      KeyConditionExpression: '#bucket = :bucket AND windowStart BETWEEN :from AND :to',
-      ExpressionAttributeNames: { '#bucket': 'bucket' },
-      ExpressionAttributeValues: { ':bucket': SUMMARY_PARTITION, ':from': fromMs, ':to': toMs },
-      ConsistentRead: true,
     });
   }
 

@@ -3,6 +3,7 @@ import { type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } fr
 import type { Commit } from '../pane.js';
 import { POSITION_WIDTH, storedPosition } from '../sequence.js';
 import type { ShardProgress } from '../watermark.js';
+import { writeIf } from './conditional.js';
 import { queryAll } from './pages.js';
 
 /** A shard's stored state, as the emitter reads it. */
@@ -291,8 +292,8 @@ export class ShardStateStore {
    * then fails its advance and is folded again, finding them closed. False when the shard moved.
    */
   async fence(shardId: string, positionAsRead: string, closedThroughMs: number): Promise<boolean> {
-    try {
-      await this.doc.send(
+    return writeIf(() =>
+      this.doc.send(
         new UpdateCommand({
           TableName: this.table,
           Key: { stream: this.stream, shardId },
@@ -303,18 +304,14 @@ export class ShardStateStore {
             ...(positionAsRead ? { ':position': positionAsRead } : {}),
           },
         }),
-      );
-      return true;
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return false;
-      throw error;
-    }
+      ),
+    );
   }
 
   /** Moves the emitter's cursor over a shard's panes forward (never back: a slower pass may read an older one). */
   async moveCursor(shardId: string, cursor: string): Promise<void> {
-    try {
-      await this.doc.send(
+    await writeIf(() =>
+      this.doc.send(
         new UpdateCommand({
           TableName: this.table,
           Key: { stream: this.stream, shardId },
@@ -323,10 +320,8 @@ export class ShardStateStore {
             'attribute_exists(sequenceNumber) AND (attribute_not_exists(paneCursor) OR paneCursor < :cursor)',
           ExpressionAttributeValues: { ':cursor': cursor },
         }),
-      );
-    } catch (error) {
-      if (!(error instanceof ConditionalCheckFailedException)) throw error;
-    }
+      ),
+    );
   }
 
   /** Tells the emitter a redriven range of this shard waits to be merged. */
@@ -343,8 +338,8 @@ export class ShardStateStore {
 
   /** Clears the flag as read, unless another range was marked since. */
   async clearRangesPending(shardId: string, token: string): Promise<void> {
-    try {
-      await this.doc.send(
+    await writeIf(() =>
+      this.doc.send(
         new UpdateCommand({
           TableName: this.table,
           Key: { stream: this.stream, shardId },
@@ -352,10 +347,8 @@ export class ShardStateStore {
           ConditionExpression: 'rangesPending = :token',
           ExpressionAttributeValues: { ':token': token },
         }),
-      );
-    } catch (error) {
-      if (!(error instanceof ConditionalCheckFailedException)) throw error;
-    }
+      ),
+    );
   }
 
   async list(): Promise<ShardState[]> {
