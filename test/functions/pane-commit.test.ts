@@ -1,15 +1,16 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Logger } from '@aws-lambda-powertools/logger';
+import { foldDependencies } from '../../functions/config.js';
 import { createEmitHandler } from '../../functions/emit-handler.js';
 import { createFoldHandler } from '../../functions/fold-handler.js';
 import { InjectedCrash } from '../../local/lambda/faults.js';
 import { localContext } from '../../local/lambda/lambda-context.js';
 import { scheduledEvent } from '../../local/lambda/pipeline.js';
 import { foldSkippedRange } from '../../shared/fold-shard-batch.js';
-import type { Pane } from '../../shared/pane.js';
+import { type Pane, START } from '../../shared/pane.js';
 import type { WindowResult } from '../../shared/result.js';
-import { padSequence } from '../../shared/sequence.js';
+import { linePosition, padSequence } from '../../shared/sequence.js';
 import { PaneStore } from '../../shared/store/pane-store.js';
 import { ShardStateStore } from '../../shared/store/shard-state-store.js';
 import { faultyHandlers } from '../helpers/faulty-stack.js';
@@ -286,5 +287,80 @@ describe('the pane commit protocol against the emulators', () => {
         [3, 2],
       ],
     );
+  });
+
+  it('reads back a pane written in several items (one step of more IPs than an item holds) whole', async () => {
+    const shardId = 'shardId-000000000105';
+    const windowStart = at('18:40:10');
+    const counts = new Map(
+      Array.from({ length: 30_000 }, (_, i) => [
+        `2001:db8:85a3:8d3:1319:8a2e:${(i >> 16).toString(16)}:${(i & 0xffff).toString(16)}`,
+        1 + (i % 7),
+      ]),
+    );
+    const pane: Pane = {
+      shardId,
+      source: 'step',
+      from: START,
+      token: 'big',
+      windows: [{ windowStart, windowEnd: windowStart + 5_000, counts, late: new Map([['10.90.5.1', 2]]) }],
+    };
+    await stack.fold.panes.writeStep(pane, Date.now());
+    const read = await stack.fold.panes.committed({
+      shardId,
+      position: linePosition(padSequence('999'), 0),
+      lastCommit: { from: START, token: 'big' },
+    });
+    const [whole] = read.steps;
+    assert.equal(read.steps.length, 1);
+    assert.deepEqual([...(whole?.windows[0]?.counts ?? [])].sort(), [...counts].sort());
+    assert.deepEqual([...(whole?.windows[0]?.late ?? [])], [['10.90.5.1', 2]]);
+  });
+
+  it('merges, next pass, a pane committed while a pass was reading: its cursor does not pass it', async () => {
+    const shardId = 'shardId-000000000106';
+    const ip = '10.90.6.1';
+    const fold = createFoldHandler(stack.fold, logger);
+    await fold(
+      kinesisEvent(shardId, [`18:40:10 ${ip}`, `18:40:20 ${ip}`, `18:40:21 ${ip}`], arrival, 1),
+      localContext('fold'),
+    );
+    // The pass lists the shards, then a step commits lines of the due 18:40:10 window (on time by the
+    // allowed lateness) before the pass reads its panes.
+    const listed = gate();
+    const folded = gate();
+    class ListedFirst extends ShardStateStore {
+      override async list() {
+        const states = await super.list();
+        listed.open();
+        await folded.wait();
+        return states;
+      }
+    }
+    const published: WindowResult[] = [];
+    const publish = (rs: readonly WindowResult[]) => void published.push(...rs.filter((r) => r.ip === ip));
+    const lenient = { ...stack.env, ALLOWED_LATENESS_SECONDS: '60' };
+    const late = createFoldHandler(foldDependencies(lenient, stack.doc, stack.kinesis), logger);
+    const pass = createEmitHandler(
+      {
+        ...stack.emit,
+        shardState: new ListedFirst(stack.doc, stack.names.shardState, stack.names.stream),
+        publish,
+      },
+      logger,
+    )(scheduledEvent(), localContext('emit'));
+    await listed.wait();
+    await late(kinesisEvent(shardId, [`18:40:12 ${ip}`], arrival, 9), localContext('fold'));
+    folded.open();
+    await pass;
+    await createEmitHandler({ ...stack.emit, publish }, logger)(scheduledEvent(), localContext('emit'));
+    assert.deepEqual(
+      published.filter((r) => r.windowStart === at('18:40:10')).map((r) => [r.count, r.revision]),
+      [
+        [1, 1],
+        [2, 2],
+      ],
+    );
+    assert.deepEqual(await stored(stack, ip, at('18:40:10')), [2, 0]);
   });
 });
