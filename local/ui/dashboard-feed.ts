@@ -22,7 +22,7 @@ export interface FeedSources {
   readonly results: Pick<ResultStore, 'summary'>;
   readonly deadLetters: Pick<DeadLetterStore, 'after'>;
   readonly alerts: Pick<AlertStore, 'latest'>;
-  readonly reader: Pick<ShardReader, 'waitingFor'>;
+  readonly reader: Pick<ShardReader, 'waitingFor' | 'shardIds'>;
 }
 
 export interface FeedSettings {
@@ -96,6 +96,8 @@ interface KnownWindow {
 }
 
 const DEAD_LETTERS_PER_READ = 1_000;
+/** The stream's shards change only on a reshard: listed again after this long. */
+const SHARD_LIST_MS = 10_000;
 const LATEST_DEAD_LETTERS = 20;
 const LATEST_ALERTS = 50;
 
@@ -106,6 +108,7 @@ export class DashboardFeed {
   private latestDeadLetters: DeadLetterView[] = [];
   private badLines = 0;
   private undatedBadLines = 0;
+  private streamShards: { ids: readonly string[]; listedAt: number } | undefined;
 
   constructor(
     private readonly sources: FeedSources,
@@ -116,6 +119,8 @@ export class DashboardFeed {
     const { windowMs, history } = this.settings;
     const states = await this.sources.shardState.list();
     const unmerged = await this.sources.unmerged();
+    const lags = await this.lags(states, now);
+    const passedThrough = streamPassedThrough(states, lags);
     const marked = new Set(unmerged.keys());
     const watermarks = states.map((s) => s.watermarkMs).filter((w): w is number => w !== undefined);
     const newest = Math.max(
@@ -135,7 +140,7 @@ export class DashboardFeed {
         const known = this.known.get(ws);
         if (known?.final && !marked.has(ws)) continue;
         if (known && !known.final && now - known.readAt < 5 * known.readMs) continue;
-        await this.read(ws, unmerged.get(ws), now);
+        await this.read(ws, unmerged.get(ws), passedThrough, now);
       }
       for (const ws of this.known.keys()) if (ws <= newest - 2 * history * windowMs) this.known.delete(ws);
     }
@@ -157,8 +162,8 @@ export class DashboardFeed {
       topIps: topIpsOver(windows, this.settings.topLines),
       ...(current ? { current } : {}),
       ...(lastFinal ? { lastClosed: lastFinal } : {}),
-      shards: await Promise.all(
-        states.map((s) => this.shardView(s, current?.final ? current : lastFinal, now)),
+      shards: states.map((s) =>
+        this.shardView(s, lags.get(s.shardId), current?.final ? current : lastFinal, now),
       ),
       deadLetters: this.latestDeadLetters,
       badLines: this.badLines,
@@ -167,7 +172,12 @@ export class DashboardFeed {
     };
   }
 
-  private async read(windowStart: number, unmerged: UnmergedWindow | undefined, now: number): Promise<void> {
+  private async read(
+    windowStart: number,
+    unmerged: UnmergedWindow | undefined,
+    passedThrough: number,
+    now: number,
+  ): Promise<void> {
     const began = Date.now();
     const stored = await this.sources.results.summary(windowStart);
     const summary = summarizeWindow(
@@ -177,9 +187,11 @@ export class DashboardFeed {
       unmerged,
       this.settings.topN,
     );
-    // Final once its results are written and nothing committed waits for it; an empty window is probed again
-    // (a shard may write into it later).
-    const final = unmerged === undefined && stored !== undefined;
+    // Final once its results are written, nothing committed waits for it and every shard of the stream has
+    // passed it: a window is due by its writers alone, so a shard still behind (records waiting, never
+    // folded) adds its IPs to it later. An empty window is probed again (a shard may write into it later).
+    const final =
+      unmerged === undefined && stored !== undefined && windowStart + this.settings.windowMs <= passedThrough;
     this.known.set(windowStart, { summary, final, readAt: now, readMs: Date.now() - began });
   }
 
@@ -226,15 +238,38 @@ export class DashboardFeed {
       .slice(0, LATEST_DEAD_LETTERS);
   }
 
-  private async shardView(
+  /**
+   * How long each shard of the stream (those with a state and those the stream lists) has had a record
+   * waiting; undefined where the stream refused the read (throttled), which says nothing.
+   */
+  private async lags(states: readonly ShardState[], now: number): Promise<Map<string, number | undefined>> {
+    if (!this.streamShards || now - this.streamShards.listedAt >= SHARD_LIST_MS)
+      this.streamShards = { ids: await this.sources.reader.shardIds(), listedAt: now };
+    const positions = new Map<string, string>(this.streamShards.ids.map((id) => [id, '']));
+    for (const s of states) positions.set(s.shardId, s.position);
+    return new Map(
+      await Promise.all(
+        [...positions].map(
+          async ([shardId, position]) =>
+            [
+              shardId,
+              await this.sources.reader
+                .waitingFor(shardId, position || undefined, now)
+                .catch(() => undefined),
+            ] as const,
+        ),
+      ),
+    );
+  }
+
+  private shardView(
     state: ShardState,
+    lag: number | undefined,
     lastFinal: WindowView | undefined,
     now: number,
-  ): Promise<ShardView> {
-    // A read the stream refuses (throttled) says nothing: shown as not lagging this tick.
-    const lagMs = await this.sources.reader
-      .waitingFor(state.shardId, state.position || undefined, now)
-      .catch(() => 0);
+  ): ShardView {
+    // A refused read is shown as not lagging this tick.
+    const lagMs = lag ?? 0;
     const quiet = now - Math.max(state.updatedAt, state.startedAt ?? 0);
     const idle =
       lagMs === 0 && this.settings.idleTimeoutMs !== undefined && quiet >= this.settings.idleTimeoutMs;
@@ -253,4 +288,28 @@ export class DashboardFeed {
       updatedAt: state.updatedAt,
     };
   }
+}
+
+/**
+ * The event time every shard of the stream has passed: the lowest over shards of what each fold knows is
+ * closed (its watermark, its fence), where a shard caught up (nothing waiting, no batch unfinished) holds
+ * nothing back, whatever it folds later being new.
+ */
+function streamPassedThrough(
+  states: readonly ShardState[],
+  lags: ReadonlyMap<string, number | undefined>,
+): number {
+  const byShard = new Map(states.map((s) => [s.shardId, s]));
+  let lowest = Number.POSITIVE_INFINITY;
+  for (const [shardId, lag] of lags) {
+    const state = byShard.get(shardId);
+    const unfinished = state?.startedThrough !== undefined && state.startedThrough > state.position;
+    if (lag === 0 && !unfinished) continue;
+    const passed = Math.max(
+      state?.watermarkMs ?? Number.NEGATIVE_INFINITY,
+      state?.closedThroughMs ?? Number.NEGATIVE_INFINITY,
+    );
+    lowest = Math.min(lowest, passed);
+  }
+  return lowest;
 }
