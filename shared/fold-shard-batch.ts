@@ -183,7 +183,7 @@ export async function foldShardBatch(
     if (exact) previousCommit = commit;
     position = plan.progress;
     const late = deadLetters.filter((d) => d.reason === 'late').length;
-    for (const c of plan.contributions) if (c.kind !== 'late') totals.counted += c.positions.length;
+    for (const c of plan.contributions) if (c.kind !== 'late') totals.counted += c.lines;
     totals.bad += deadLetters.length - late;
     totals.late += late;
     totals.windowsTouched += pane.windows.length;
@@ -248,7 +248,7 @@ export async function foldSkippedRange(
   await deps.shardState.markRangesPending(shardId, pane.token);
   const late = plan.deadLetters.filter((d) => d.reason === 'late').length;
   let lines = 0;
-  for (const c of plan.contributions) if (c.kind !== 'late') lines += c.positions.length;
+  for (const c of plan.contributions) if (c.kind !== 'late') lines += c.lines;
   return {
     counted: won ? lines : 0,
     alreadyCounted: won ? 0 : lines,

@@ -55,8 +55,8 @@ export interface Contribution {
   readonly ip: string;
   readonly windowStart: number;
   readonly windowEnd: number;
-  /** Positions of its lines, ascending (lines arrive in shard order). */
-  readonly positions: string[];
+  /** Its lines: a count, not their positions (the hot loop keeps no per-line state). */
+  lines: number;
   /**
    * `count`: counted into the window. `late`: past the allowed lateness, tallied in the window's late counter
    * (and dead-lettered). @default 'count'
@@ -116,11 +116,6 @@ export interface FoldPlan {
   readonly unkeyedLines: ReadonlyMap<string, number>;
   /** Progress after this batch, or undefined when the batch held nothing new. */
   readonly progress: ShardProgress | undefined;
-  /**
-   * Progress through the last new line before `position`: what may be recorded when the writes of the lines
-   * from `position` on failed, so a redelivery from there decides exactly as this one did.
-   */
-  progressBefore(position: string): ShardProgress | undefined;
 }
 
 /** Why a record is not counted, when classifying finds it bad. */
@@ -174,9 +169,9 @@ export class WindowFolder {
     const closedFirst = when === 'on-time' && windowEnd <= this.closedThroughMs;
     if (closedFirst) when = timelinessInClosedWindow(this.settings.allowedLatenessMs);
     if (when !== 'late') {
-      this.contribute(this.byWindow, ip, windowStart, windowEnd, record.position, when === 'update');
+      this.contribute(this.byWindow, ip, windowStart, windowEnd, when === 'update');
     } else {
-      this.contribute(this.lateByWindow, ip, windowStart, windowEnd, record.position, false);
+      this.contribute(this.lateByWindow, ip, windowStart, windowEnd, false);
       this.deadLetters.push(
         lateDeadLetter(
           record,
@@ -243,7 +238,6 @@ export class WindowFolder {
     ip: string,
     windowStart: number,
     windowEnd: number,
-    position: string,
     reopens: boolean,
   ): void {
     let ips = into.get(windowStart);
@@ -253,11 +247,11 @@ export class WindowFolder {
     }
     const contribution = ips.get(ip);
     if (contribution) {
-      contribution.positions.push(position);
+      contribution.lines++;
       if (reopens) contribution.reopens = true;
     } else {
       const kind = into === this.lateByWindow ? 'late' : 'count';
-      ips.set(ip, { ip, windowStart, windowEnd, positions: [position], kind, reopens });
+      ips.set(ip, { ip, windowStart, windowEnd, lines: 1, kind, reopens });
     }
   }
 
@@ -279,30 +273,21 @@ export function foldBatch(
 ): FoldPlan {
   const folder = new WindowFolder(settings, stored, closedThroughMs);
   let alreadyApplied = 0;
-  // Position and event-time maximum after each new record, for progressBefore().
-  const applied: ShardProgress[] = [];
+  let last: ShardLine | undefined;
   for (const record of records) {
     if (stored && record.position <= stored.position) {
       alreadyApplied++;
       continue;
     }
     folder.add(record);
-    const { maxEventMs, pendingEventMs } = folder.eventTime;
-    applied.push({ position: record.position, maxEventMs, pendingEventMs });
+    last = record;
   }
+  const { maxEventMs, pendingEventMs } = folder.eventTime;
   return {
     contributions: folder.contributions(),
     deadLetters: folder.deadLetters,
     alreadyApplied,
     unkeyedLines: folder.unkeyedLines,
-    progress: applied[applied.length - 1],
-    progressBefore: (position) => {
-      let found: ShardProgress | undefined;
-      for (const p of applied) {
-        if (p.position >= position) break;
-        found = p;
-      }
-      return found;
-    },
+    progress: last && { position: last.position, maxEventMs, pendingEventMs },
   };
 }

@@ -66,7 +66,7 @@ export function paneWindowsOf(contributions: readonly Contribution[]): PaneWindo
       byWindow.set(c.windowStart, window);
     }
     const into = c.kind === 'late' ? window.late : window.counts;
-    into.set(c.ip, (into.get(c.ip) ?? 0) + c.positions.length);
+    into.set(c.ip, (into.get(c.ip) ?? 0) + c.lines);
   }
   return [...byWindow].map(([windowStart, w]) => ({ windowStart, ...w }));
 }

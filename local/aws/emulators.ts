@@ -1,4 +1,5 @@
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
@@ -13,8 +14,14 @@ import type { EmulatorWorkerCommand, EmulatorWorkerData, EmulatorWorkerReport } 
  * this CLI's query).
  */
 export interface EmulatorOptions {
-  /** Keep their data here between runs (LevelDB); in memory when absent. */
+  /** Keep their data here between runs (LevelDB); see `scratch` when absent. */
   readonly dataDir?: string;
+  /**
+   * Without a data dir: keep the data on disk anyway, in a folder of the system's temporary directory removed
+   * at stop (a long replay's stream and tables would otherwise grow in memory with its input); in memory when
+   * false. @default false
+   */
+  readonly scratch?: boolean;
   readonly host?: string;
   readonly kinesisPort?: number;
   readonly dynamoPort?: number;
@@ -92,9 +99,37 @@ function emulatorWorkerModule(): URL {
 
 type Listening = Extract<EmulatorWorkerReport, { kind: 'listening' }>;
 
+/** Scratch folders are named so; one whose owner died (a killed run) is removed by the next one's start. */
+const SCRATCH_PREFIX = 'ipcount-scratch-';
+
+function sweepScratchDirs(): void {
+  let names: string[];
+  try {
+    names = readdirSync(tmpdir()).filter((name) => name.startsWith(SCRATCH_PREFIX));
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const dir = join(tmpdir(), name);
+    // Only one written by a run that has died: a folder still being set up has no owner file yet.
+    let owned = true;
+    try {
+      JSON.parse(readFileSync(join(dir, OWNER_FILE), 'utf8'));
+    } catch {
+      owned = false;
+    }
+    if (owned && !dataDirOwner(dir)) rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 export async function startEmulators(options: EmulatorOptions = {}): Promise<Emulators> {
   const host = options.host ?? '127.0.0.1';
-  const dir = options.dataDir;
+  let scratch: string | undefined;
+  if (!options.dataDir && options.scratch) {
+    sweepScratchDirs();
+    scratch = mkdtempSync(join(tmpdir(), SCRATCH_PREFIX));
+  }
+  const dir = options.dataDir ?? scratch;
   if (dir) {
     assertDataDirFree(dir);
     mkdirSync(join(dir, 'kinesis'), { recursive: true });
@@ -154,6 +189,7 @@ export async function startEmulators(options: EmulatorOptions = {}): Promise<Emu
   } catch (error) {
     stopping = true;
     await worker.terminate();
+    if (scratch) rmSync(scratch, { recursive: true, force: true });
     throw error;
   }
   const kinesis = emulatorTarget(`http://${host}:${ports.kinesisPort}`);
@@ -175,7 +211,8 @@ export async function startEmulators(options: EmulatorOptions = {}): Promise<Emu
     failed,
     stop: () => {
       stopped ??= stopWorker().finally(() => {
-        if (ownerFile) rmSync(ownerFile, { force: true });
+        if (scratch) rmSync(scratch, { recursive: true, force: true });
+        else if (ownerFile) rmSync(ownerFile, { force: true });
       });
       return stopped;
     },

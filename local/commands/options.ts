@@ -28,6 +28,8 @@ export interface Option<T> {
   readonly defaultText?: string;
   /** Turns the text given (or undefined when absent) into the value, or throws a UsageError. */
   readonly read: (text: string | undefined) => T;
+  /** For an option that may be given more than once: every text given, in order (none when absent). */
+  readonly readAll?: (texts: readonly string[]) => T;
 }
 
 export interface Section {
@@ -239,7 +241,11 @@ export function parseCommand<O extends Record<string, Option<unknown>>>(
   const config = Object.fromEntries(
     [...byFlag.entries()].map(([name, { option }]) => [
       name,
-      { type: option.metavar ? 'string' : 'boolean', ...(option.short ? { short: option.short } : {}) },
+      {
+        type: option.metavar ? 'string' : 'boolean',
+        ...(option.short ? { short: option.short } : {}),
+        ...(option.readAll ? { multiple: true } : {}),
+      },
     ]),
   ) as NonNullable<Parameters<typeof parseArgs>[0]>['options'];
   const { values } = parseArgs({
@@ -251,7 +257,10 @@ export function parseCommand<O extends Record<string, Option<unknown>>>(
   const result: Record<string, unknown> = {};
   for (const [name, { key, option }] of byFlag) {
     const given = (values as Record<string, unknown>)[name];
-    result[key] = option.read(given === undefined ? undefined : String(given));
+    if (option.readAll)
+      result[key] = option.readAll(given === undefined ? [] : (given as unknown[]).map(String));
+    else if (Array.isArray(given)) throw new UsageError(`--${name} is given more than once`);
+    else result[key] = option.read(given === undefined ? undefined : String(given));
   }
   return result as Values<O>;
 }

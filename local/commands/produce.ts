@@ -15,7 +15,8 @@ export interface ProduceOptions {
   /** The stream by name, or the deployment whose stream it is. */
   readonly stream: { readonly name: string } | DeploymentRef;
   /** A file, '-' for stdin, or `tcp://host:port`: a log service writing one line per `\n`. */
-  readonly input?: string;
+  /** Files read in order as one input, stdin ('-') or tcp://host:port; stdin when absent. */
+  readonly input?: string | readonly string[];
   readonly progressIntervalMs?: number;
   /** How lines go into Kinesis records (default DEFAULT_AGGREGATION), the record size limit and the linger. */
   readonly aggregation?: Aggregation;

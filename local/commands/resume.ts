@@ -14,7 +14,7 @@ import {
   payloadHash,
   payloadOf,
 } from '../sources/input-journal.js';
-import { type LineSourceSpec, openLineSource } from '../sources/line-source.js';
+import { describeFiles, type LineSourceSpec, openLineSource } from '../sources/line-source.js';
 import { type ProducerHooks, type ProducerOptions, StreamProducer } from '../sources/producer.js';
 
 /**
@@ -64,13 +64,13 @@ export async function resumeInput(args: {
   let skip = 0;
   let repaired = 0;
   if (match && spec.kind === 'file') {
-    const foreign = foreignPendingMessage(spec.path, match);
+    const foreign = foreignPendingMessage(describeFiles(spec.paths), match);
     if (foreign) {
       say(foreign);
       match.entry.pending = undefined;
       journal.save();
     }
-    say(resumeMessage(spec.path, dataDir, match));
+    say(resumeMessage(describeFiles(spec.paths), dataDir, match));
     repaired = await putMissing(kinesis, streamName, journal, match, packing);
     skip = match.entry.lines;
   }
@@ -99,7 +99,7 @@ export interface FileMatch {
  * (the hash through the batch's end): a run killed in its first batch has acknowledged nothing.
  */
 export async function matchFile(
-  path: string,
+  paths: readonly string[],
   entries: readonly InputEntry[],
 ): Promise<FileMatch | undefined> {
   const files = entries.filter((e) => e.kind === 'file');
@@ -116,7 +116,7 @@ export async function matchFile(
     files.some((e) => e.pending && line >= e.pending.fromLine && line < e.pending.toLine);
   const hash = new PrefixHash();
   let count = 0;
-  const source = await openLineSource({ kind: 'file', path });
+  const source = await openLineSource({ kind: 'file', paths });
   try {
     for await (const line of source.lines()) {
       if (count === last) {

@@ -1,6 +1,5 @@
 import { writeFileSync } from 'node:fs';
 import { unmergedWindows } from '../../shared/emit-due-windows.js';
-import type { WindowResult } from '../../shared/result.js';
 import { PaneStore } from '../../shared/store/pane-store.js';
 import { ResultStore } from '../../shared/store/result-store.js';
 import type { FaultStats } from '../lambda/faults.js';
@@ -54,8 +53,8 @@ export interface RunStats {
 export interface RunFacts {
   readonly pipeline: Pipeline;
   readonly startedAt: number;
-  /** The results printed, one per (ip, window). */
-  readonly emitted: readonly WindowResult[];
+  /** The results printed: (ip, window) pairs, and the sum of their counts. */
+  readonly emitted: { readonly windows: number; readonly counted: number };
   readonly produced: ProducerStats;
   readonly faults?: FaultStats;
   /** A resumed input: lines an earlier run had put, and lines of its batch in flight put again now. */
@@ -96,12 +95,12 @@ export async function reportRun(facts: RunFacts): Promise<RunStats> {
   const { pipeline, produced } = facts;
   const durationMs = Date.now() - facts.startedAt;
   const source = pipeline.eventSource.stats;
-  const healed = pipeline.foldReports.reduce((sum, r) => sum + (r.healed ?? 0), 0);
+  const healed = pipeline.foldTotals.healedLines;
   return {
     records: produced.sent + (facts.resumed?.repaired ?? 0),
     alreadyOnStream: facts.resumed?.alreadyOnStream ?? 0,
-    counted: facts.emitted.reduce((sum, r) => sum + r.count, 0),
-    windows: facts.emitted.length,
+    counted: facts.emitted.counted,
+    windows: facts.emitted.windows,
     ...(await tally(pipeline, facts.startedAt)),
     invocations: source.invocations,
     failedInvocations: source.failedInvocations,

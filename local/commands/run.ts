@@ -13,6 +13,7 @@ import type { ReshardKind } from '../lambda/reshard.js';
 import { seededRandom } from '../sources/generate.js';
 import { InputJournal, type PrefixHash, payloadOf } from '../sources/input-journal.js';
 import {
+  describeFiles,
   type LineSource,
   type LineSourceSpec,
   lineSourceSpec,
@@ -32,8 +33,11 @@ export type { RunStats } from './run-report.js';
  * Settings not given take the settings table's local defaults.
  */
 export interface RunOptions extends Partial<PipelineSettings> {
-  /** A file of lines, '-' for stdin or tcp://host:port; absent = live from the built-in log service. */
-  readonly input?: string;
+  /**
+   * A file of lines (gzipped or not), several files read in order as one input, '-' for stdin or
+   * tcp://host:port; absent = live from the built-in log service.
+   */
+  readonly input?: string | readonly string[];
   readonly shards: number;
   readonly statsFile?: string;
   readonly dataDir?: string;
@@ -106,23 +110,51 @@ export function runSettings(options: RunOptions): PipelineSettings {
 /**
  * What stdout shows: each result once by (ip, window), and again only if its count changed, as an update
  * (` (update)`), whatever revision the store gave it; the emitter publishes at least once. Late-only tallies
- * (count 0) are in the table only.
+ * (count 0) are in the table only. What was printed is held for the newest windows only (at most
+ * PRINTED_HELD results), so a long replay does not grow with its input: a window is republished (after a
+ * pass died) or updated (a late line within the allowed lateness) long before that many results follow it.
  */
-function resultPrinter(stdout: Writable, timeZone: string) {
-  const printed = new Map<string, WindowResult>();
+export const PRINTED_HELD = 200_000;
+
+export function resultPrinter(stdout: Writable, timeZone: string, held = PRINTED_HELD) {
+  const printed = new Map<number, Map<string, number>>();
+  let heldResults = 0;
+  const totals = { windows: 0, counted: 0 };
+  const forget = () => {
+    const oldestFirst = [...printed.keys()].sort((a, b) => a - b);
+    for (const windowStart of oldestFirst) {
+      if (heldResults <= held) break;
+      heldResults -= printed.get(windowStart)?.size ?? 0;
+      printed.delete(windowStart);
+    }
+  };
   return {
     print(results: readonly WindowResult[]) {
       // One at a time: the same result twice in one publication (republished and written anew) prints once.
       const lines: string[] = [];
       for (const r of [...results].sort(compareResults)) {
-        const before = printed.get(`${r.ip} ${r.windowStart}`);
-        if (r.count <= 0 || before?.count === r.count) continue;
-        printed.set(`${r.ip} ${r.windowStart}`, r);
-        lines.push(formatResultLine(before ? { ...r, revision: Math.max(r.revision, 2) } : r, timeZone));
+        let window = printed.get(r.windowStart);
+        const before = window?.get(r.ip);
+        if (r.count <= 0 || before === r.count) continue;
+        if (!window) {
+          window = new Map();
+          printed.set(r.windowStart, window);
+        }
+        window.set(r.ip, r.count);
+        if (before === undefined) {
+          heldResults++;
+          totals.windows++;
+        }
+        totals.counted += r.count - (before ?? 0);
+        lines.push(
+          formatResultLine(before !== undefined ? { ...r, revision: Math.max(r.revision, 2) } : r, timeZone),
+        );
       }
       if (lines.length > 0) stdout.write(`${lines.join('\n')}\n`);
+      if (heldResults > held) forget();
     },
-    printed: () => [...printed.values()],
+    /** The (ip, window) results printed and the sum of their counts. */
+    totals: () => ({ ...totals }),
   };
 }
 
@@ -152,8 +184,8 @@ export async function run(options: RunOptions, io: RunIo): Promise<RunStats> {
   let match: FileMatch | undefined;
   if (journal && options.dataDir !== undefined && spec.kind === 'file') {
     early = await import('./run-parts.js');
-    match = await early.matchFile(spec.path, journal.entries(options.prefix));
-    const counted = match && early.alreadyCounted(spec.path, options.dataDir, match);
+    match = await early.matchFile(spec.paths, journal.entries(options.prefix));
+    const counted = match && early.alreadyCounted(describeFiles(spec.paths), options.dataDir, match);
     if (counted) {
       say(counted);
       const stats = early.emptyRunStats(startedAt);
@@ -172,6 +204,7 @@ export async function run(options: RunOptions, io: RunIo): Promise<RunStats> {
   });
   const starting = startEmulators({
     dataDir: options.dataDir,
+    scratch: true,
     host: options.host,
     kinesisPort: options.kinesisPort,
     dynamoPort: options.dynamoPort,
@@ -312,7 +345,7 @@ export async function run(options: RunOptions, io: RunIo): Promise<RunStats> {
           lines: resume.skip,
           hash: resume.prefixHash,
           expected: resume.expected,
-          input: options.input ?? '',
+          input: describeInput(options.input),
         },
         reshard: plan && {
           afterLines: plan.afterLines,
@@ -347,7 +380,7 @@ export async function run(options: RunOptions, io: RunIo): Promise<RunStats> {
     const stats = await reportRun({
       pipeline: live,
       startedAt,
-      emitted: results.printed(),
+      emitted: results.totals(),
       produced: producer.stats(),
       resumed: { alreadyOnStream: resume.skip - resume.repaired, repaired: resume.repaired },
       ...(faults ? { faults: faults.stats } : {}),
@@ -412,6 +445,10 @@ async function feed(
   }
   if (skip && counter.read < skip.lines && !options.signal?.aborted) throw changed();
   return producer.flush();
+}
+
+function describeInput(input: RunOptions['input']): string {
+  return typeof input === 'string' ? input : describeFiles(input ?? []);
 }
 
 /** The run's closing lines on stderr: where every line went, and what the faults did. */

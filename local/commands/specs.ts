@@ -22,6 +22,7 @@ import {
   positive,
   setting,
   text,
+  UsageError,
 } from './options.js';
 
 /** What each command takes: the one table its parsing, validation and `--help` come from. */
@@ -29,14 +30,28 @@ export const DEPLOYMENTS =
   'Deployments: --stack NAME finds the stream and tables from the stack outputs (CloudFormation at --endpoint\n' +
   "or in --region: AWS, LocalStack, or the edge of 'ipcount run --serve'); --prefix P names them directly.";
 
-/** `--input`, in run and produce alike: the one line source (sources/line-source.ts). */
-function inputOption(help: string, defaultText?: string) {
+/**
+ * `--input`, in run and produce alike: the one line source (sources/line-source.ts). Given more than once,
+ * files read in that order as one input.
+ */
+function inputOption(help: string, defaultText?: string): Option<readonly string[] | undefined> {
+  const check = (texts: readonly string[]) => {
+    if (texts.length === 0) return undefined;
+    try {
+      lineSourceSpec(texts);
+    } catch (error) {
+      throw new UsageError(`--input ${(error as Error).message}`);
+    }
+    return texts;
+  };
   return {
-    ...parsed('input', { metavar: 'SOURCE', help, ...(defaultText ? { defaultText } : {}) }, (value) => {
-      lineSourceSpec(value);
-      return value;
-    }),
+    flag: 'input',
     short: 'i',
+    metavar: 'SOURCE',
+    help,
+    ...(defaultText ? { defaultText } : {}),
+    read: (text) => check(text === undefined ? [] : [text]),
+    readAll: check,
   };
 }
 

@@ -39,41 +39,53 @@ export async function* readLines(input: Readable, options: ReadLinesOptions = {}
   };
 
   const chunks = (input as AsyncIterable<Buffer | string>)[Symbol.asyncIterator]();
-  const aborted = new Promise<'aborted'>((resolve) => {
-    if (signal?.aborted) resolve('aborted');
-    signal?.addEventListener('abort', () => resolve('aborted'), { once: true });
-  });
-  for (;;) {
-    const reading = chunks.next();
-    const next = signal ? await Promise.race([reading, aborted]) : await reading;
-    if (next === 'aborted') {
-      // The read in flight may end in a premature-close error once the input is destroyed: nothing to report.
-      reading.catch(() => {});
-      input.destroy();
-      break;
-    }
-    if (next.done) break;
-    const chunk = next.value;
-    const buffer = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk;
-    options.onBytes?.(buffer.length);
-    let from = 0;
-    while (from <= buffer.length) {
-      const newline = buffer.indexOf(10, from);
-      const end = newline === -1 ? buffer.length : newline;
-      if (end > from) {
-        const piece = buffer.subarray(from, end);
-        lineBytes += piece.length;
-        const room = maxLineBytes + 1 - heldBytes;
-        if (room > 0) {
-          const kept = piece.length <= room ? piece : piece.subarray(0, room);
-          held.push(kept);
-          heldBytes += kept.length;
-        }
+  // An abort destroys the input, which ends the read in flight. (Not a race of each read against one promise
+  // that never settles: every race would stay attached to it, and with it every chunk read.)
+  let aborted = signal?.aborted === true;
+  const onAbort = () => {
+    aborted = true;
+    input.destroy();
+  };
+  signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    for (;;) {
+      if (aborted) {
+        input.destroy();
+        break;
       }
-      if (newline === -1) break;
-      yield finish();
-      from = newline + 1;
+      let next: IteratorResult<Buffer | string>;
+      try {
+        next = await chunks.next();
+      } catch (error) {
+        // Destroyed by the abort: a premature close, nothing to report.
+        if (aborted) break;
+        throw error;
+      }
+      if (next.done || aborted) break;
+      const chunk = next.value;
+      const buffer = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk;
+      options.onBytes?.(buffer.length);
+      let from = 0;
+      while (from <= buffer.length) {
+        const newline = buffer.indexOf(10, from);
+        const end = newline === -1 ? buffer.length : newline;
+        if (end > from) {
+          const piece = buffer.subarray(from, end);
+          lineBytes += piece.length;
+          const room = maxLineBytes + 1 - heldBytes;
+          if (room > 0) {
+            const kept = piece.length <= room ? piece : piece.subarray(0, room);
+            held.push(kept);
+            heldBytes += kept.length;
+          }
+        }
+        if (newline === -1) break;
+        yield finish();
+        from = newline + 1;
+      }
     }
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
   }
   // A last line without its newline.
   if (lineBytes > 0) yield finish();

@@ -1,6 +1,7 @@
-import { open } from 'node:fs/promises';
+import { type FileHandle, open } from 'node:fs/promises';
 import { connect } from 'node:net';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
+import { createGunzip } from 'node:zlib';
 import { readLines } from './line-reader.js';
 import { type LogServiceOptions, startLogService } from './log-service.js';
 
@@ -9,7 +10,8 @@ import { type LogServiceOptions, startLogService } from './log-service.js';
  * the built-in log service, or nothing (`run --serve`: the lines arrive on the stream from outside).
  */
 export type LineSourceSpec =
-  | { readonly kind: 'file'; readonly path: string }
+  /** One file, or several read in order as one input; each gzipped or not, as its first bytes say. */
+  | { readonly kind: 'file'; readonly paths: readonly string[] }
   | { readonly kind: 'stdin' }
   | { readonly kind: 'tcp'; readonly host: string; readonly port: number }
   | ({ readonly kind: 'log-service' } & LogServiceOptions)
@@ -38,15 +40,30 @@ const TCP_SOURCE = /^tcp:\/\/([^:/]+|\[[^\]]+\]):(\d{1,5})\/?$/;
 
 /**
  * What `--input` names: `-` is stdin, `tcp://host:port` a log service writing lines (the seed's
- * localhost:9999), anything else a file. A URL of another scheme is an error, not a file name.
+ * localhost:9999), anything else a file. A URL of another scheme is an error, not a file name. Several
+ * `--input`s must all be files (`access.log.2.gz access.log.1 access.log`), read in that order as one input.
  */
-export function lineSourceSpec(input: string | undefined): LineSourceSpec {
-  if (input === undefined || input === '-') return { kind: 'stdin' };
-  const tcp = TCP_SOURCE.exec(input);
+export function lineSourceSpec(input: string | readonly string[] | undefined): LineSourceSpec {
+  const inputs = typeof input === 'string' ? [input] : (input ?? []);
+  if (inputs.length > 1) {
+    const specs = inputs.map((one) => lineSourceSpec(one));
+    const notFile = inputs.find((_, i) => specs[i]?.kind !== 'file');
+    if (notFile !== undefined)
+      throw new Error(`several inputs must all be files; ${notFile} is not (give it as the only --input)`);
+    return { kind: 'file', paths: inputs };
+  }
+  const [one] = inputs;
+  if (one === undefined || one === '-') return { kind: 'stdin' };
+  const tcp = TCP_SOURCE.exec(one);
   if (tcp) return { kind: 'tcp', host: (tcp[1] ?? '').replace(/^\[|\]$/g, ''), port: Number(tcp[2]) };
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(input))
-    throw new Error(`must be a file, '-' (stdin) or tcp://host:port, got ${input}`);
-  return { kind: 'file', path: input };
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(one))
+    throw new Error(`must be a file, '-' (stdin) or tcp://host:port, got ${one}`);
+  return { kind: 'file', paths: [one] };
+}
+
+/** What a file source is called in messages: its path, or its paths in reading order. */
+export function describeFiles(paths: readonly string[]): string {
+  return paths.join(' + ');
 }
 
 function once(close: () => Promise<void>): () => Promise<void> {
@@ -75,9 +92,18 @@ function stopSignal(io: LineSourceIo): { signal: AbortSignal; start(): void; cle
   };
 }
 
+/** gzip's magic bytes: a file that starts with them is read through gunzip, whatever its name. */
+const GZIP_MAGIC = [0x1f, 0x8b];
+
+interface OpenedFile {
+  readonly path: string;
+  readonly handle: FileHandle;
+  readonly size: number;
+}
+
 /** A file is opened and checked now, so a missing file or a directory is a clear error before anything starts. */
-async function openFile(path: string): Promise<{ stream: Readable; size: number }> {
-  let handle: Awaited<ReturnType<typeof open>>;
+async function openFile(path: string): Promise<OpenedFile> {
+  let handle: FileHandle;
   try {
     handle = await open(path, 'r');
   } catch (error) {
@@ -91,7 +117,54 @@ async function openFile(path: string): Promise<{ stream: Readable; size: number 
     await handle.close();
     throw new Error(`input ${path} is a directory, not a file of lines`);
   }
-  return { stream: handle.createReadStream(), size: stat.isFile() ? stat.size : Number.NaN };
+  return { path, handle, size: stat.isFile() ? stat.size : Number.NaN };
+}
+
+/**
+ * The bytes of the files in order, each gunzipped when its first bytes are gzip's (a rotated
+ * `access.log.2.gz`; several gzip members in one file are read as one). `onFileBytes` is told of the bytes
+ * read from disk, compressed or not: what a progress line's share of the input is made of.
+ */
+async function* filesBytes(
+  files: readonly OpenedFile[],
+  onFileBytes: (bytes: number) => void,
+): AsyncGenerator<Buffer> {
+  // A file's last line ends with the file, newline or not: it never runs into the next file's first.
+  const NEWLINE = Buffer.from('\n');
+  let last = 10;
+  for (const { path, handle } of files) {
+    if (last !== 10) yield NEWLINE;
+    last = 10;
+    const magic = Buffer.alloc(GZIP_MAGIC.length);
+    const { bytesRead } = await handle.read(magic, 0, magic.length, 0);
+    const gzipped = bytesRead === magic.length && GZIP_MAGIC.every((b, i) => magic[i] === b);
+    const raw = handle.createReadStream({ start: 0, autoClose: false });
+    try {
+      if (!gzipped) {
+        for await (const chunk of raw) {
+          onFileBytes((chunk as Buffer).length);
+          if ((chunk as Buffer).length > 0) last = (chunk as Buffer)[(chunk as Buffer).length - 1] ?? 10;
+          yield chunk as Buffer;
+        }
+        continue;
+      }
+      raw.on('data', (chunk: Buffer | string) => onFileBytes(chunk.length));
+      const gunzip = raw.pipe(createGunzip());
+      raw.once('error', (error) => gunzip.destroy(error));
+      try {
+        for await (const chunk of gunzip) {
+          if ((chunk as Buffer).length > 0) last = (chunk as Buffer)[(chunk as Buffer).length - 1] ?? 10;
+          yield chunk as Buffer;
+        }
+      } catch (error) {
+        throw new Error(`input ${path} is gzipped but cannot be read: ${(error as Error).message}`);
+      } finally {
+        gunzip.destroy();
+      }
+    } finally {
+      raw.destroy();
+    }
+  }
 }
 
 async function connectTcp(host: string, port: number): Promise<Readable> {
@@ -131,16 +204,33 @@ function streamSource(
 export async function openLineSource(spec: LineSourceSpec, io: LineSourceIo = {}): Promise<LineSource> {
   switch (spec.kind) {
     case 'file': {
-      const { stream, size } = await openFile(spec.path);
-      return streamSource(
-        stream,
+      const files: OpenedFile[] = [];
+      try {
+        for (const path of spec.paths) files.push(await openFile(path));
+      } catch (error) {
+        await Promise.all(files.map((f) => f.handle.close()));
+        throw error;
+      }
+      const sizes = files.map((f) => f.size);
+      const totalBytes = sizes.every(Number.isFinite) ? sizes.reduce((a, b) => a + b, 0) : undefined;
+      let fileBytes = 0;
+      const source = streamSource(
+        Readable.from(
+          filesBytes(files, (n) => (fileBytes += n)),
+          { objectMode: false },
+        ),
         io,
-        spec.path,
+        describeFiles(spec.paths),
         async () => {
-          stream.destroy();
+          await Promise.all(files.map((f) => f.handle.close().catch(() => {})));
         },
-        Number.isFinite(size) ? size : undefined,
+        totalBytes,
       );
+      // Progress by the bytes read from disk: a gzipped file's share is its compressed size's.
+      return {
+        ...source,
+        position: () => ({ bytesRead: fileBytes, ...(totalBytes !== undefined ? { totalBytes } : {}) }),
+      };
     }
     case 'stdin': {
       // close() leaves stdin open (a test's, or the terminal's); only an abort mid-read destroys it.

@@ -62,10 +62,10 @@ describe('the pane commit protocol', () => {
 
   it("builds a pane's windows from a fold's contributions, counted lines and late tallies apart", () => {
     const windows = paneWindowsOf([
-      { ip: '10.0.0.1', windowStart: 0, windowEnd: 5000, positions: ['1', '2'] },
-      { ip: '10.0.0.2', windowStart: 0, windowEnd: 5000, positions: ['3'] },
-      { ip: '10.0.0.1', windowStart: 0, windowEnd: 5000, positions: ['4'], kind: 'late' },
-      { ip: '10.0.0.1', windowStart: 5000, windowEnd: 10000, positions: ['5'] },
+      { ip: '10.0.0.1', windowStart: 0, windowEnd: 5000, lines: 2 },
+      { ip: '10.0.0.2', windowStart: 0, windowEnd: 5000, lines: 1 },
+      { ip: '10.0.0.1', windowStart: 0, windowEnd: 5000, lines: 1, kind: 'late' },
+      { ip: '10.0.0.1', windowStart: 5000, windowEnd: 10000, lines: 1 },
     ]);
     assert.deepEqual(
       windows.map((w) => [w.windowStart, [...w.counts], [...w.late]]),
