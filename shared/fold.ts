@@ -274,11 +274,14 @@ export function foldBatch(
   const folder = new WindowFolder(settings, stored, closedThroughMs);
   let alreadyApplied = 0;
   let last: ShardLine | undefined;
+  // Lines come in shard order: once one is past the stored progress, so is every line after it.
+  let skipping = stored !== undefined;
   for (const record of records) {
-    if (stored && record.position <= stored.position) {
+    if (skipping && stored && record.position <= stored.position) {
       alreadyApplied++;
       continue;
     }
+    skipping = false;
     folder.add(record);
     last = record;
   }

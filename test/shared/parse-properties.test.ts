@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { foldBatch } from '../../shared/fold.js';
-import { parseLine } from '../../shared/parse.js';
+import { parseLine, partitionKeyFor } from '../../shared/parse.js';
 import { linePosition, padSequence } from '../../shared/sequence.js';
 import { EARLIEST_EVENT_MS, LATEST_EVENT_MS } from '../../shared/time.js';
 
@@ -122,6 +122,29 @@ describe('parser properties (fast-check)', () => {
             );
           }
         }
+      }),
+      { numRuns: 4000 },
+    );
+  });
+
+  it("a line's partition key is the IP the fold parses from it, whenever the line is valid", () => {
+    const line = fc.oneof(
+      fc.tuple(fields, ip).map(([f, a]) => `${pad(f.h, 2)}:${pad(f.mi, 2)}:${pad(f.s, 2)} ${a}`),
+      fc
+        .tuple(fields, ip, fc.constantFrom('', ' ', '  ', '\t'), fc.constantFrom('-', 'user', ''))
+        .map(
+          ([f, a, lead, user]) => `${lead}${a} - ${user} [${nginxTime(f)}] "GET / HTTP/1.1" 200 5 "-" "x"`,
+        ),
+      fc
+        .tuple(fc.ipV4Extended(), fields)
+        .map(([a, f]) => `${a} - - [${nginxTime(f)}] "GET / HTTP/1.1" 200 5`),
+      fc.string({ unit: 'binary', maxLength: 120 }),
+    );
+    fc.assert(
+      fc.property(line, (text) => {
+        const parsed = parseLine(text);
+        if (parsed.kind !== 'bad') assert.equal(partitionKeyFor(text), parsed.ip, text);
+        else assert.ok(partitionKeyFor(text).length > 0);
       }),
       { numRuns: 4000 },
     );
