@@ -34,6 +34,7 @@ import {
   total,
 } from './cost-model.js';
 import { emulatorCeiling } from './emulator-ceiling.js';
+import { replayFigures } from './replay.js';
 import { scaleRow } from './scale.js';
 
 /**
@@ -271,6 +272,7 @@ console.log(
   `\nresult latency after the closing condition, live (${sorted.length} results): ` +
     `p50 ${fmt(pct(0.5))} ms, p95 ${fmt(pct(0.95))} ms, max ${fmt(sorted[sorted.length - 1] ?? Number.NaN)} ms (target ≤ 2,000 ms locally)`,
 );
+await replayFigures();
 rmSync(dir, { recursive: true, force: true });
 
 /** The capacity meter (bench/capacity.ts) in a process of its own, in this checkout or the baseline's. */

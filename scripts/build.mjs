@@ -76,8 +76,12 @@ export async function build() {
   const esbuild = await import('esbuild');
   const result = await esbuild.build({
     absWorkingDir: ROOT,
-    // emulators.ts finds the worker's module beside its own chunk, in dist/.
-    entryPoints: { cli: 'local/commands/cli.ts', 'emulator-worker': 'local/aws/emulator-worker.ts' },
+    // emulators.ts and feed-thread.ts find their workers' modules beside their own chunks, in dist/.
+    entryPoints: {
+      cli: 'local/commands/cli.ts',
+      'emulator-worker': 'local/aws/emulator-worker.ts',
+      'feed-worker': 'local/sources/feed-worker.ts',
+    },
     outdir: DIST,
     bundle: true,
     splitting: true,
@@ -92,7 +96,7 @@ export async function build() {
     logLevel: 'warning',
   });
   // Entry points last: a CLI starting during a build finds every chunk its entry names.
-  const isEntry = (file) => /\/(cli|emulator-worker)\.js(\.map)?$/.test(file.path);
+  const isEntry = (file) => /\/(cli|emulator-worker|feed-worker)\.js(\.map)?$/.test(file.path);
   for (const file of [
     ...result.outputFiles.filter((f) => !isEntry(f)),
     ...result.outputFiles.filter(isEntry),

@@ -8,6 +8,8 @@ export interface ProgressSample {
   readonly bytesRead: number;
   /** The input's size, when it is a file: the ETA needs it. */
   readonly totalBytes?: number;
+  /** The process's resident memory now (all its threads). */
+  readonly rssBytes?: number;
 }
 
 const number = new Intl.NumberFormat('en-US');
@@ -21,7 +23,8 @@ function clock(ms: number): string {
 }
 
 /**
- * `12,000 read, 11,500 put, 9,000 folded · 1,450 lines/s · 38% · ETA 1:12`. The ETA is for the whole run:
+ * `12,000 read, 11,500 put, 9,000 folded · 1,450 lines/s · 38% · ETA 1:12 · RSS 310 MB`, all in lines (a Kinesis
+ * record holds hundreds). The rate is of lines folded since the start. The ETA is for the whole run:
  * the part of the file read, times the part of what was read that is folded, extrapolated at the rate so far.
  */
 export function formatProgress(sample: ProgressSample, elapsedMs: number): string {
@@ -36,6 +39,7 @@ export function formatProgress(sample: ProgressSample, elapsedMs: number): strin
     parts.push(`${Math.floor(done * 100)}%`);
     parts.push(done > 0 ? `ETA ${clock((elapsedMs * (1 - done)) / done)}` : 'ETA –');
   }
+  if (sample.rssBytes !== undefined) parts.push(`RSS ${number.format(Math.round(sample.rssBytes / 1e6))} MB`);
   return parts.join(' · ');
 }
 

@@ -30,6 +30,8 @@ export type Packing = Pick<ProducerOptions, 'aggregation' | 'aggregateBytes' | '
 /** Where a run's input starts, and the producer hooks that journal it (none for a live run). */
 export interface InputResume {
   readonly hooks?: ProducerHooks;
+  /** The journal entry the hooks write (for a producer in another thread, which journals it itself). */
+  readonly entry?: InputEntry;
   /** Lines of the input already on the stream (or put again just now): read, hashed and not put. */
   readonly skip: number;
   /** The prefix hash the skipped lines must have, and the running hash they go into. */
@@ -77,6 +79,7 @@ export async function resumeInput(args: {
   const entry = match?.entry ?? journal.newEntry(prefix, spec.kind, args.description);
   return {
     hooks: journal.track(entry, skip, prefixHash),
+    entry,
     skip,
     ...(entry.hash !== undefined ? { expected: entry.hash } : {}),
     ...(prefixHash ? { prefixHash } : {}),

@@ -48,6 +48,8 @@ export interface RunStats {
   readUnits: number;
   durationMs: number;
   linesPerSecond: number;
+  /** The process's peak resident memory (all its threads), bytes. */
+  peakRssBytes: number;
 }
 
 export interface RunFacts {
@@ -120,6 +122,7 @@ export async function reportRun(facts: RunFacts): Promise<RunStats> {
     readUnits: Math.round(pipeline.capacity.readUnits * 10) / 10,
     durationMs,
     linesPerSecond: Math.round((produced.sent / durationMs) * 1000),
+    peakRssBytes: process.resourceUsage().maxRSS * 1024,
   };
 }
 
@@ -151,6 +154,7 @@ export function emptyRunStats(startedAt: number): RunStats {
     writeUnits: 0,
     readUnits: 0,
     linesPerSecond: 0,
+    peakRssBytes: process.resourceUsage().maxRSS * 1024,
   };
   return { ...zero, durationMs: Date.now() - startedAt };
 }

@@ -10,6 +10,8 @@ import type { DiscardedBatch } from '../lambda/event-source.js';
 import { FaultInjector } from '../lambda/faults.js';
 import type { Pipeline } from '../lambda/pipeline.js';
 import type { ReshardKind } from '../lambda/reshard.js';
+import { DEFAULT_LEAD_LINES, feed } from '../sources/feed.js';
+import { type FeedThread, startFeedThread } from '../sources/feed-thread.js';
 import { seededRandom } from '../sources/generate.js';
 import { InputJournal, type PrefixHash, payloadOf } from '../sources/input-journal.js';
 import {
@@ -323,37 +325,57 @@ export async function run(options: RunOptions, io: RunIo): Promise<RunStats> {
       : { skip: 0, repaired: 0 };
     const { hooks } = resume;
 
-    const producer = new parts.StreamProducer(live.kinesis, names.stream, { ...packing, hooks });
-    const feeding = { read: 0 };
+    const plan = options.reshard;
+    const input = describeInput(options.input);
+    const foldedOrGivenUp = () => live.foldTotals.foldedLines + live.eventSource.stats.discardedLines;
+    // A file is fed from a thread of its own; stdin, a TCP source and the log service from this one.
+    const feeder: Feeder =
+      spec.kind === 'file'
+        ? startFeedThread(
+            {
+              kinesis: emulators.kinesis,
+              streamName: names.stream,
+              paths: spec.paths,
+              input,
+              packing,
+              ...(resume.skip > 0 ? { skip: { lines: resume.skip, expected: resume.expected } } : {}),
+              ...(journal && resume.entry
+                ? { journal: { dataDir: journal.dir, prefix: options.prefix, entry: resume.entry } }
+                : {}),
+              ...(plan ? { reshard: plan } : {}),
+              leadLines: DEFAULT_LEAD_LINES,
+            },
+            say,
+            foldedOrGivenUp,
+          )
+        : feedHere(lines, new parts.StreamProducer(live.kinesis, names.stream, { ...packing, hooks }), {
+            skip: { lines: resume.skip, hash: resume.prefixHash, expected: resume.expected, input },
+            reshard: plan && {
+              afterLines: plan.afterLines,
+              run: () => reshard(live.kinesis, names.stream, plan.kind),
+            },
+            signal: io.signal,
+            say,
+            lead: { lines: DEFAULT_LEAD_LINES, folded: foldedOrGivenUp },
+          });
+    const stopFeeding = () => feeder.stop();
+    io.signal?.addEventListener('abort', stopFeeding, { once: true });
+    if (io.signal?.aborted) feeder.stop();
     progress =
       options.input !== undefined
         ? startProgressLine(
             io.stderr,
             () => ({
-              read: feeding.read,
-              put: producer.stats().sent,
-              folded: live.eventSource.stats.checkpointedRecords,
-              ...lines.position(),
+              ...feeder.progress(),
+              folded: live.foldTotals.foldedLines,
+              rssBytes: process.memoryUsage.rss(),
             }),
             { always: options.progress === 'always' },
           )
         : undefined;
-    const plan = options.reshard;
+    let produced: ProducerStats;
     try {
-      const produced = await feed(lines, producer, feeding, {
-        skip: {
-          lines: resume.skip,
-          hash: resume.prefixHash,
-          expected: resume.expected,
-          input: describeInput(options.input),
-        },
-        reshard: plan && {
-          afterLines: plan.afterLines,
-          run: () => reshard(live.kinesis, names.stream, plan.kind),
-        },
-        signal: io.signal,
-        say,
-      });
+      produced = await feeder.done;
       say(
         resume.skip > 0
           ? `${produced.sent + resume.repaired} more lines on the stream; waiting for the fold to catch up`
@@ -364,8 +386,10 @@ export async function run(options: RunOptions, io: RunIo): Promise<RunStats> {
         ...(io.signal ? [abortedTwice(io.signal)] : []),
       ]);
     } finally {
+      io.signal?.removeEventListener('abort', stopFeeding);
       progress?.stop();
       progress = undefined;
+      await feeder.terminate();
       await lines.close();
     }
     await schedule.stop();
@@ -375,13 +399,15 @@ export async function run(options: RunOptions, io: RunIo): Promise<RunStats> {
     let emittedAll = false;
     for (let round = 0; round < 100 && !emittedAll; round++) emittedAll = await live.emitOnce(endOfInput);
     // Only now is every line of the input counted: a kill before this resumes the input.
-    if (hooks && endOfInput && emittedAll) journal?.markFinished(options.prefix);
+    // (Read again: a producer thread journalled the input in a journal object of its own.)
+    if (hooks && endOfInput && emittedAll && journal)
+      InputJournal.open(journal.dir).markFinished(options.prefix);
 
     const stats = await reportRun({
       pipeline: live,
       startedAt,
       emitted: results.totals(),
-      produced: producer.stats(),
+      produced,
       resumed: { alreadyOnStream: resume.skip - resume.repaired, repaired: resume.repaired },
       ...(faults ? { faults: faults.stats } : {}),
     });
@@ -406,45 +432,20 @@ export async function run(options: RunOptions, io: RunIo): Promise<RunStats> {
   }
 }
 
-/**
- * Puts every line of the source on the stream, in order, and flushes; with a reshard plan, splits or merges
- * the stream once that many lines are on it (a refused reshard is reported, and the run goes on).
- */
-async function feed(
-  lines: LineSource,
-  producer: StreamProducer,
-  counter: { read: number },
-  options: {
-    /** Lines already on the stream from an earlier run: read and hashed, not put; the hash must match. */
-    readonly skip?: { lines: number; hash?: PrefixHash; expected?: string; input: string };
-    readonly reshard?: { readonly afterLines: number; run(): Promise<string> } | undefined;
-    readonly signal?: AbortSignal | undefined;
-    readonly say: (message: string) => void;
-  },
-): Promise<ProducerStats> {
-  const skip = options.skip;
-  const changed = () => new Error(`${skip?.input} changed while this run started; run it again`);
-  for await (const line of lines.lines()) {
-    if (options.signal?.aborted) break;
-    counter.read++;
-    if (skip && counter.read <= skip.lines) {
-      skip.hash?.add(payloadOf(line));
-      if (counter.read === skip.lines && skip.hash && skip.hash.digest() !== skip.expected) throw changed();
-      continue;
-    }
-    await producer.put(line);
-    if (options.reshard && counter.read === options.reshard.afterLines) {
-      await producer.flush();
-      const outcome = await options.reshard
-        .run()
-        .catch((error: Error) => `failed (${error.message}); continuing without it`);
-      // The producer would notice by where its next records land; told now, it routes them right at once.
-      producer.reshardSeen();
-      options.say(`resharding after ${counter.read} lines: ${outcome}`);
-    }
-  }
-  if (skip && counter.read < skip.lines && !options.signal?.aborted) throw changed();
-  return producer.flush();
+/** Where the lines of a run come from, in this thread or another: see startFeedThread and feed. */
+type Feeder = Pick<FeedThread, 'progress' | 'stop' | 'done' | 'terminate'>;
+
+/** The feed on this thread (stdin, a TCP source, the log service): Ctrl-C stops it through its signal. */
+function feedHere(lines: LineSource, producer: StreamProducer, options: Parameters<typeof feed>[3]): Feeder {
+  const counter = { read: 0 };
+  const done = feed(lines, producer, counter, options);
+  done.catch(() => {});
+  return {
+    progress: () => ({ read: counter.read, put: producer.stats().sent, ...lines.position() }),
+    stop: () => {},
+    done,
+    terminate: async () => {},
+  };
 }
 
 function describeInput(input: RunOptions['input']): string {

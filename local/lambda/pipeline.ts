@@ -80,7 +80,8 @@ export interface Pipeline {
   readonly shardState: ShardStateStore;
   readonly deadLetters: DeadLetterStore;
   /** Lines of given-up batches the folds read from the stream and folded before their next batch. */
-  readonly foldTotals: { readonly healedLines: number };
+  /** And the lines folded (counted, dead-lettered or late; each once, whatever the redeliveries). */
+  readonly foldTotals: { readonly healedLines: number; readonly foldedLines: number };
   /** DynamoDB requests made by the handlers, by command (what the bench charges to recovery). */
   readonly dynamoRequests: Map<string, number>;
   /** DynamoDB write and read units of every request the pipeline made (see capacity-meter). */
@@ -197,7 +198,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     new Logger({ serviceName: EMIT_SERVICE, logLevel }),
   );
   // Running totals, not the reports: a long replay makes a report per invocation.
-  const foldTotals = { healedLines: 0 };
+  const foldTotals = { healedLines: 0, foldedLines: 0 };
   const onFailure = new TableOnFailureQueue(doc, names.shardState, names.stream);
   const eventSource = new LocalEventSource(
     kinesis,
@@ -206,7 +207,10 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     options.kinesis.region ?? 'us-east-1',
     async (event, context) => {
       const result: FoldHandlerResult = await underFaults(() => foldHandler(event, context));
-      for (const r of result.reports) foldTotals.healedLines += r.healed ?? 0;
+      for (const r of result.reports) {
+        foldTotals.healedLines += r.healed ?? 0;
+        foldTotals.foldedLines += r.counted + r.bad + r.late;
+      }
       return result;
     },
     {

@@ -163,6 +163,11 @@ export class StreamProducer {
     };
   }
 
+  /** Lines acknowledged so far (stats().sent, without copying the rest). */
+  get sentLines(): number {
+    return this.sent;
+  }
+
   /** ListShards listings so far (aggregating only): how often the shard map was refreshed. */
   get shardListings(): number {
     return this.shards?.listings ?? 0;

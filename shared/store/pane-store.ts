@@ -15,7 +15,9 @@ import { queryAll } from './pages.js';
  * a shard's step panes in `<stream>#panes#<shardId>`, sorted by the position the step started at, so the
  * emitter reads what is new with one Query from its cursor; a shard's redriven ranges, and their commit
  * records, in `<stream>#range-panes#<shardId>`. A pane is one item, or several when its counts would not fit
- * one (chunks share the token). Values are maps a person can read: window start → IP → count.
+ * one (chunks share the token). Counts are kept per window start as one string a person can read,
+ * `10.0.0.1=3 10.0.0.2=1`: a pane is written once and read once by the emitter, and a map of thousands of
+ * IPs would cost every client and the table an attribute per IP to encode and check, for the same item size.
  */
 export interface PaneRead {
   readonly panes: Pane[];
@@ -233,11 +235,13 @@ export class PaneStore {
   /** Chunks of at most {@link ITEM_BUDGET_BYTES}: a step of many windows or IPs still fits DynamoDB's items. */
   private paneItems(pane: Pane, now: number): Record<string, unknown>[] {
     const items: Record<string, unknown>[] = [];
-    let counts: Record<string, Record<string, number>> = {};
-    let late: Record<string, Record<string, number>> = {};
+    let counts: Record<string, string[]> = {};
+    let late: Record<string, string[]> = {};
     let ends: Record<string, number> = {};
     let bytes = 0;
     let lastEnd = now;
+    const joined = (by: Record<string, string[]>) =>
+      Object.fromEntries(Object.entries(by).map(([key, entries]) => [key, entries.join(ENTRY_SEPARATOR)]));
     const flush = () => {
       const chunk = items.length;
       items.push({
@@ -246,8 +250,8 @@ export class PaneStore {
         from: pane.from,
         token: pane.token,
         ends,
-        counts,
-        ...(Object.keys(late).length > 0 ? { late } : {}),
+        counts: joined(counts),
+        ...(Object.keys(late).length > 0 ? { late: joined(late) } : {}),
         expiresAt: Math.ceil(Math.max(lastEnd, now) / 1000) + this.retentionSeconds,
       });
       counts = {};
@@ -257,21 +261,21 @@ export class PaneStore {
     };
     const add = (kind: 'counts' | 'late', window: PaneWindow, ip: string, n: number) => {
       const key = String(window.windowStart);
-      const entryBytes = ip.length + 12;
-      if (bytes + entryBytes + 40 > ITEM_BUDGET_BYTES) flush();
+      const entry = `${ip}=${n}`;
+      if (bytes + entry.length + 1 + 40 > ITEM_BUDGET_BYTES) flush();
       const into = kind === 'counts' ? counts : late;
       if (ends[key] === undefined) {
         ends[key] = window.windowEnd;
         bytes += key.length + 12;
       }
-      let ips = into[key];
-      if (!ips) {
-        ips = {};
-        into[key] = ips;
+      let entries = into[key];
+      if (!entries) {
+        entries = [];
+        into[key] = entries;
         bytes += key.length + 4;
       }
-      ips[ip] = n;
-      bytes += entryBytes;
+      entries.push(entry);
+      bytes += entry.length + 1;
     };
     for (const window of pane.windows) {
       lastEnd = Math.max(lastEnd, window.windowEnd);
@@ -309,15 +313,27 @@ export class PaneStore {
         }
         return window;
       };
-      for (const [key, ips] of Object.entries((item.counts ?? {}) as Record<string, Record<string, number>>))
-        for (const [ip, n] of Object.entries(ips)) windowOf(key).counts.set(ip, Number(n));
-      for (const [key, ips] of Object.entries((item.late ?? {}) as Record<string, Record<string, number>>))
-        for (const [ip, n] of Object.entries(ips)) windowOf(key).late.set(ip, Number(n));
+      for (const [key, entries] of Object.entries((item.counts ?? {}) as Record<string, string>))
+        readEntries(entries, windowOf(key).counts);
+      for (const [key, entries] of Object.entries((item.late ?? {}) as Record<string, string>))
+        readEntries(entries, windowOf(key).late);
     }
     const panes = [...byAttempt.values()].map(
       (a): Pane => ({ shardId, source, from: a.from, token: a.token, windows: [...a.windows.values()] }),
     );
     return { panes, commits };
+  }
+}
+
+/** Between a pane's `ip=count` entries: in no IP, IPv4 or IPv6, nor in a number. */
+const ENTRY_SEPARATOR = ' ';
+
+/** `10.0.0.1=3 10.0.0.2=1` into `into`; the last `=` splits, so an IPv6 address stays whole. */
+function readEntries(entries: string, into: Map<string, number>): void {
+  if (entries === '') return;
+  for (const entry of entries.split(ENTRY_SEPARATOR)) {
+    const at = entry.lastIndexOf('=');
+    into.set(entry.slice(0, at), Number(entry.slice(at + 1)));
   }
 }
 

@@ -4,13 +4,13 @@ import { describe, it } from 'node:test';
 import { formatProgress, startProgressLine } from '../../../local/commands/progress.js';
 
 describe('the progress line of a bounded run', () => {
-  it('shows lines read, put, folded, the rate, the share done and an ETA', () => {
+  it('shows lines read, put, folded, the rate, the share done, an ETA and the memory held', () => {
     const line = formatProgress(
-      { read: 4000, put: 4000, folded: 2000, bytesRead: 500, totalBytes: 1000 },
+      { read: 4000, put: 4000, folded: 2000, bytesRead: 500, totalBytes: 1000, rssBytes: 312_400_000 },
       10_000,
     );
     // Half the file read, half of that folded: a quarter done in 10 s leaves 30 s.
-    assert.equal(line, '4,000 read, 4,000 put, 2,000 folded · 200 lines/s · 25% · ETA 0:30');
+    assert.equal(line, '4,000 read, 4,000 put, 2,000 folded · 200 lines/s · 25% · ETA 0:30 · RSS 312 MB');
   });
 
   it('has no ETA without a size (stdin, a socket)', () => {

@@ -153,8 +153,15 @@ describe('ipcount run --input (end to end, real binary, embedded emulators)', ()
     assert.equal(asked.code, 0, asked.stderr);
     assert.match(
       asked.stderr,
-      /ipcount: [\d,]+ read, [\d,]+ put, [\d,]+ folded · [\d,]+ lines\/s · \d+% · ETA /,
+      /ipcount: [\d,]+ read, [\d,]+ put, [\d,]+ folded · [\d,]+ lines\/s · \d+% · ETA .* · RSS [\d,]+ MB/,
     );
+    // The last says where the run got to, in lines (an aggregated record holds hundreds): all of them.
+    const last =
+      asked.stderr
+        .split('\n')
+        .filter((l) => l.includes(' folded · '))
+        .pop() ?? '';
+    assert.match(last, /^ipcount: 3,000 read, 3,000 put, 3,000 folded · [\d,]+ lines\/s · 100% · /);
     assert.deepEqual(resultCounts(asked.stdout), oracleCounts(input.lines));
     const quiet = await ipcount(['run', '--input', input.path]);
     assert.doesNotMatch(quiet.stderr, / read, .* folded/);
