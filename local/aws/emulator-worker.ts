@@ -1,4 +1,5 @@
 import type { Server } from 'node:http';
+import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { parentPort, threadId, workerData } from 'node:worker_threads';
 import dynalite from 'dynalite';
@@ -22,6 +23,7 @@ export interface EmulatorWorkerData {
 
 /** Worker → parent. */
 export type EmulatorWorkerReport =
+  | { readonly kind: 'trimmed'; readonly id: number; readonly records: number; readonly error?: string }
   | {
       readonly kind: 'listening';
       readonly kinesisPort: number;
@@ -32,7 +34,77 @@ export type EmulatorWorkerReport =
   | { readonly kind: 'stopped' };
 
 /** Parent → worker. */
-export type EmulatorWorkerCommand = { readonly kind: 'stop' };
+export type EmulatorWorkerCommand =
+  | { readonly kind: 'stop' }
+  | {
+      readonly kind: 'trim';
+      readonly id: number;
+      readonly streamName: string;
+      readonly shardId: string;
+      /** Records before this sequence number go (unpadded, as Kinesis writes it). */
+      readonly beforeSequence: string;
+    };
+
+/**
+ * kinesalite's store, as its module makes it: no API of Kinesis deletes records before their retention
+ * ends, so a long local replay trims what its folds are done with straight from the store (see trim()).
+ */
+interface KinesaliteStore {
+  getStreamDb(name: string): {
+    createKeyStream(range: { gte: string; lt: string }): NodeJS.ReadableStream;
+    batch(ops: { type: 'del'; key: string }[], callback: (error?: Error) => void): void;
+  };
+}
+interface KinesaliteDb {
+  create(options: unknown): KinesaliteStore;
+  shardIxToHex(shardIx: number): string;
+}
+const requireHere = createRequire(import.meta.url);
+const kinesaliteDb = requireHere('kinesalite/db/index.js') as KinesaliteDb;
+let kinesisStore: KinesaliteStore | undefined;
+const createStore = kinesaliteDb.create;
+kinesaliteDb.create = (options) => {
+  kinesisStore = createStore(options);
+  return kinesisStore;
+};
+
+/**
+ * LevelDB maps the table files it has open into memory, and keeps up to 1,000 open: a long run's growing
+ * files would count in its resident memory however little of them it reads. Both emulators' stores open at
+ * most this many (kinesalite's leveldown and dynalite's classic-level).
+ */
+const MAX_OPEN_FILES = 40;
+const leveldown = requireHere('leveldown') as { prototype: Record<string, unknown> };
+const { ClassicLevel } = requireHere('classic-level') as {
+  ClassicLevel: { prototype: Record<string, unknown> };
+};
+for (const proto of [leveldown.prototype, ClassicLevel.prototype]) {
+  const open = proto._open;
+  if (typeof open === 'function')
+    proto._open = function (this: unknown, options: Record<string, unknown>, ...rest: unknown[]) {
+      return open.call(this, { ...options, maxOpenFiles: MAX_OPEN_FILES }, ...rest);
+    };
+}
+
+/** Deletes a shard's records before a sequence number (kinesalite keys them `<shard index hex>/<sequence>`). */
+async function trim(command: Extract<EmulatorWorkerCommand, { kind: 'trim' }>): Promise<number> {
+  if (!kinesisStore) return 0;
+  const shardIx = Number(/(\d+)$/.exec(command.shardId)?.[1]);
+  if (!Number.isSafeInteger(shardIx)) return 0;
+  const db = kinesisStore.getStreamDb(command.streamName);
+  const prefix = `${kinesaliteDb.shardIxToHex(shardIx)}/`;
+  const keys: string[] = [];
+  for await (const key of db.createKeyStream({ gte: prefix, lt: prefix + command.beforeSequence }))
+    keys.push(String(key));
+  if (keys.length === 0) return 0;
+  await new Promise<void>((resolve, reject) =>
+    db.batch(
+      keys.map((key) => ({ type: 'del', key })),
+      (error?: Error) => (error ? reject(error) : resolve()),
+    ),
+  );
+  return keys.length;
+}
 
 /**
  * A hooks module's default export: called with both servers before they listen, in the emulators' thread,
@@ -93,6 +165,11 @@ async function serve(data: EmulatorWorkerData, port: NonNullable<typeof parentPo
     started.push(dynamo);
     port.on('message', (command: EmulatorWorkerCommand) => {
       if (command.kind === 'stop') void stop().then(() => report({ kind: 'stopped' }));
+      else
+        trim(command).then(
+          (records) => report({ kind: 'trimmed', id: command.id, records }),
+          (error: Error) => report({ kind: 'trimmed', id: command.id, records: 0, error: error.message }),
+        );
     });
     report({ kind: 'listening', kinesisPort, dynamoPort, threadId });
   } catch (error) {

@@ -44,6 +44,11 @@ export interface Emulators {
   readonly failed: Promise<never>;
   /** Closes both servers (and their LevelDB) in the emulator thread, ends the thread, frees the data dir. */
   stop(): Promise<void>;
+  /**
+   * Deletes a shard's records before a sequence number, as the stream's retention would in time: for a run
+   * whose folds are done with them and that nothing will read again (a scratch run). Resolves to how many.
+   */
+  trimStream(streamName: string, shardId: string, beforeSequence: string): Promise<number>;
 }
 
 /** Written into a data dir while emulators serve it: who holds it, and where it can be reached. */
@@ -163,15 +168,24 @@ export async function startEmulators(options: EmulatorOptions = {}): Promise<Emu
   worker.once('error', (error) => lost(new Error(`the emulator thread failed: ${error.message}`)));
   worker.once('exit', (code) => lost(new Error(`the emulator thread exited (code ${code})`)));
 
+  const trims = new Map<number, { resolve: (records: number) => void; reject: (error: Error) => void }>();
+  let nextTrim = 0;
   const listening = new Promise<Listening>((resolveListening, reject) => {
     worker.on('message', (report: EmulatorWorkerReport) => {
       if (report.kind === 'listening') resolveListening(report);
       else if (report.kind === 'refused') reject(new Error(report.message));
-      else onStopped?.();
+      else if (report.kind === 'trimmed') {
+        const pending = trims.get(report.id);
+        trims.delete(report.id);
+        if (report.error !== undefined) pending?.reject(new Error(report.error));
+        else pending?.resolve(report.records);
+      } else onStopped?.();
     });
     failed.catch(reject);
   });
   const stopWorker = async () => {
+    for (const pending of trims.values()) pending.resolve(0);
+    trims.clear();
     if (!stopping && !dead) {
       stopping = true;
       const stopped = new Promise<void>((r) => {
@@ -209,6 +223,19 @@ export async function startEmulators(options: EmulatorOptions = {}): Promise<Emu
     dynamo,
     threadId: ports.threadId,
     failed,
+    trimStream: (streamName, shardId, beforeSequence) => {
+      if (stopping || dead) return Promise.resolve(0);
+      const id = nextTrim++;
+      const done = new Promise<number>((resolve, reject) => trims.set(id, { resolve, reject }));
+      worker.postMessage({
+        kind: 'trim',
+        id,
+        streamName,
+        shardId,
+        beforeSequence,
+      } satisfies EmulatorWorkerCommand);
+      return Promise.race([done, failed]);
+    },
     stop: () => {
       stopped ??= stopWorker().finally(() => {
         if (scratch) rmSync(scratch, { recursive: true, force: true });

@@ -4,6 +4,7 @@ import type { Readable, Writable } from 'node:stream';
 import { type Alert, alertId, formatAlertLine } from '../../shared/alert.js';
 import { compareResults, formatResultLine, type WindowResult } from '../../shared/result.js';
 import { type PipelineSettings, resolveSettings } from '../../shared/settings.js';
+import type { EarlyRetention } from '../aws/early-retention.js';
 import { startEdge } from '../aws/edge.js';
 import { assertDataDirFree, startEmulators } from '../aws/emulators.js';
 import type { DiscardedBatch } from '../lambda/event-source.js';
@@ -236,6 +237,7 @@ export async function run(options: RunOptions, io: RunIo): Promise<RunStats> {
   const results = resultPrinter(io.stdout, settings.timeZone);
   let pipeline: Pipeline | undefined;
   let page: DashboardServer | undefined;
+  let retention: EarlyRetention | undefined;
   // The run proper, raced against the emulators: were their thread to die, it would wait on retries for ever.
   const work = (async (): Promise<RunStats> => {
     say(
@@ -301,6 +303,25 @@ export async function run(options: RunOptions, io: RunIo): Promise<RunStats> {
     }
 
     const schedule = live.startSchedule();
+    // Nothing is kept for later without a data dir: the stream and the panes are trimmed as the run goes.
+    retention =
+      options.dataDir === undefined
+        ? parts.startEarlyRetention({
+            emulators,
+            streamName: names.stream,
+            shardState: live.shardState,
+            // A client of its own: what TTL deletes on AWS is not billed, so not metered with the run's requests.
+            panes: new parts.PaneStore(
+              parts.createDocumentClient(emulators.dynamo),
+              names.shardState,
+              names.stream,
+              0,
+            ),
+            checkpoints: () => live.eventSource.checkpoints(),
+            onError: (error) =>
+              say(`trimming what the run is done with failed, will try again: ${(error as Error).message}`),
+          })
+        : undefined;
     const packing = {
       aggregation: options.aggregation ?? parts.DEFAULT_AGGREGATION,
       ...(options.aggregateBytes !== undefined ? { aggregateBytes: options.aggregateBytes } : {}),
@@ -426,6 +447,7 @@ export async function run(options: RunOptions, io: RunIo): Promise<RunStats> {
     work.catch(() => {});
     await lines.close();
     await page?.close();
+    await retention?.stop();
     await pipeline?.stop();
     await edge?.stop();
     await emulators.stop();

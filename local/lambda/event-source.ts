@@ -456,6 +456,14 @@ export class LocalEventSource {
     return [...this.pollers.keys()];
   }
 
+  /** Each shard's checkpoint: the last record delivered (or given up); a retry starts after it. */
+  checkpoints(): Map<string, string> {
+    const out = new Map<string, string>();
+    for (const [id, poller] of this.pollers)
+      if (poller.checkpoint !== undefined) out.set(id, poller.checkpoint);
+    return out;
+  }
+
   /** Stops polling; an in-flight invocation finishes (or, with abandon, its retries stop). */
   async stop(abandon = false): Promise<void> {
     this.stopped = true;

@@ -20,8 +20,8 @@ export interface FeedLead {
   readonly folded: () => number;
 }
 
-/** Lines a replay may put ahead of the fold: a few Lambda batches per shard, at most. */
-export const DEFAULT_LEAD_LINES = 200_000;
+/** Lines a replay may put ahead of the fold: about a Lambda batch per shard (more only held memory, measured). */
+export const DEFAULT_LEAD_LINES = 50_000;
 const LEAD_CHECK_LINES = 1_000;
 
 async function keepWithin(lead: FeedLead, producer: StreamProducer, signal?: AbortSignal): Promise<void> {

@@ -214,6 +214,23 @@ export class PaneStore {
     return false;
   }
 
+  /**
+   * Deletes a shard's step pane items below `cursor` (the emitter's pane cursor: merged or void), as their
+   * TTL does on AWS, later and for nothing. For a local run nothing will read again: `ipcount redrive` reads
+   * them to tell what a given-up batch committed. Resolves to how many.
+   */
+  async reapSteps(shardId: string, cursor: string): Promise<number> {
+    const keys = await queryAll<Record<string, string>>(this.doc, {
+      TableName: this.table,
+      KeyConditionExpression: '#stream = :stream AND shardId < :cursor',
+      ExpressionAttributeNames: { '#stream': 'stream' },
+      ExpressionAttributeValues: { ':stream': this.partition('step', shardId), ':cursor': cursor },
+      ProjectionExpression: '#stream, shardId',
+    });
+    await this.deleteItems(keys);
+    return keys.length;
+  }
+
   /** Deletes range pane items once merged (their commit records stay, so a second redrive cannot commit). */
   async deleteItems(keys: readonly Record<string, string>[]): Promise<void> {
     for (let i = 0; i < keys.length; i += 25) {
