@@ -1,5 +1,5 @@
 import { gunzipSync } from 'node:zlib';
-import { deaggregateSync, type UserRecord } from 'aws-kinesis-agg';
+import { deaggregateSync } from 'aws-kinesis-agg';
 import { MAX_LINES_PER_RECORD } from './sequence.js';
 
 /**
@@ -74,24 +74,36 @@ function tooMany(framing: Framing, lines: number): DecodedRecord {
   return { framing, corrupt: `${lines} lines in one record, more than ${MAX_LINES_PER_RECORD}` };
 }
 
+/** A sub-record as aws-kinesis-agg returns it for a record given in the SDK's form (keys capitalised). */
+interface V3UserRecord {
+  readonly PartitionKey: string;
+  readonly Data: string;
+}
+
 function decodeKpl(data: Uint8Array, partitionKey: string): DecodedRecord {
   if (data.length < KPL_MAGIC.length + KPL_CHECKSUM_BYTES)
     return { framing: 'kpl', corrupt: `KPL record of ${data.length} bytes is shorter than its framing` };
   let failure: string | undefined;
-  let userRecords: UserRecord[] = [];
+  let userRecords: V3UserRecord[] = [];
   // The library reports through callbacks, synchronously; a failed sub-record is reported before the end.
+  // Given the record as the SDK's GetRecords returns it (`Data` as bytes), it reads the bytes as they are
+  // rather than a base64 copy of them.
   deaggregateSync(
-    { data: Buffer.from(data).toString('base64'), partitionKey, sequenceNumber: '0' } as never,
+    {
+      Data: Buffer.from(data.buffer, data.byteOffset, data.byteLength),
+      PartitionKey: partitionKey,
+      SequenceNumber: '0',
+    } as never,
     true,
     (error, records) => {
       if (error) failure ??= error.message;
-      else if (records) userRecords = records;
+      else if (records) userRecords = records as unknown as V3UserRecord[];
     },
   );
   if (failure !== undefined) return { framing: 'kpl', corrupt: `KPL record unreadable: ${failure}` };
   const lines: FramedLine[] = [];
   for (const record of userRecords) {
-    for (const line of linesOf(utf8.decode(Buffer.from(record.data, 'base64')))) lines.push(line);
+    for (const line of linesOf(utf8.decode(Buffer.from(record.Data, 'base64')))) lines.push(line);
     if (lines.length > MAX_LINES_PER_RECORD) return tooMany('kpl', lines.length);
   }
   return { framing: 'kpl', lines };

@@ -1,3 +1,4 @@
+import '../commands/quiet-warnings.js';
 import { parentPort, workerData } from 'node:worker_threads';
 import { type AwsTarget, createKinesisClient } from '../../shared/store/clients.js';
 import { type ReshardKind, reshard } from '../lambda/reshard.js';

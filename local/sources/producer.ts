@@ -189,7 +189,22 @@ export class StreamProducer {
   /** One lane per open shard, not one per line. */
   private readonly lanes = new WeakMap<OpenShard, Lane>();
 
+  /** Each key's lane under the shard map's current version: a log repeats its IPs line after line. */
+  private laneByKey = { version: -1, lanes: new Map<string, Lane>() };
+
   private laneOf(key: string): Lane {
+    if (!this.shards) return BY_PARTITION_KEY;
+    const known = this.laneByKey;
+    if (known.version !== this.shards.version || known.lanes.size >= 100_000)
+      this.laneByKey = { version: this.shards.version, lanes: new Map() };
+    const cached = this.laneByKey.lanes.get(key);
+    if (cached) return cached;
+    const lane = this.routeOf(key);
+    this.laneByKey.lanes.set(key, lane);
+    return lane;
+  }
+
+  private routeOf(key: string): Lane {
     if (!this.shards) return BY_PARTITION_KEY;
     const shard = this.shards.route(this.hashKeyOfKey(key));
     let lane = this.lanes.get(shard);

@@ -162,6 +162,11 @@ describe('ipcount run --input (end to end, real binary, embedded emulators)', ()
         .filter((l) => l.includes(' folded · '))
         .pop() ?? '';
     assert.match(last, /^ipcount: 3,000 read, 3,000 put, 3,000 folded · [\d,]+ lines\/s · 100% · /);
+    // Nothing but ipcount's own lines, from any of its threads (the SDK's Node-version notice included).
+    assert.deepEqual(
+      asked.stderr.split('\n').filter((l) => l !== '' && !l.startsWith('ipcount: ')),
+      [],
+    );
     assert.deepEqual(resultCounts(asked.stdout), oracleCounts(input.lines));
     const quiet = await ipcount(['run', '--input', input.path]);
     assert.doesNotMatch(quiet.stderr, / read, .* folded/);
