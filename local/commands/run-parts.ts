@@ -9,6 +9,6 @@ export { startEarlyRetention } from '../aws/early-retention.js';
 export { startPipeline } from '../lambda/pipeline.js';
 export { reshard } from '../lambda/reshard.js';
 export { StreamProducer } from '../sources/producer.js';
-export { DEFAULT_AGGREGATION } from '../sources/record-packing.js';
+export { RUN_AGGREGATE_BYTES, RUN_AGGREGATION } from '../sources/record-packing.js';
 export { alreadyCounted, matchFile, resumeInput } from './resume.js';
 export { emptyRunStats, reportRun, writeStats } from './run-report.js';

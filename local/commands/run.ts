@@ -60,7 +60,7 @@ export interface RunOptions extends Partial<PipelineSettings> {
   readonly reshard?: { readonly kind: ReshardKind; readonly afterLines: number };
   readonly bisectOnError?: boolean;
   readonly retryBackoffMs?: number;
-  /** How the producer packs lines into Kinesis records (default DEFAULT_AGGREGATION), its size limit and linger. */
+  /** How the producer packs lines into Kinesis records (default RUN_AGGREGATION), its size limit and linger. */
   readonly aggregation?: Aggregation;
   readonly aggregateBytes?: number;
   readonly lingerMs?: number;
@@ -323,8 +323,8 @@ export async function run(options: RunOptions, io: RunIo): Promise<RunStats> {
           })
         : undefined;
     const packing = {
-      aggregation: options.aggregation ?? parts.DEFAULT_AGGREGATION,
-      ...(options.aggregateBytes !== undefined ? { aggregateBytes: options.aggregateBytes } : {}),
+      aggregation: options.aggregation ?? parts.RUN_AGGREGATION,
+      aggregateBytes: options.aggregateBytes ?? parts.RUN_AGGREGATE_BYTES,
       ...(options.lingerMs !== undefined ? { lingerMs: options.lingerMs } : {}),
     };
 

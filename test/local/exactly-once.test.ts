@@ -33,18 +33,27 @@ const RATES = [0.1, 0.2, 0.3, 0.5, 0.8];
 const RESHARDS: (ReshardKind | undefined)[] = [undefined, 'split', 'merge'];
 const FRAMINGS: Aggregation[] = ['kpl', 'newline', 'off'];
 /**
- * 15 runs: every fault rate with and without each kind of reshard, each with its own seed. From rate 0.3 on,
+ * 18 runs: every fault rate with and without each kind of reshard, each with its own seed. From rate 0.3 on,
  * each framing the producer writes meets every kind of reshard; below it, a run of aggregated records makes too
  * few invocations for its faults to strike reliably, so those runs put one line a record.
  */
-const cases = RATES.flatMap((faults, r) =>
-  RESHARDS.map((reshard, k) => ({
-    seed: 1 + r * 3 + k,
-    faults,
+const cases = [
+  ...RATES.flatMap((faults, r) =>
+    RESHARDS.map((reshard, k) => ({
+      seed: 1 + r * 3 + k,
+      faults,
+      reshard,
+      aggregation: faults < 0.3 ? 'off' : (FRAMINGS[(r + k) % FRAMINGS.length] as Aggregation),
+    })),
+  ),
+  // And gzipped records (ipcount run's own), with each kind of reshard: at the highest rate, as they are few.
+  ...RESHARDS.map((reshard, k) => ({
+    seed: 16 + k,
+    faults: 0.8,
     reshard,
-    aggregation: faults < 0.3 ? 'off' : (FRAMINGS[(r + k) % FRAMINGS.length] as Aggregation),
+    aggregation: 'gzip' as Aggregation,
   })),
-);
+];
 
 /**
  * Aggregated, 2,000 lines fill a handful of records: records of the smallest size, one per batch, make as

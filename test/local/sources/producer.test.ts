@@ -178,13 +178,24 @@ describe('StreamProducer', () => {
       assert.deepEqual(sorted(linesOf(records)), sorted(lines));
       assertOrderPerIp(lines, records);
     }
-    // The longest line there is, alone, fits the smallest limit in either framing.
+    // gzip: sizes are counted before compression, so a record is far below the limit, never over it.
+    const gzipped = await stream(2);
+    await put(gzipped, lines, { aggregation: 'gzip', aggregateBytes: MIN_AGGREGATE_BYTES });
+    const compressed = await readStream(kinesis, gzipped);
+    assert.ok(compressed.every((r) => r.data[0] === 0x1f && r.data[1] === 0x8b));
+    assert.ok(
+      Math.max(...compressed.map((r) => r.data.length + Buffer.byteLength(r.partitionKey))) <=
+        MIN_AGGREGATE_BYTES,
+    );
+    assert.deepEqual(sorted(linesOf(compressed)), sorted(lines));
+    assertOrderPerIp(lines, compressed);
+    // The longest line there is, alone, fits the smallest limit in every framing.
     const ip = '2001:db8:ffff:ffff:ffff:ffff:ffff:ffff';
     const short = combinedLine(ip, Date.now(), '/');
     const longest = combinedLine(ip, Date.now(), `/${'x'.repeat(8_192 - short.length)}`);
     assert.equal(Buffer.byteLength(longest), 8_192);
     assert.equal(partitionKeyFor(longest), ip);
-    for (const aggregation of ['kpl', 'newline'] as const) {
+    for (const aggregation of ['kpl', 'newline', 'gzip'] as const) {
       const one = await stream(1);
       await put(one, [longest], { aggregation, aggregateBytes: MIN_AGGREGATE_BYTES });
       const [record] = await readStream(kinesis, one);
