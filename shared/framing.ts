@@ -117,11 +117,27 @@ function decodeGzip(data: Uint8Array): DecodedRecord {
     return { framing: 'gzip', corrupt: `gzip payload unreadable: ${(error as Error).message}` };
   }
   const text = utf8.decode(inflated);
-  if (!text.trimStart().startsWith('{')) {
+  if (!isCloudWatchPayload(text)) {
     const lines = linesOf(text);
     return lines.length > MAX_LINES_PER_RECORD ? tooMany('gzip', lines.length) : { framing: 'gzip', lines };
   }
   return decodeCloudWatch(text);
+}
+
+/**
+ * A gzipped payload is CloudWatch Logs' when it is one JSON object naming a `messageType`, or one line of
+ * JSON too damaged to tell (reported as a damaged envelope). Gzipped lines (ipcount run's records, a
+ * shipper's compressed output) may be JSON lines too: several of them, or one without a `messageType`.
+ */
+function isCloudWatchPayload(text: string): boolean {
+  const trimmed = text.trim();
+  if (!trimmed.startsWith('{')) return false;
+  try {
+    const parsed = JSON.parse(trimmed) as unknown;
+    return typeof parsed === 'object' && parsed !== null && 'messageType' in parsed;
+  } catch {
+    return !trimmed.includes('\n');
+  }
 }
 
 /**
@@ -135,7 +151,7 @@ function decodeCloudWatch(text: string): DecodedRecord {
   } catch {
     return { framing: 'cloudwatch', corrupt: 'gzip JSON payload is not valid JSON' };
   }
-  const { messageType, logEvents } = (envelope ?? {}) as { messageType?: unknown; logEvents?: unknown };
+  const { messageType, logEvents } = envelope as { messageType?: unknown; logEvents?: unknown };
   if (messageType === 'CONTROL_MESSAGE') return { framing: 'cloudwatch', lines: [] };
   if (messageType !== 'DATA_MESSAGE' || !Array.isArray(logEvents))
     return {

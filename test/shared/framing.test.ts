@@ -82,12 +82,18 @@ describe('framing: every producer’s record, read as lines', () => {
     assert.equal(entry?.lineless, true);
   });
 
-  it('refuses bad gzip and gzip JSON that is no envelope; reads gzip text as lines', () => {
+  it('refuses bad gzip and a damaged or wrong envelope; reads gzipped lines, JSON ones too, as lines', () => {
     const bad = decodeRecord(corrupted(cloudWatchRecord(['a'], 0), 12));
     assert.ok('corrupt' in bad, JSON.stringify(bad));
-    const notEnvelope = decodeRecord(gzipSync('{"hello":1}'));
-    assert.ok('corrupt' in notEnvelope && /envelope/.test(notEnvelope.corrupt));
+    const wrong = decodeRecord(gzipSync('{"messageType":"SOMETHING_ELSE"}'));
+    assert.ok('corrupt' in wrong && /envelope/.test(wrong.corrupt), JSON.stringify(wrong));
+    const damaged = decodeRecord(gzipSync('{"messageType":"DATA_MESSAGE","logEvents":[{"mess'));
+    assert.ok('corrupt' in damaged && /not valid JSON/.test(damaged.corrupt), JSON.stringify(damaged));
     assert.deepEqual(lines(gzipSync('a\nb\n')), ['a', 'b']);
+    // A shipper's compressed JSON lines (Vector's JSON codec with gzip), and ipcount run's own records.
+    const json = ['{"ip":"1.2.3.4","time":1e300}', '{"ip":"1.2.3.5","time":"2026-12-01T10:00:01Z"}'];
+    assert.deepEqual(lines(gzipSync(`${json.join('\n')}\n`)), json);
+    assert.deepEqual(lines(gzipSync('{"hello":1}')), ['{"hello":1}']);
   });
 
   it('marks a log event without a string message unreadable, alone', () => {
