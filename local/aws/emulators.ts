@@ -17,9 +17,9 @@ export interface EmulatorOptions {
   /** Keep their data here between runs (LevelDB); see `scratch` when absent. */
   readonly dataDir?: string;
   /**
-   * Without a data dir: keep the data on disk anyway, in a folder of the system's temporary directory removed
-   * at stop (a long replay's stream and tables would otherwise grow in memory with its input); in memory when
-   * false. @default false
+   * Without a data dir: keep the tables on disk anyway, in a folder of the system's temporary directory removed
+   * at stop (a long replay's tables would otherwise grow in memory with its input); in memory when false. The
+   * stream stays in memory: its user trims it. @default false
    */
   readonly scratch?: boolean;
   readonly host?: string;
@@ -137,7 +137,7 @@ export async function startEmulators(options: EmulatorOptions = {}): Promise<Emu
   const dir = options.dataDir ?? scratch;
   if (dir) {
     assertDataDirFree(dir);
-    mkdirSync(join(dir, 'kinesis'), { recursive: true });
+    if (options.dataDir) mkdirSync(join(dir, 'kinesis'), { recursive: true });
     mkdirSync(join(dir, 'dynamodb'), { recursive: true });
   }
   const hooks = options.workerHooks ?? process.env.IPCOUNT_EMULATOR_HOOKS;
@@ -145,7 +145,10 @@ export async function startEmulators(options: EmulatorOptions = {}): Promise<Emu
     host,
     kinesisPort: options.kinesisPort ?? 0,
     dynamoPort: options.dynamoPort ?? 0,
-    ...(dir ? { kinesisPath: join(dir, 'kinesis'), dynamoPath: join(dir, 'dynamodb') } : {}),
+    // A scratch run's stream stays in memory: trimmed as the run goes (see early-retention.ts), it holds the
+    // backlog only. (And kinesalite's LevelDB binding aborts the process if its thread dies with a read open.)
+    ...(options.dataDir ? { kinesisPath: join(options.dataDir, 'kinesis') } : {}),
+    ...(dir ? { dynamoPath: join(dir, 'dynamodb') } : {}),
     ...(hooks ? { hooks: pathToFileURL(resolve(hooks)).href } : {}),
   };
   // No execArgv of the parent's: the worker needs none, and the bootstrap registers tsx itself.

@@ -89,7 +89,7 @@ describe('startEmulators', () => {
     }
   });
 
-  it('keeps a scratch run on disk in the temporary directory, removed at stop and after a killed run', async () => {
+  it('keeps a scratch run’s tables on disk in the temporary directory, removed at stop and after a killed run', async () => {
     // A scratch folder a killed run left: its owner's pid is gone.
     const stale = join(tmpdir(), 'ipcount-scratch-killed-run-test');
     mkdirSync(join(stale, 'kinesis'), { recursive: true });
@@ -106,9 +106,16 @@ describe('startEmulators', () => {
       assert.equal(mine.length, 1);
       const dir = join(tmpdir(), mine[0] ?? '');
       assert.equal(dataDirOwner(dir)?.pid, process.pid);
-      const kinesis = createKinesisClient(emulators.kinesis);
-      await createStream(kinesis, 'scratch-test', 1);
-      assert.ok(readdirSync(join(dir, 'kinesis')).length > 0, 'the stream is on disk');
+      const dynamo = createDynamoClient(emulators.dynamo);
+      await dynamo.send(
+        new CreateTableCommand({
+          TableName: 'scratch-test',
+          AttributeDefinitions: [{ AttributeName: 'k', AttributeType: 'S' }],
+          KeySchema: [{ AttributeName: 'k', KeyType: 'HASH' }],
+          BillingMode: 'PAY_PER_REQUEST',
+        }),
+      );
+      assert.ok(readdirSync(join(dir, 'dynamodb')).length > 0, 'the tables are on disk');
       await emulators.stop();
       assert.equal(existsSync(dir), false, 'removed at stop');
     } finally {
