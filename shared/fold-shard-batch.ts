@@ -46,6 +46,11 @@ export interface FoldDependencies {
   readonly reopenClosed?: boolean;
   /** Lines a step at most. @default MAX_LINES_PER_STEP */
   readonly linesPerStep?: number;
+  /**
+   * Told of each step's new lines (counted, dead-lettered or late) once its advance is written: what a local
+   * run reports as folded, exact even when the invocation fails after it.
+   */
+  readonly onStepCommitted?: (lines: number) => void;
 }
 
 export interface FoldReport {
@@ -183,9 +188,12 @@ export async function foldShardBatch(
     if (exact) previousCommit = commit;
     position = plan.progress;
     const late = deadLetters.filter((d) => d.reason === 'late').length;
-    for (const c of plan.contributions) if (c.kind !== 'late') totals.counted += c.lines;
+    let counted = 0;
+    for (const c of plan.contributions) if (c.kind !== 'late') counted += c.lines;
+    totals.counted += counted;
     totals.bad += deadLetters.length - late;
     totals.late += late;
+    deps.onStepCommitted?.(counted + deadLetters.length);
     totals.windowsTouched += pane.windows.length;
   }
   return report();

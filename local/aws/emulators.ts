@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -116,14 +116,17 @@ function sweepScratchDirs(): void {
   }
   for (const name of names) {
     const dir = join(tmpdir(), name);
-    // Only one written by a run that has died: a folder still being set up has no owner file yet.
+    // Only one written by a run that has died: a folder still being set up has no owner file yet (one that
+    // never got it, its run killed as it started, goes after an hour).
     let owned = true;
     try {
       JSON.parse(readFileSync(join(dir, OWNER_FILE), 'utf8'));
     } catch {
       owned = false;
     }
-    if (owned && !dataDirOwner(dir)) rmSync(dir, { recursive: true, force: true });
+    const age = Date.now() - (statSync(dir, { throwIfNoEntry: false })?.mtimeMs ?? Date.now());
+    if ((owned && !dataDirOwner(dir)) || (!owned && age > 3_600_000))
+      rmSync(dir, { recursive: true, force: true });
   }
 }
 

@@ -4,6 +4,7 @@
  */
 export { createDocumentClient } from '../../shared/store/clients.js';
 export { PaneStore } from '../../shared/store/pane-store.js';
+export { ShardStateStore } from '../../shared/store/shard-state-store.js';
 export { localStackOutputs } from '../aws/deployment.js';
 export { startEarlyRetention } from '../aws/early-retention.js';
 export { startPipeline } from '../lambda/pipeline.js';

@@ -304,24 +304,20 @@ export async function run(options: RunOptions, io: RunIo): Promise<RunStats> {
 
     const schedule = live.startSchedule();
     // Nothing is kept for later without a data dir: the stream and the panes are trimmed as the run goes.
-    retention =
-      options.dataDir === undefined
-        ? parts.startEarlyRetention({
-            emulators,
-            streamName: names.stream,
-            shardState: live.shardState,
-            // A client of its own: what TTL deletes on AWS is not billed, so not metered with the run's requests.
-            panes: new parts.PaneStore(
-              parts.createDocumentClient(emulators.dynamo),
-              names.shardState,
-              names.stream,
-              0,
-            ),
-            checkpoints: () => live.eventSource.checkpoints(),
-            onError: (error) =>
-              say(`trimming what the run is done with failed, will try again: ${(error as Error).message}`),
-          })
-        : undefined;
+    // A client of its own: what retention and TTL delete on AWS is not billed, so not metered with the run's.
+    const unmetered =
+      options.dataDir === undefined ? parts.createDocumentClient(emulators.dynamo) : undefined;
+    retention = unmetered
+      ? parts.startEarlyRetention({
+          emulators,
+          streamName: names.stream,
+          shardState: new parts.ShardStateStore(unmetered, names.shardState, names.stream),
+          panes: new parts.PaneStore(unmetered, names.shardState, names.stream, 0),
+          checkpoints: () => live.eventSource.checkpoints(),
+          onError: (error) =>
+            say(`trimming what the run is done with failed, will try again: ${(error as Error).message}`),
+        })
+      : undefined;
     const packing = {
       aggregation: options.aggregation ?? parts.RUN_AGGREGATION,
       aggregateBytes: options.aggregateBytes ?? parts.RUN_AGGREGATE_BYTES,

@@ -132,30 +132,36 @@ async function* filesBytes(
   // A file's last line ends with the file, newline or not: it never runs into the next file's first.
   const NEWLINE = Buffer.from('\n');
   let last = 10;
+  const track = (chunk: Buffer) => {
+    if (chunk.length > 0) last = chunk[chunk.length - 1] ?? 10;
+    return chunk;
+  };
   for (const { path, handle } of files) {
     if (last !== 10) yield NEWLINE;
     last = 10;
-    const magic = Buffer.alloc(GZIP_MAGIC.length);
-    const { bytesRead } = await handle.read(magic, 0, magic.length, 0);
-    const gzipped = bytesRead === magic.length && GZIP_MAGIC.every((b, i) => magic[i] === b);
-    const raw = handle.createReadStream({ start: 0, autoClose: false });
+    // Read as a stream from where it is (a named pipe or `<(zcat …)` has no positions to read at), its
+    // first bytes peeked to tell gzip.
+    const raw = handle.createReadStream({ autoClose: false });
+    raw.on('data', (chunk: Buffer | string) => onFileBytes(chunk.length));
+    const chunks = raw[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
     try {
-      if (!gzipped) {
-        for await (const chunk of raw) {
-          onFileBytes((chunk as Buffer).length);
-          if ((chunk as Buffer).length > 0) last = (chunk as Buffer)[(chunk as Buffer).length - 1] ?? 10;
-          yield chunk as Buffer;
-        }
+      let head: Buffer = Buffer.alloc(0);
+      while (head.length < GZIP_MAGIC.length) {
+        const next = await chunks.next();
+        if (next.done) break;
+        head = head.length === 0 ? next.value : Buffer.concat([head, next.value]);
+      }
+      const rest = async function* () {
+        if (head.length > 0) yield head;
+        for (let next = await chunks.next(); !next.done; next = await chunks.next()) yield next.value;
+      };
+      if (!GZIP_MAGIC.every((b, i) => head[i] === b)) {
+        for await (const chunk of rest()) yield track(chunk);
         continue;
       }
-      raw.on('data', (chunk: Buffer | string) => onFileBytes(chunk.length));
-      const gunzip = raw.pipe(createGunzip());
-      raw.once('error', (error) => gunzip.destroy(error));
+      const gunzip = Readable.from(rest(), { objectMode: false }).pipe(createGunzip());
       try {
-        for await (const chunk of gunzip) {
-          if ((chunk as Buffer).length > 0) last = (chunk as Buffer)[(chunk as Buffer).length - 1] ?? 10;
-          yield chunk as Buffer;
-        }
+        for await (const chunk of gunzip) yield track(chunk as Buffer);
       } catch (error) {
         throw new Error(`input ${path} is gzipped but cannot be read: ${(error as Error).message}`);
       } finally {

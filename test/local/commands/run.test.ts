@@ -170,6 +170,20 @@ describe('ipcount run --input (end to end, real binary, embedded emulators)', ()
     assert.deepEqual(resultCounts(asked.stdout), oracleCounts(input.lines));
     const quiet = await ipcount(['run', '--input', input.path]);
     assert.doesNotMatch(quiet.stderr, / read, .* folded/);
+    // Under faults (invocations failing after some of their steps committed), still every line, once.
+    const faulty = await ipcount([
+      'run',
+      ...['--input', input.path, '--progress', '--faults', '0.3', '--seed', '5'],
+      ...['--aggregate', 'off', '--batch-size', '50'],
+    ]);
+    assert.equal(faulty.code, 0, faulty.stderr);
+    const settled =
+      faulty.stderr
+        .split('\n')
+        .filter((l) => l.includes(' folded · '))
+        .pop() ?? '';
+    assert.match(settled, /^ipcount: 3,000 read, 3,000 put, 3,000 folded · /);
+    assert.match(faulty.stderr, /faults: [1-9]\d* injected/);
   });
 });
 

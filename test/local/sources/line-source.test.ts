@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, statSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { createWriteStream, mkdtempSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -59,6 +60,25 @@ describe('file inputs: gzipped, and several as one', () => {
     const onDisk = [first, second, third].reduce((n, p) => n + statSync(p).size, 0);
     assert.equal(read.totalBytes, onDisk);
     assert.equal(read.bytesRead, onDisk);
+  });
+
+  it('reads a named pipe as a file, gzipped or not (`--input <(zcat …)`, a FIFO a shipper writes)', async () => {
+    for (const [name, contents] of [
+      ['plain.fifo', Buffer.from('p 1\np 2\n')],
+      ['gzipped.fifo', gzipSync('g 1\ng 2\n')],
+    ] as const) {
+      const path = join(dir, name);
+      assert.equal(spawnSync('mkfifo', [path]).status, 0, 'mkfifo');
+      // The writer opens the pipe while the reader does (a FIFO's open waits for both ends).
+      const writing = new Promise<void>((resolve, reject) =>
+        createWriteStream(path)
+          .on('error', reject)
+          .end(contents, () => resolve()),
+      );
+      const read = await linesOf(path);
+      await writing;
+      assert.deepEqual(read.lines, name.startsWith('plain') ? ['p 1', 'p 2'] : ['g 1', 'g 2']);
+    }
   });
 
   it('says which file is damaged when a gzipped one cannot be read', async () => {
