@@ -39,18 +39,32 @@ const AGENTS = [
 ];
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 
+/** Lines written to a file in chunks of 10,000, with backpressure: a log of millions is never held whole. */
+async function writeLines(path: string, lines: Iterable<string>): Promise<void> {
+  const out = createWriteStream(path);
+  let chunk: string[] = [];
+  for (const line of lines) {
+    chunk.push(line);
+    if (chunk.length === 10_000) {
+      if (!out.write(`${chunk.join('\n')}\n`))
+        await new Promise<void>((resolve) => out.once('drain', () => resolve()));
+      chunk = [];
+    }
+  }
+  out.end(chunk.length > 0 ? `${chunk.join('\n')}\n` : '');
+  await new Promise<void>((resolve) => out.once('finish', () => resolve()));
+}
+
 /**
  * An NGINX combined log as a busy site writes one: `lines` over 20,000 IPs (Zipf 1.1), 2,000 lines/s of event
- * time starting a day ago, browser user agents, paths and referrers; written in chunks, never held whole.
+ * time starting a day ago, browser user agents, paths and referrers.
  */
-export async function writeCombinedLog(path: string, lines: number): Promise<void> {
+function* combinedLog(lines: number): Generator<string> {
   const random = seededRandom(25);
   const ips = ipPool(20_000);
   const pick = zipfSampler(ips.length, 1.1, random);
   const start = Date.now() - 86_400_000;
   const p2 = (n: number) => String(n).padStart(2, '0');
-  const out = createWriteStream(path);
-  let chunk: string[] = [];
   let second = Number.NaN;
   let time = '';
   for (let i = 0; i < lines; i++) {
@@ -64,38 +78,19 @@ export async function writeCombinedLog(path: string, lines: number): Promise<voi
     const bytes = Math.floor(random() * 50_000);
     const referrer = random() < 0.6 ? '-' : `https://example.com/items/${Math.floor(random() * 500)}`;
     const agent = AGENTS[Math.floor(random() * AGENTS.length)];
-    chunk.push(
-      `${ips[pick()]} - - [${time}] "GET /items/${i % 1000}?page=${i % 7} HTTP/1.1" ${status} ${bytes} "${referrer}" "${agent}"`,
-    );
-    if (chunk.length === 10_000) {
-      if (!out.write(`${chunk.join('\n')}\n`))
-        await new Promise<void>((resolve) => out.once('drain', () => resolve()));
-      chunk = [];
-    }
+    yield `${ips[pick()]} - - [${time}] "GET /items/${i % 1000}?page=${i % 7} HTTP/1.1" ${status} ${bytes} "${referrer}" "${agent}"`;
   }
-  out.end(chunk.length > 0 ? `${chunk.join('\n')}\n` : '');
-  await new Promise<void>((resolve) => out.once('finish', () => resolve()));
 }
 
-async function writeSeedLog(path: string, lines: number): Promise<void> {
-  const out = createWriteStream(path);
-  let chunk: string[] = [];
-  for (const line of seedLogLines({
-    lines,
-    ips: SEED_IPS,
-    startMs: Date.now() - 3_600_000,
-    ratePerSecond: 2_000,
-    seed: 4,
-  })) {
-    chunk.push(line);
-    if (chunk.length === 10_000) {
-      if (!out.write(`${chunk.join('\n')}\n`))
-        await new Promise<void>((resolve) => out.once('drain', () => resolve()));
-      chunk = [];
-    }
-  }
-  out.end(chunk.length > 0 ? `${chunk.join('\n')}\n` : '');
-  await new Promise<void>((resolve) => out.once('finish', () => resolve()));
+export function writeCombinedLog(path: string, lines: number): Promise<void> {
+  return writeLines(path, combinedLog(lines));
+}
+
+function writeSeedLog(path: string, lines: number): Promise<void> {
+  return writeLines(
+    path,
+    seedLogLines({ lines, ips: SEED_IPS, startMs: Date.now() - 3_600_000, ratePerSecond: 2_000, seed: 4 }),
+  );
 }
 
 /** Seconds of a program's run, or undefined where it is not installed. */

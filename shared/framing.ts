@@ -117,26 +117,30 @@ function decodeGzip(data: Uint8Array): DecodedRecord {
     return { framing: 'gzip', corrupt: `gzip payload unreadable: ${(error as Error).message}` };
   }
   const text = utf8.decode(inflated);
-  if (!isCloudWatchPayload(text)) {
+  const envelope = cloudWatchPayload(text);
+  if (envelope === undefined) {
     const lines = linesOf(text);
     return lines.length > MAX_LINES_PER_RECORD ? tooMany('gzip', lines.length) : { framing: 'gzip', lines };
   }
-  return decodeCloudWatch(text);
+  if (envelope === DAMAGED) return { framing: 'cloudwatch', corrupt: 'gzip JSON payload is not valid JSON' };
+  return decodeCloudWatch(envelope);
 }
 
+const DAMAGED = Symbol('damaged JSON');
+
 /**
- * A gzipped payload is CloudWatch Logs' when it is one JSON object naming a `messageType`, or one line of
- * JSON too damaged to tell (reported as a damaged envelope). Gzipped lines (ipcount run's records, a
+ * A gzipped payload is CloudWatch Logs' when it is one JSON object naming a `messageType` (returned, parsed
+ * once), or one line of JSON too damaged to tell (DAMAGED). Gzipped lines (ipcount run's records, a
  * shipper's compressed output) may be JSON lines too: several of them, or one without a `messageType`.
  */
-function isCloudWatchPayload(text: string): boolean {
+function cloudWatchPayload(text: string): object | typeof DAMAGED | undefined {
   const trimmed = text.trim();
-  if (!trimmed.startsWith('{')) return false;
+  if (!trimmed.startsWith('{')) return undefined;
   try {
     const parsed = JSON.parse(trimmed) as unknown;
-    return typeof parsed === 'object' && parsed !== null && 'messageType' in parsed;
+    return typeof parsed === 'object' && parsed !== null && 'messageType' in parsed ? parsed : undefined;
   } catch {
-    return !trimmed.includes('\n');
+    return trimmed.includes('\n') ? undefined : DAMAGED;
   }
 }
 
@@ -144,13 +148,7 @@ function isCloudWatchPayload(text: string): boolean {
  * A CloudWatch Logs subscription envelope: `DATA_MESSAGE` holds log events, one line each, in their order;
  * `CONTROL_MESSAGE` (sent when the subscription is created, to check the destination) holds none.
  */
-function decodeCloudWatch(text: string): DecodedRecord {
-  let envelope: unknown;
-  try {
-    envelope = JSON.parse(text);
-  } catch {
-    return { framing: 'cloudwatch', corrupt: 'gzip JSON payload is not valid JSON' };
-  }
+function decodeCloudWatch(envelope: object): DecodedRecord {
   const { messageType, logEvents } = envelope as { messageType?: unknown; logEvents?: unknown };
   if (messageType === 'CONTROL_MESSAGE') return { framing: 'cloudwatch', lines: [] };
   if (messageType !== 'DATA_MESSAGE' || !Array.isArray(logEvents))

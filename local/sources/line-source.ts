@@ -189,7 +189,8 @@ function streamSource(
   io: LineSourceIo,
   description: string,
   release: () => Promise<void>,
-  totalBytes?: number,
+  /** Where the source is, when the bytes read as lines are not the measure (files: see filesBytes). */
+  position?: LineSource['position'],
 ): LineSource {
   const stop = stopSignal(io);
   let bytesRead = 0;
@@ -197,9 +198,12 @@ function streamSource(
     description,
     lines: () => {
       stop.start();
-      return readLines(stream, { signal: stop.signal, onBytes: (n) => (bytesRead += n) });
+      return readLines(stream, {
+        signal: stop.signal,
+        ...(position ? {} : { onBytes: (n: number) => (bytesRead += n) }),
+      });
     },
-    position: () => ({ bytesRead, ...(totalBytes !== undefined ? { totalBytes } : {}) }),
+    position: position ?? (() => ({ bytesRead })),
     close: once(async () => {
       stop.clear();
       await release();
@@ -220,7 +224,7 @@ export async function openLineSource(spec: LineSourceSpec, io: LineSourceIo = {}
       const sizes = files.map((f) => f.size);
       const totalBytes = sizes.every(Number.isFinite) ? sizes.reduce((a, b) => a + b, 0) : undefined;
       let fileBytes = 0;
-      const source = streamSource(
+      return streamSource(
         Readable.from(
           filesBytes(files, (n) => (fileBytes += n)),
           { objectMode: false },
@@ -230,13 +234,9 @@ export async function openLineSource(spec: LineSourceSpec, io: LineSourceIo = {}
         async () => {
           await Promise.all(files.map((f) => f.handle.close().catch(() => {})));
         },
-        totalBytes,
+        // Progress by the bytes read from disk: a gzipped file's share is its compressed size's.
+        () => ({ bytesRead: fileBytes, ...(totalBytes !== undefined ? { totalBytes } : {}) }),
       );
-      // Progress by the bytes read from disk: a gzipped file's share is its compressed size's.
-      return {
-        ...source,
-        position: () => ({ bytesRead: fileBytes, ...(totalBytes !== undefined ? { totalBytes } : {}) }),
-      };
     }
     case 'stdin': {
       // close() leaves stdin open (a test's, or the terminal's); only an abort mid-read destroys it.

@@ -173,23 +173,13 @@ export class StreamProducer {
     return this.shards?.listings ?? 0;
   }
 
-  /** MD5 per partition key, remembered: a log's lines repeat their IPs, and hashing each line cost a tenth of a run. */
-  private readonly hashKeys = new Map<string, bigint>();
-
-  private hashKeyOfKey(key: string): bigint {
-    let hash = this.hashKeys.get(key);
-    if (hash === undefined) {
-      if (this.hashKeys.size >= 100_000) this.hashKeys.clear();
-      hash = hashKeyOf(key);
-      this.hashKeys.set(key, hash);
-    }
-    return hash;
-  }
-
   /** One lane per open shard, not one per line. */
   private readonly lanes = new WeakMap<OpenShard, Lane>();
 
-  /** Each key's lane under the shard map's current version: a log repeats its IPs line after line. */
+  /**
+   * Each key's lane under the shard map's current version, remembered: a log repeats its IPs line after line,
+   * and hashing every line's key cost a tenth of a run.
+   */
   private laneByKey = { version: -1, lanes: new Map<string, Lane>() };
 
   private laneOf(key: string): Lane {
@@ -206,7 +196,7 @@ export class StreamProducer {
 
   private routeOf(key: string): Lane {
     if (!this.shards) return BY_PARTITION_KEY;
-    const shard = this.shards.route(this.hashKeyOfKey(key));
+    const shard = this.shards.route(hashKeyOf(key));
     let lane = this.lanes.get(shard);
     if (!lane) {
       lane = { shardId: shard.shardId, explicitHashKey: shard.startingHashKey };
