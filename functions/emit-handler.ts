@@ -45,6 +45,7 @@ export function createEmitHandler(
       due: 0,
       skipped: 0,
       alerts: [] as EmitReport['alerts'],
+      failures: [] as string[],
       passes: 0,
     };
     for (;;) {
@@ -53,6 +54,7 @@ export function createEmitHandler(
       total.due += report.due;
       total.skipped += report.skipped;
       total.alerts.push(...report.alerts);
+      total.failures.push(...(report.failures ?? []));
       total.passes++;
       logger.info('emitted windows', {
         emitted: report.emitted.length,
@@ -72,6 +74,7 @@ export function createEmitHandler(
       if (elapsed + schedule.intervalMs > schedule.loopMs || timeLeft < schedule.intervalMs + 5_000) break;
       await pause(schedule.intervalMs);
     }
-    return total;
+    const { failures, ...rest } = total;
+    return failures.length > 0 ? { ...rest, failures } : rest;
   });
 }

@@ -34,6 +34,12 @@ export interface EmitDependencies extends TriggerDependencies {
   readonly journal?: EmitJournal;
   /** Longer than any pass can run (the emitter's timeout): an unfinished pass older than this is dead. */
   readonly passTimeoutMs?: number;
+  /**
+   * Passes begun before this are dead whatever their age: the process that ran them is gone (locally, this
+   * process took the data dir after it). Their publications are repeated once and their entries go, rather
+   * than being repeated by every pass, and every later run, for a whole pass timeout.
+   */
+  readonly passesDeadBefore?: number;
   /** Alerts for results at or over a count (see shared/alert.ts); without it, or at 0, none. */
   readonly alerts?: AlertDelivery;
   /** `at-least-once` merges every pane, committed or not (the demonstration of what the commit check does). */
@@ -139,7 +145,10 @@ export async function emitDueWindows(
   );
   const ready = taken.filter((w) => !(fencesOf.get(w.windowStart) ?? []).some((s) => unfenced.has(s)));
 
-  const abandonedBefore = now - (deps.passTimeoutMs ?? 0);
+  const abandonedBefore = Math.max(
+    now - (deps.passTimeoutMs ?? 0),
+    deps.passesDeadBefore ?? Number.NEGATIVE_INFINITY,
+  );
   // What a pass that died before publishing wrote: read before this pass writes (its counts as it wrote them).
   const earlierWindows = new Set(unfinished.flatMap((p) => p.windowStarts));
   const before = await Promise.all(
@@ -198,15 +207,18 @@ export async function emitDueWindows(
   // A window that failed part-way, or lost a race with another emitter part-way, may have written buckets whose
   // changes this pass did not publish: the entry stays, so the pass that finishes such a window publishes it.
   if (pass && failures.length === 0 && merges.every((m) => m.done)) await deps.journal?.finish(pass);
-  // A dead pass's entry goes once no invocation can still be running it; until then each pass republishes.
-  await Promise.all(
-    unfinished.filter((p) => p.at < abandonedBefore).map((p) => limit(() => deps.journal?.finish(p))),
-  );
-
   // The cursors: past every pane whose windows are all merged now.
   ready.forEach((w, i) => {
     if (merges[i]?.done) settled.add(w.windowStart);
   });
+  // A dead pass's entry goes once no invocation can still be running it, and none of its windows is left
+  // to finish (what it wrote there is published by the pass that does); until then each pass republishes.
+  const unsettled = new Set(work.filter((w) => !settled.has(w.windowStart)).map((w) => w.windowStart));
+  await Promise.all(
+    unfinished
+      .filter((p) => p.at < abandonedBefore && !p.windowStarts.some((ws) => unsettled.has(ws)))
+      .map((p) => limit(() => deps.journal?.finish(p))),
+  );
   await Promise.all(
     shards.map((s, i) => limit(() => advanceCursors(deps, states[i] as ShardState, s, settled))),
   );

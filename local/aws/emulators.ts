@@ -38,6 +38,11 @@ export interface Emulators {
   /** The emulator thread's id: never the main thread's 0. */
   readonly threadId: number;
   /**
+   * When this process took the data dir (no other process can hold it while it does): an emitter pass begun
+   * before then was run by a process that is gone. Undefined without a data dir.
+   */
+  readonly ownedSince?: number;
+  /**
    * Rejects if the emulator thread dies before stop(), and never resolves: work raced against it ends with
    * the reason instead of waiting on retries against endpoints that are gone.
    */
@@ -215,6 +220,7 @@ export async function startEmulators(options: EmulatorOptions = {}): Promise<Emu
   const kinesis = emulatorTarget(`http://${host}:${ports.kinesisPort}`);
   const dynamo = emulatorTarget(`http://${host}:${ports.dynamoPort}`);
   const ownerFile = dir ? join(dir, OWNER_FILE) : undefined;
+  const ownedSince = ownerFile ? Date.now() : undefined;
   if (ownerFile) {
     const owner: DataDirOwner = {
       pid: process.pid,
@@ -228,6 +234,7 @@ export async function startEmulators(options: EmulatorOptions = {}): Promise<Emu
     kinesis,
     dynamo,
     threadId: ports.threadId,
+    ...(ownedSince !== undefined ? { ownedSince } : {}),
     failed,
     trimStream: (streamName, shardId, beforeSequence) => {
       if (stopping || dead) return Promise.resolve(0);

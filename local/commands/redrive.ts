@@ -62,6 +62,8 @@ interface Deployment {
   readonly settings?: PipelineSettings;
   /** Nobody else emits (a stopped data dir): redrive runs the emitter itself. */
   readonly emits: boolean;
+  /** Emitter passes begun before this ran in a process that is gone (a stopped data dir's). */
+  readonly passesDeadBefore?: number;
   stop(): Promise<void>;
 }
 
@@ -83,7 +85,14 @@ async function openDeployment(options: RedriveOptions, note: (m: string) => void
       };
     }
     const emulators = await startEmulators({ dataDir: options.dataDir });
-    return { kinesis: emulators.kinesis, dynamo: emulators.dynamo, names, emits: true, stop: emulators.stop };
+    return {
+      kinesis: emulators.kinesis,
+      dynamo: emulators.dynamo,
+      names,
+      emits: true,
+      ...(emulators.ownedSince !== undefined ? { passesDeadBefore: emulators.ownedSince } : {}),
+      stop: emulators.stop,
+    };
   }
   if ('stack' in ref) {
     const outputs = await stackOutputs(options.target, ref.stack);
@@ -180,7 +189,13 @@ export async function redrive(options: RedriveOptions, io: RedriveIo): Promise<R
       const endOfInput = settings.idleTimeoutSeconds === 'off';
       for (let pass = 0; pass < 20; pass++) {
         const report = await emitDueWindows(
-          { ...emit, publish: (results) => void updates.push(...results) },
+          {
+            ...emit,
+            ...(deployment.passesDeadBefore !== undefined
+              ? { passesDeadBefore: deployment.passesDeadBefore }
+              : {}),
+            publish: (results) => void updates.push(...results),
+          },
           Date.now(),
           { endOfInput },
         );

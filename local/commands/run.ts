@@ -14,7 +14,7 @@ import type { ReshardKind } from '../lambda/reshard.js';
 import { DEFAULT_LEAD_LINES, feed } from '../sources/feed.js';
 import { type FeedThread, startFeedThread } from '../sources/feed-thread.js';
 import { seededRandom } from '../sources/generate.js';
-import { InputJournal, type PrefixHash, payloadOf } from '../sources/input-journal.js';
+import { InputJournal } from '../sources/input-journal.js';
 import {
   describeFiles,
   type LineSource,
@@ -250,6 +250,7 @@ export async function run(options: RunOptions, io: RunIo): Promise<RunStats> {
       prefix: options.prefix,
       shards: options.shards,
       settings,
+      ...(emulators.ownedSince !== undefined ? { passesDeadBefore: emulators.ownedSince } : {}),
       eventSource: {
         bisectOnError: options.bisectOnError,
         retryBackoffMs: options.retryBackoffMs,

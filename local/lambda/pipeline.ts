@@ -68,6 +68,8 @@ export interface PipelineOptions {
   readonly onResults?: (results: readonly WindowResult[]) => void;
   /** Receives the alerts the emitter raises (settings.alertThreshold); none are raised without it. */
   readonly onAlerts?: (alerts: readonly Alert[]) => void;
+  /** Emitter passes begun before this ran in a process that is gone (see Emulators.ownedSince). */
+  readonly passesDeadBefore?: number;
   /** An emitter run failed (other than an injected crash); the schedule runs it again. */
   readonly onEmitError?: (error: unknown) => void;
 }
@@ -201,6 +203,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
         options.onAlerts,
       ),
       shardParents: () => shardParents(kinesis, names.stream),
+      ...(options.passesDeadBefore !== undefined ? { passesDeadBefore: options.passesDeadBefore } : {}),
       ...(options.onResults ? { publish: options.onResults } : {}),
     },
     new Logger({ serviceName: EMIT_SERVICE, logLevel }),

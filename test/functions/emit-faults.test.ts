@@ -155,4 +155,92 @@ describe('emit handler under injected crashes', () => {
       handlers.stop();
     }
   });
+  it("repeats a dead process's publication once, then forgets its pass; within the pass timeout, without that knowledge, every pass repeats it", async () => {
+    const shardId = 'shardId-000000000720';
+    const ip = '10.34.0.1';
+    const published: WindowResult[][] = [];
+    const lines = [`18:40:11 ${ip}`, '18:40:30 10.34.1.0', '18:40:30 10.34.1.0'];
+    const handlers = faultyHandlers(stack, {
+      publish: () => {
+        throw new InjectedCrash('died before publishing');
+      },
+    });
+    const emitter = (passesDeadBefore?: number) =>
+      createEmitHandler(
+        {
+          ...stack.emit,
+          ...(passesDeadBefore !== undefined ? { passesDeadBefore } : {}),
+          publish: (rs) => void published.push(rs.filter((r) => r.ip === ip)),
+        },
+        logger,
+      );
+    try {
+      await handlers.fold(kinesisEvent(shardId, lines, arrival, 1), localContext('fold'));
+      await assert.rejects(handlers.emit(scheduledEvent(), localContext('emit')), InjectedCrash);
+      // The process that ran that pass is gone from here on (locally: this one took the data dir).
+      const deadBefore = Date.now() + 1;
+
+      const unaware = emitter();
+      await unaware(scheduledEvent(), localContext('emit'));
+      await unaware(scheduledEvent(), localContext('emit'));
+      assert.deepEqual(
+        published.map((rs) => rs.map((r) => [r.count, r.revision])),
+        [[[1, 1]], [[1, 1]]],
+        'repeated by every pass within the timeout',
+      );
+
+      published.length = 0;
+      const aware = emitter(deadBefore);
+      await aware(scheduledEvent(), localContext('emit'));
+      await aware(scheduledEvent(), localContext('emit'));
+      assert.deepEqual(
+        published.map((rs) => rs.map((r) => [r.count, r.revision])),
+        [[[1, 1]], []],
+        'repeated once, then its pass is gone',
+      );
+    } finally {
+      handlers.stop();
+    }
+  });
+
+  it("keeps a dead process's pass while a window it wrote into is left to finish, and publishes what it wrote there", async () => {
+    const shardId = 'shardId-000000000730';
+    const ips = ['10.35.0.1', '10.35.0.2', '10.35.0.3', '10.35.0.4', '10.35.0.5'];
+    const lines = [...ips.map((ip) => `18:40:11 ${ip}`), '18:40:30 10.35.1.0', '18:40:30 10.35.1.0'];
+    const published: WindowResult[] = [];
+    const publish = (rs: readonly WindowResult[]) =>
+      void published.push(...rs.filter((r) => ips.includes(r.ip)));
+    const handlers = faultyHandlers(stack, { publish });
+    try {
+      await handlers.fold(kinesisEvent(shardId, lines, arrival, 1), localContext('fold'));
+      // The dead pass: its journal entry and one bucket written, then gone.
+      await assert.rejects(
+        handlers.injector.around(() => handlers.emit(scheduledEvent(), localContext('emit')), {
+          kind: 'crash',
+          afterWrites: 2,
+        }),
+        InjectedCrash,
+      );
+      const deadBefore = Date.now() + 1;
+      // The next process's first pass does not get to the window (older windows filled it): the dead pass's
+      // entry must stay, or what it wrote there is never published.
+      const busy = createEmitHandler(
+        { ...stack.emit, passesDeadBefore: deadBefore, maxWindowsPerPass: 0, publish },
+        logger,
+      );
+      assert.ok((await busy(scheduledEvent(), localContext('emit'))).due > 0, 'the window is due');
+      const next = createEmitHandler({ ...stack.emit, passesDeadBefore: deadBefore, publish }, logger);
+      await next(scheduledEvent(), localContext('emit'));
+      assert.deepEqual(
+        [...new Set(published.map((r) => `${r.ip} ${r.count} ${r.revision}`))].sort(),
+        ips.map((ip) => `${ip} 1 1`),
+        'every result published, those the dead pass wrote too',
+      );
+      published.length = 0;
+      await next(scheduledEvent(), localContext('emit'));
+      assert.deepEqual(published, [], 'the dead pass is gone once its window is finished');
+    } finally {
+      handlers.stop();
+    }
+  });
 });

@@ -10,7 +10,9 @@ import { ipPool, seedLogLines } from '../../../local/sources/generate.js';
 import { INPUTS_FILE, type InputEntry } from '../../../local/sources/input-journal.js';
 import { StreamProducer } from '../../../local/sources/producer.js';
 import { DEFAULT_AGGREGATION } from '../../../local/sources/record-packing.js';
-import { createKinesisClient } from '../../../shared/store/clients.js';
+import { createDocumentClient, createKinesisClient } from '../../../shared/store/clients.js';
+import { EmitJournal } from '../../../shared/store/emit-journal.js';
+import { resourceNames } from '../../../shared/tables.js';
 import { BIN, ipcount } from '../../helpers/cli.js';
 import { oracleCounts, resultCounts } from '../../helpers/oracle.js';
 import { readStream } from '../../helpers/stream-records.js';
@@ -236,5 +238,40 @@ describe('ipcount run --data-dir, killed with SIGKILL and run again', () => {
     // Counted now: a later run has nothing to warn about.
     const later = await ipcount(args, { stdin: '' });
     assert.doesNotMatch(later.stderr, /warning/);
+  });
+  it("prints once, in the next run, what a killed run's emitter closed and may not have printed; later runs do not", async () => {
+    const dataDir = join(dir, 'dead-pass');
+    const input = join(dir, 'dead-pass.log');
+    const all = lines(1000, 36);
+    writeFileSync(input, `${all.join('\n')}\n`);
+    const empty = join(dir, 'dead-pass-empty.log');
+    writeFileSync(empty, '');
+    const args = (file: string) => ['run', '--input', file, '--data-dir', dataDir, '--shards', '2'];
+    const counted = await ipcount(args(input));
+    assert.equal(counted.code, 0, counted.stderr);
+    // The journal entry of an emitter pass a SIGKILL cut short after its closes: it names every window.
+    const names = resourceNames('ipcount');
+    const emulators = await startEmulators({ dataDir });
+    const doc = createDocumentClient(emulators.dynamo);
+    try {
+      // The windows of the input's time span (the lines start an hour ago, 200 a second), and one either side.
+      const windowStarts: number[] = [];
+      for (let t = Math.floor(HOUR_AGO / 5000) * 5000 - 5000; t <= HOUR_AGO + 15_000; t += 5000)
+        windowStarts.push(t);
+      await new EmitJournal(doc, names.shardState, names.stream).begin(Date.now(), windowStarts);
+    } finally {
+      doc.destroy();
+      await emulators.stop();
+    }
+    const next = await ipcount(args(empty));
+    assert.equal(next.code, 0, next.stderr);
+    assert.deepEqual(
+      resultCounts(next.stdout),
+      oracleCounts(all),
+      'printed again, as the killed run may not have',
+    );
+    const later = await ipcount(args(empty));
+    assert.equal(later.code, 0, later.stderr);
+    assert.equal(later.stdout, '', 'the dead pass is done with');
   });
 });
