@@ -1,4 +1,5 @@
-import { type DynamoDBDocumentClient, PutCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { isDeepStrictEqual } from 'node:util';
+import { type DynamoDBDocumentClient, GetCommand, PutCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import type { Alert } from '../alert.js';
 import { compareResults, type WindowResult } from '../result.js';
 import {
@@ -143,7 +144,26 @@ export class ResultStore {
     return { done: true, changed, alerts };
   }
 
+  /**
+   * The put, conditional on the version read. A put whose condition fails may still be this pass's own: the
+   * SDK sends a request again when its answer timed out (a stalled process, a slow table), and the first
+   * attempt had landed. The item read back then equals the one put (its emittedAt is this pass's): the write
+   * is done, not lost to another emitter (which would keep the pass's journal entry, and republish its
+   * windows, for a whole pass timeout).
+   */
   private async putIfVersion(item: BucketItem | SummaryItem, version: number | undefined): Promise<boolean> {
+    if (await this.conditionalPut(item, version)) return true;
+    const stored = await this.doc.send(
+      new GetCommand({
+        TableName: this.table,
+        Key: { bucket: item.bucket, windowStart: item.windowStart },
+        ConsistentRead: true,
+      }),
+    );
+    return stored.Item !== undefined && isDeepStrictEqual(stored.Item, withoutUndefined(item));
+  }
+
+  private async conditionalPut(item: BucketItem | SummaryItem, version: number | undefined): Promise<boolean> {
     return writeIf(() =>
       this.doc.send(
         new PutCommand({
@@ -240,5 +260,16 @@ function olderLayout(error: unknown, table: string): Error | undefined {
     `table ${table} is keyed as an earlier version of ipcount keyed it (one item per (ip, window)), not by ` +
       '(bucket, windowStart): its results can be read with the version that wrote them. Deploy this version ' +
       'under a new prefix (-c ipcount:prefix=…) or run it with a new --data-dir.',
+  );
+}
+
+/** An item as the table stores it: the document client drops undefined attributes (removeUndefinedValues). */
+function withoutUndefined(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(withoutUndefined);
+  if (value === null || typeof value !== 'object') return value;
+  return Object.fromEntries(
+    Object.entries(value)
+      .filter(([, v]) => v !== undefined)
+      .map(([k, v]) => [k, withoutUndefined(v)]),
   );
 }

@@ -243,4 +243,47 @@ describe('emit handler under injected crashes', () => {
       handlers.stop();
     }
   });
+  it('takes a write the SDK sent again after its first attempt landed as its own, not as a lost race', async () => {
+    const shardId = 'shardId-000000000740';
+    const ips = ['10.36.0.1', '10.36.0.2', '10.36.0.3'];
+    const lines = [...ips.map((ip) => `18:40:11 ${ip}`), '18:40:30 10.36.1.0', '18:40:30 10.36.1.0'];
+    const published: WindowResult[][] = [];
+    let sentTwice = 0;
+    const handlers = faultyHandlers(stack, {
+      publish: (rs) => void published.push(rs.filter((r) => ips.includes(r.ip))),
+      // Every put of the results table is sent again once it landed, as the SDK does when the answer to the
+      // first attempt timed out: the second attempt finds the version moved and fails its condition.
+      observe: (client) =>
+        client.middlewareStack.add(
+          (next, context) => async (args) => {
+            const input = args.input as { TableName?: string };
+            if (context.commandName !== 'PutItemCommand' || input.TableName !== stack.names.windows)
+              return next(args);
+            await next(args);
+            sentTwice++;
+            return next(args);
+          },
+          { step: 'initialize', name: 'sentAgainAfterLanding' },
+        ),
+    });
+    try {
+      await handlers.fold(kinesisEvent(shardId, lines, arrival, 1), localContext('fold'));
+      const first = await handlers.emit(scheduledEvent(), localContext('emit'));
+      assert.ok(sentTwice > 0, 'puts were sent again');
+      assert.equal(first.failures, undefined);
+      await handlers.emit(scheduledEvent(), localContext('emit'));
+      // Published once: the pass finished (its journal entry gone), so the next one repeats nothing.
+      assert.deepEqual(
+        published.map((rs) => rs.map((r) => `${r.ip} ${r.count} ${r.revision}`).sort()),
+        [ips.map((ip) => `${ip} 1 1`), []],
+      );
+      for (const ip of ips)
+        assert.deepEqual(
+          (await stack.results.ip(ip, W10, W10)).map((r) => [r.count, r.revision]),
+          [[1, 1]],
+        );
+    } finally {
+      handlers.stop();
+    }
+  });
 });
