@@ -163,7 +163,10 @@ export class ResultStore {
     return stored.Item !== undefined && isDeepStrictEqual(stored.Item, withoutUndefined(item));
   }
 
-  private async conditionalPut(item: BucketItem | SummaryItem, version: number | undefined): Promise<boolean> {
+  private async conditionalPut(
+    item: BucketItem | SummaryItem,
+    version: number | undefined,
+  ): Promise<boolean> {
     return writeIf(() =>
       this.doc.send(
         new PutCommand({
