@@ -1,5 +1,5 @@
 import { isDeepStrictEqual } from 'node:util';
-import { type DynamoDBDocumentClient, GetCommand, PutCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, PutCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import type { Alert } from '../alert.js';
 import { compareResults, type WindowResult } from '../result.js';
 import {
@@ -153,14 +153,11 @@ export class ResultStore {
    */
   private async putIfVersion(item: BucketItem | SummaryItem, version: number | undefined): Promise<boolean> {
     if (await this.conditionalPut(item, version)) return true;
-    const stored = await this.doc.send(
-      new GetCommand({
-        TableName: this.table,
-        Key: { bucket: item.bucket, windowStart: item.windowStart },
-        ConsistentRead: true,
-      }),
-    );
-    return stored.Item !== undefined && isDeepStrictEqual(stored.Item, withoutUndefined(item));
+    // Read as the emitter reads its items (BatchGetItem, strongly consistent): the one read its role has.
+    const [stored] = await getAll(this.doc, this.table, [
+      { bucket: item.bucket, windowStart: item.windowStart },
+    ]);
+    return stored !== undefined && isDeepStrictEqual(stored, withoutUndefined(item));
   }
 
   private async conditionalPut(

@@ -7,7 +7,7 @@ import { IpCountStack } from '../../cdk/lib/ipcount-stack.js';
 import { InjectedCrash } from '../../local/lambda/faults.js';
 import { localContext } from '../../local/lambda/lambda-context.js';
 import { TABLES } from '../../shared/tables.js';
-import { faultyHandlers } from '../helpers/faulty-stack.js';
+import { faultyHandlers, sendPutsAgainAfterLanding } from '../helpers/faulty-stack.js';
 import { kinesisEvent, putOnShard } from '../helpers/records.js';
 import { startTestStack, type TestStack } from '../helpers/stack.js';
 
@@ -229,6 +229,25 @@ describe('least privilege: the policy grants exactly what the handlers send', ()
     dieDelivering = false;
     await emitAll();
     emitting.stop();
+    // A pass whose results puts the SDK sent again after they landed: it reads its own writes back.
+    const refolding = faultyHandlers(stack);
+    await refolding.fold(
+      kinesisEvent('shardId-000000000078', ['18:40:40 10.8.7.9'], Date.parse('2026-03-10T18:41:00Z'), 1),
+      localContext('fold'),
+    );
+    refolding.stop();
+    let sentAgain: { count: () => number } | undefined;
+    const retrying = faultyHandlers(stack, {
+      observe: (client) => {
+        recorder(stack, emitCalls)(client);
+        sentAgain = sendPutsAgainAfterLanding(client, stack.names.windows);
+      },
+      env: { ALERT_THRESHOLD: '1' },
+      deliverAlerts: () => {},
+    });
+    await retrying.emit({ detail: { endOfInput: true } } as never, localContext('emit'));
+    retrying.stop();
+    assert.ok((sentAgain?.count() ?? 0) > 0, 'results puts were sent again');
 
     assert.deepEqual([...foldCalls].sort(), [...granted(template, 'fold')].sort());
   });

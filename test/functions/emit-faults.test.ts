@@ -7,7 +7,7 @@ import { localContext } from '../../local/lambda/lambda-context.js';
 import { scheduledEvent } from '../../local/lambda/pipeline.js';
 import type { WindowResult } from '../../shared/result.js';
 import { ResultStore } from '../../shared/store/result-store.js';
-import { faultyHandlers } from '../helpers/faulty-stack.js';
+import { faultyHandlers, sendPutsAgainAfterLanding } from '../helpers/faulty-stack.js';
 import { kinesisEvent } from '../helpers/records.js';
 import { startTestStack, type TestStack } from '../helpers/stack.js';
 
@@ -248,28 +248,18 @@ describe('emit handler under injected crashes', () => {
     const ips = ['10.36.0.1', '10.36.0.2', '10.36.0.3'];
     const lines = [...ips.map((ip) => `18:40:11 ${ip}`), '18:40:30 10.36.1.0', '18:40:30 10.36.1.0'];
     const published: WindowResult[][] = [];
-    let sentTwice = 0;
+    let sentAgain: { count: () => number } | undefined;
     const handlers = faultyHandlers(stack, {
       publish: (rs) => void published.push(rs.filter((r) => ips.includes(r.ip))),
-      // Every put of the results table is sent again once it landed, as the SDK does when the answer to the
-      // first attempt timed out: the second attempt finds the version moved and fails its condition.
-      observe: (client) =>
-        client.middlewareStack.add(
-          (next, context) => async (args) => {
-            const input = args.input as { TableName?: string };
-            if (context.commandName !== 'PutItemCommand' || input.TableName !== stack.names.windows)
-              return next(args);
-            await next(args);
-            sentTwice++;
-            return next(args);
-          },
-          { step: 'initialize', name: 'sentAgainAfterLanding' },
-        ),
+      // Every put of the results table: the second attempt finds the version moved and fails its condition.
+      observe: (client) => {
+        sentAgain = sendPutsAgainAfterLanding(client, stack.names.windows);
+      },
     });
     try {
       await handlers.fold(kinesisEvent(shardId, lines, arrival, 1), localContext('fold'));
       const first = await handlers.emit(scheduledEvent(), localContext('emit'));
-      assert.ok(sentTwice > 0, 'puts were sent again');
+      assert.ok((sentAgain?.count() ?? 0) > 0, 'puts were sent again');
       assert.equal(first.failures, undefined);
       await handlers.emit(scheduledEvent(), localContext('emit'));
       // Published once: the pass finished (its journal entry gone), so the next one repeats nothing.

@@ -60,3 +60,25 @@ export function faultyHandlers(
     stop: () => client.destroy(),
   };
 }
+
+/**
+ * Sends every PutItem on `table` again once it landed, as the SDK does when the answer to the first attempt
+ * timed out: the second attempt finds the item moved and fails its condition. Returns how many were sent again.
+ */
+export function sendPutsAgainAfterLanding(
+  client: DynamoDBClient,
+  table: string,
+): { readonly count: () => number } {
+  let sentAgain = 0;
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      const input = args.input as { TableName?: string };
+      if (context.commandName !== 'PutItemCommand' || input.TableName !== table) return next(args);
+      await next(args);
+      sentAgain++;
+      return next(args);
+    },
+    { step: 'initialize', name: 'sentAgainAfterLanding' },
+  );
+  return { count: () => sentAgain };
+}
