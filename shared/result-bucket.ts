@@ -62,6 +62,8 @@ export interface BucketItem {
   readonly version: number;
   /** When the emitter last wrote it (ms). */
   readonly emittedAt: number;
+  /** A token of the merge that wrote it, so a put sent again after it landed knows it as its own. */
+  readonly writer?: string;
   readonly alertThreshold?: number;
   readonly expiresAt?: number;
 }
@@ -93,6 +95,8 @@ export interface SummaryItem {
   readonly merged: Readonly<Record<string, string>>;
   readonly version: number;
   readonly emittedAt: number;
+  /** See BucketItem.writer. */
+  readonly writer?: string;
   readonly expiresAt?: number;
 }
 

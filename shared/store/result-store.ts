@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import { type DynamoDBDocumentClient, PutCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import type { Alert } from '../alert.js';
@@ -117,10 +118,13 @@ export class ResultStore {
     const after: BucketItem[] = [];
     const changed: WindowResult[] = [];
     const alerts: Alert[] = [];
+    // Written into every item this merge puts: a put the SDK sent again after it landed finds it (see
+    // putIfVersion), where another emitter's merge of the same panes at the same moment would not.
+    const writer = randomBytes(6).toString('base64url');
     const mergeInto = async (bucket: string, parts: WindowContribution[], item: BucketItem | undefined) => {
       const merge = mergeBucket(bucket, item, parts, ctx);
       if (!merge.next) return { merge, item, ok: true };
-      return { merge, item: merge.next, ok: await this.putIfVersion(merge.next, item?.version) };
+      return { merge, item: merge.next, ok: await this.putIfVersion(merge.next, item?.version, writer) };
     };
     // The buckets at once (each stands alone: its own guards, its own version).
     const written = await Promise.all(
@@ -139,25 +143,30 @@ export class ResultStore {
       alerts.push(...merge.alerts);
     }
     const summary = summarize(previous, after, contributions, ctx);
-    if (!(await this.putIfVersion(summary, previous?.version)))
+    if (!(await this.putIfVersion(summary, previous?.version, writer)))
       return { done: false, changed: [], alerts: [] };
     return { done: true, changed, alerts };
   }
 
   /**
-   * The put, conditional on the version read. A put whose condition fails may still be this pass's own: the
+   * The put, conditional on the version read. A put whose condition fails may still be this merge's own: the
    * SDK sends a request again when its answer timed out (a stalled process, a slow table), and the first
-   * attempt had landed. The item read back then equals the one put (its emittedAt is this pass's): the write
-   * is done, not lost to another emitter (which would keep the pass's journal entry, and republish its
-   * windows, for a whole pass timeout).
+   * attempt had landed. The item read back then is the one put, `writer` and all: the write is done, not lost
+   * to another emitter (which would keep the pass's journal entry, and republish its windows, for a whole pass
+   * timeout).
    */
-  private async putIfVersion(item: BucketItem | SummaryItem, version: number | undefined): Promise<boolean> {
+  private async putIfVersion(
+    merged: BucketItem | SummaryItem,
+    version: number | undefined,
+    writer: string,
+  ): Promise<boolean> {
+    const item = { ...merged, writer };
     if (await this.conditionalPut(item, version)) return true;
     // Read as the emitter reads its items (BatchGetItem, strongly consistent): the one read its role has.
     const [stored] = await getAll(this.doc, this.table, [
       { bucket: item.bucket, windowStart: item.windowStart },
     ]);
-    return stored !== undefined && isDeepStrictEqual(stored, withoutUndefined(item));
+    return stored?.writer === writer && isDeepStrictEqual(stored, withoutUndefined(item));
   }
 
   private async conditionalPut(
