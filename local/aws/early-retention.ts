@@ -1,4 +1,5 @@
 import { sequenceOfPosition, unpadSequence } from '../../shared/sequence.js';
+import type { DeadLetterStore } from '../../shared/store/dead-letter-store.js';
 import type { PaneStore } from '../../shared/store/pane-store.js';
 import type { ShardStateStore } from '../../shared/store/shard-state-store.js';
 import type { Emulators } from './emulators.js';
@@ -11,7 +12,8 @@ import type { Emulators } from './emulators.js';
  *
  * A shard's records go up to the record holding its stored position (healing reads from there) and not
  * past its event source checkpoint (a retried batch starts after it); its step panes go below the emitter's
- * cursor (nothing reads them again).
+ * cursor (nothing reads them again). Its dead letters, which on AWS their TTL deletes, are kept to the newest
+ * DEAD_LETTERS_KEPT: a log of another format makes one per line, and held in memory they would outgrow it.
  */
 export interface EarlyRetention {
   stop(): Promise<void>;
@@ -22,16 +24,46 @@ export interface EarlyRetentionSources {
   readonly streamName: string;
   readonly shardState: Pick<ShardStateStore, 'list'>;
   readonly panes: Pick<PaneStore, 'reapSteps'>;
+  readonly deadLetters: Pick<DeadLetterStore, 'positionsAfter' | 'deleteMany'>;
   /** The event source's checkpoints, by shard (unpadded sequence numbers). */
   readonly checkpoints: () => ReadonlyMap<string, string>;
   readonly onError: (error: unknown) => void;
 }
 
 const EVERY_MS = 1_000;
+/** Dead letters a scratch run keeps per shard, newest first (the live page shows the latest few). */
+export const DEAD_LETTERS_KEPT = 10_000;
+/** Positions read per request, and requests per shard and pass, as new dead letters are counted. */
+const PAGE = 1_000;
+const PAGES_PER_PASS = 20;
+
+/** A shard's dead letters seen so far: the positions kept, oldest first, and the last one read. */
+interface KeptLetters {
+  positions: string[];
+  last: string | undefined;
+}
+
+async function keepNewestLetters(
+  store: EarlyRetentionSources['deadLetters'],
+  shardId: string,
+  kept: KeptLetters,
+): Promise<void> {
+  for (let page = 0; page < PAGES_PER_PASS; page++) {
+    const { positions, more } = await store.positionsAfter(shardId, kept.last, PAGE);
+    if (positions.length > 0) {
+      kept.positions.push(...positions);
+      kept.last = positions[positions.length - 1];
+    }
+    if (kept.positions.length > DEAD_LETTERS_KEPT)
+      await store.deleteMany(shardId, kept.positions.splice(0, kept.positions.length - DEAD_LETTERS_KEPT));
+    if (!more) return;
+  }
+}
 
 export function startEarlyRetention(sources: EarlyRetentionSources): EarlyRetention {
   let stopped = false;
   let wake: (() => void) | undefined;
+  const letters = new Map<string, KeptLetters>();
   const pass = async () => {
     const checkpoints = sources.checkpoints();
     for (const state of await sources.shardState.list()) {
@@ -42,6 +74,12 @@ export function startEarlyRetention(sources: EarlyRetentionSources): EarlyRetent
         await sources.emulators.trimStream(sources.streamName, state.shardId, before);
       }
       if (state.paneCursor) await sources.panes.reapSteps(state.shardId, state.paneCursor);
+      let kept = letters.get(state.shardId);
+      if (!kept) {
+        kept = { positions: [], last: undefined };
+        letters.set(state.shardId, kept);
+      }
+      await keepNewestLetters(sources.deadLetters, state.shardId, kept);
     }
   };
   const running = (async () => {

@@ -1,5 +1,4 @@
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
@@ -14,14 +13,12 @@ import type { EmulatorWorkerCommand, EmulatorWorkerData, EmulatorWorkerReport } 
  * this CLI's query).
  */
 export interface EmulatorOptions {
-  /** Keep their data here between runs (LevelDB); see `scratch` when absent. */
-  readonly dataDir?: string;
   /**
-   * Without a data dir: keep the tables on disk anyway, in a folder of the system's temporary directory removed
-   * at stop (a long replay's tables would otherwise grow in memory with its input); in memory when false. The
-   * stream stays in memory: its user trims it. @default false
+   * Keep their data here between runs (LevelDB); in memory when absent, where a long replay's user trims what
+   * it is done with (see early-retention.ts). Measured both ways, memory is also the leaner for a replay:
+   * LevelDB's table files, mapped into memory, grew faster than the tables they hold.
    */
-  readonly scratch?: boolean;
+  readonly dataDir?: string;
   readonly host?: string;
   readonly kinesisPort?: number;
   readonly dynamoPort?: number;
@@ -51,7 +48,7 @@ export interface Emulators {
   stop(): Promise<void>;
   /**
    * Deletes a shard's records before a sequence number, as the stream's retention would in time: for a run
-   * whose folds are done with them and that nothing will read again (a scratch run). Resolves to how many.
+   * whose folds are done with them and that nothing will read again (no data dir). Resolves to how many.
    */
   trimStream(streamName: string, shardId: string, beforeSequence: string): Promise<number>;
 }
@@ -109,43 +106,12 @@ function emulatorWorkerModule(): URL {
 
 type Listening = Extract<EmulatorWorkerReport, { kind: 'listening' }>;
 
-/** Scratch folders are named so; one whose owner died (a killed run) is removed by the next one's start. */
-const SCRATCH_PREFIX = 'ipcount-scratch-';
-
-function sweepScratchDirs(): void {
-  let names: string[];
-  try {
-    names = readdirSync(tmpdir()).filter((name) => name.startsWith(SCRATCH_PREFIX));
-  } catch {
-    return;
-  }
-  for (const name of names) {
-    const dir = join(tmpdir(), name);
-    // Only one written by a run that has died: a folder still being set up has no owner file yet (one that
-    // never got it, its run killed as it started, goes after an hour).
-    let owned = true;
-    try {
-      JSON.parse(readFileSync(join(dir, OWNER_FILE), 'utf8'));
-    } catch {
-      owned = false;
-    }
-    const age = Date.now() - (statSync(dir, { throwIfNoEntry: false })?.mtimeMs ?? Date.now());
-    if ((owned && !dataDirOwner(dir)) || (!owned && age > 3_600_000))
-      rmSync(dir, { recursive: true, force: true });
-  }
-}
-
 export async function startEmulators(options: EmulatorOptions = {}): Promise<Emulators> {
   const host = options.host ?? '127.0.0.1';
-  let scratch: string | undefined;
-  if (!options.dataDir && options.scratch) {
-    sweepScratchDirs();
-    scratch = mkdtempSync(join(tmpdir(), SCRATCH_PREFIX));
-  }
-  const dir = options.dataDir ?? scratch;
+  const dir = options.dataDir;
   if (dir) {
     assertDataDirFree(dir);
-    if (options.dataDir) mkdirSync(join(dir, 'kinesis'), { recursive: true });
+    mkdirSync(join(dir, 'kinesis'), { recursive: true });
     mkdirSync(join(dir, 'dynamodb'), { recursive: true });
   }
   const hooks = options.workerHooks ?? process.env.IPCOUNT_EMULATOR_HOOKS;
@@ -153,10 +119,7 @@ export async function startEmulators(options: EmulatorOptions = {}): Promise<Emu
     host,
     kinesisPort: options.kinesisPort ?? 0,
     dynamoPort: options.dynamoPort ?? 0,
-    // A scratch run's stream stays in memory: trimmed as the run goes (see early-retention.ts), it holds the
-    // backlog only. (And kinesalite's LevelDB binding aborts the process if its thread dies with a read open.)
-    ...(options.dataDir ? { kinesisPath: join(options.dataDir, 'kinesis') } : {}),
-    ...(dir ? { dynamoPath: join(dir, 'dynamodb') } : {}),
+    ...(dir ? { kinesisPath: join(dir, 'kinesis'), dynamoPath: join(dir, 'dynamodb') } : {}),
     ...(hooks ? { hooks: pathToFileURL(resolve(hooks)).href } : {}),
   };
   // No execArgv of the parent's: the worker needs none, and the bootstrap registers tsx itself.
@@ -214,7 +177,6 @@ export async function startEmulators(options: EmulatorOptions = {}): Promise<Emu
   } catch (error) {
     stopping = true;
     await worker.terminate();
-    if (scratch) rmSync(scratch, { recursive: true, force: true });
     throw error;
   }
   const kinesis = emulatorTarget(`http://${host}:${ports.kinesisPort}`);
@@ -251,8 +213,7 @@ export async function startEmulators(options: EmulatorOptions = {}): Promise<Emu
     },
     stop: () => {
       stopped ??= stopWorker().finally(() => {
-        if (scratch) rmSync(scratch, { recursive: true, force: true });
-        else if (ownerFile) rmSync(ownerFile, { force: true });
+        if (ownerFile) rmSync(ownerFile, { force: true });
       });
       return stopped;
     },

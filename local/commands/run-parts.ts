@@ -3,6 +3,7 @@
  * emulator thread has been started, so the two loads run on both cores at the same time.
  */
 export { createDocumentClient } from '../../shared/store/clients.js';
+export { DeadLetterStore } from '../../shared/store/dead-letter-store.js';
 export { PaneStore } from '../../shared/store/pane-store.js';
 export { ShardStateStore } from '../../shared/store/shard-state-store.js';
 export { localStackOutputs } from '../aws/deployment.js';

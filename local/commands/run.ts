@@ -207,7 +207,6 @@ export async function run(options: RunOptions, io: RunIo): Promise<RunStats> {
   });
   const starting = startEmulators({
     dataDir: options.dataDir,
-    scratch: true,
     host: options.host,
     kinesisPort: options.kinesisPort,
     dynamoPort: options.dynamoPort,
@@ -314,6 +313,7 @@ export async function run(options: RunOptions, io: RunIo): Promise<RunStats> {
           streamName: names.stream,
           shardState: new parts.ShardStateStore(unmetered, names.shardState, names.stream),
           panes: new parts.PaneStore(unmetered, names.shardState, names.stream, 0),
+          deadLetters: new parts.DeadLetterStore(unmetered, names.deadLetters),
           checkpoints: () => live.eventSource.checkpoints(),
           onError: (error) =>
             say(`trimming what the run is done with failed, will try again: ${(error as Error).message}`),

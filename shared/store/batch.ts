@@ -12,19 +12,48 @@ function chunks<T>(items: readonly T[], size: number): T[][] {
 }
 
 /** Puts items 25 at a time, re-sending only what DynamoDB left unprocessed, with backoff. */
-export async function putAll(
+export function putAll(
   doc: DynamoDBDocumentClient,
   table: string,
   items: readonly Record<string, unknown>[],
 ): Promise<void> {
-  for (const chunk of chunks(items, WRITE_BATCH)) {
-    let requests = chunk.map((Item) => ({ PutRequest: { Item } }));
+  return writeAll(
+    doc,
+    table,
+    items.map((Item) => ({ PutRequest: { Item } })),
+  );
+}
+
+/** Deletes items by key, 25 at a time, as putAll puts them. */
+export function deleteAll(
+  doc: DynamoDBDocumentClient,
+  table: string,
+  keys: readonly Record<string, unknown>[],
+): Promise<void> {
+  return writeAll(
+    doc,
+    table,
+    keys.map((Key) => ({ DeleteRequest: { Key } })),
+  );
+}
+
+type WriteRequest =
+  | { readonly PutRequest: { readonly Item: Record<string, unknown> } }
+  | { readonly DeleteRequest: { readonly Key: Record<string, unknown> } };
+
+async function writeAll(
+  doc: DynamoDBDocumentClient,
+  table: string,
+  all: readonly WriteRequest[],
+): Promise<void> {
+  for (const chunk of chunks(all, WRITE_BATCH)) {
+    let requests = chunk;
     for (let round = 0; requests.length > 0; round++) {
       if (round >= MAX_ROUNDS)
         throw new Error(`${table}: ${requests.length} writes still unprocessed after ${MAX_ROUNDS} rounds`);
       if (round > 0) await pause(25 * 2 ** round);
-      const out = await doc.send(new BatchWriteCommand({ RequestItems: { [table]: requests } }));
-      requests = (out.UnprocessedItems?.[table] ?? []) as typeof requests;
+      const out = await doc.send(new BatchWriteCommand({ RequestItems: { [table]: [...requests] } }));
+      requests = (out.UnprocessedItems?.[table] ?? []) as WriteRequest[];
     }
   }
 }

@@ -1,7 +1,7 @@
 import { type DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { DeadLetter } from '../fold.js';
 import { readCutLine, truncateAtCodePoint } from '../parse.js';
-import { putAll } from './batch.js';
+import { deleteAll, putAll } from './batch.js';
 import { queryAll } from './pages.js';
 
 /** Raw lines are kept, cut to this many characters, so one huge line cannot exceed DynamoDB's item limit. */
@@ -76,6 +76,43 @@ export class DeadLetterStore {
       }),
     );
     return (out.Items ?? []) as DeadLetterItem[];
+  }
+
+  /**
+   * The positions of a shard's dead letters after a position (all when undefined), oldest first: one page, at
+   * most `limit` (fewer where DynamoDB's 1 MB a page ends it first), and whether more follow.
+   */
+  async positionsAfter(
+    shardId: string,
+    position: string | undefined,
+    limit: number,
+  ): Promise<{ positions: string[]; more: boolean }> {
+    const out = await this.doc.send(
+      new QueryCommand({
+        TableName: this.table,
+        KeyConditionExpression:
+          position === undefined ? 'shardId = :shard' : 'shardId = :shard AND sequenceNumber > :after',
+        ExpressionAttributeValues: {
+          ':shard': shardId,
+          ...(position === undefined ? {} : { ':after': position }),
+        },
+        ProjectionExpression: 'sequenceNumber',
+        Limit: limit,
+      }),
+    );
+    return {
+      positions: (out.Items ?? []).map((item) => String(item.sequenceNumber)),
+      more: out.LastEvaluatedKey !== undefined,
+    };
+  }
+
+  /** Deletes a shard's dead letters at these positions. */
+  async deleteMany(shardId: string, positions: readonly string[]): Promise<void> {
+    await deleteAll(
+      this.doc,
+      this.table,
+      positions.map((sequenceNumber) => ({ shardId, sequenceNumber })),
+    );
   }
 
   async forShard(shardId: string): Promise<DeadLetterItem[]> {

@@ -2,12 +2,13 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { GetRecordsCommand, GetShardIteratorCommand, PutRecordsCommand } from '@aws-sdk/client-kinesis';
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
-import { startEarlyRetention } from '../../../local/aws/early-retention.js';
+import { DEAD_LETTERS_KEPT, startEarlyRetention } from '../../../local/aws/early-retention.js';
 import { type Emulators, startEmulators } from '../../../local/aws/emulators.js';
 import { provision } from '../../../local/aws/provision.js';
 import type { Pane } from '../../../shared/pane.js';
 import { linePosition, padSequence } from '../../../shared/sequence.js';
 import { createDynamoClient, createKinesisClient, documentClient } from '../../../shared/store/clients.js';
+import { DeadLetterStore } from '../../../shared/store/dead-letter-store.js';
 import { PaneStore } from '../../../shared/store/pane-store.js';
 import type { ShardState } from '../../../shared/store/shard-state-store.js';
 import { resourceNames } from '../../../shared/tables.js';
@@ -24,7 +25,7 @@ describe('early retention of a scratch run', () => {
   });
   after(async () => emulators?.stop());
 
-  it('trims a shard before its stored position and checkpoint, whichever is first, and reaps merged panes', async () => {
+  it('trims a shard before its stored position and checkpoint, whichever is first, reaps merged panes and keeps the newest dead letters', async () => {
     // Prepare: five records on a one-shard stream, and step panes from three positions.
     const kinesis = createKinesisClient(emulators.kinesis);
     const dynamo = createDynamoClient(emulators.dynamo);
@@ -54,13 +55,27 @@ describe('early retention of a scratch run', () => {
     // The fold stored the 4th record's position; the event source checkpointed the 3rd; the emitter merged
     // the panes before the 3rd.
     const state = { shardId, position: position(3), paneCursor: position(2) } as ShardState;
+    // A log of another format: a dead letter per line, 30 more than a shard keeps; another shard has a few.
+    const deadLetters = new DeadLetterStore(doc, names.deadLetters);
+    const letter = (n: number) => ({
+      position: linePosition(padSequence(String(1_000_000 + n)), 0),
+      arrivalMs: Date.now(),
+      reason: 'format' as const,
+      detail: 'expected a known format',
+      line: `garbage ${n}`,
+    });
+    const written = Array.from({ length: DEAD_LETTERS_KEPT + 30 }, (_, n) => letter(n));
+    await deadLetters.putMany(shardId, written);
+    await deadLetters.putMany('shardId-000000000009', [letter(1), letter(2)]);
+    const quiet = { shardId: 'shardId-000000000009' } as ShardState;
 
     // Act
     const retention = startEarlyRetention({
       emulators,
       streamName: names.stream,
-      shardState: { list: async () => [state] },
+      shardState: { list: async () => [state, quiet] },
       panes,
+      deadLetters,
       checkpoints: () => new Map([[shardId, sequences[2] ?? '']]),
       onError: (error) => assert.fail(String(error)),
     });
@@ -92,6 +107,12 @@ describe('early retention of a scratch run', () => {
       (left.Items ?? []).map((item) => item.from),
       [position(2), position(3)],
     );
+    assert.deepEqual(
+      (await deadLetters.forShard(shardId)).map((l) => l.sequenceNumber),
+      written.slice(30).map((l) => l.position),
+      'the newest kept, the oldest gone',
+    );
+    assert.equal((await deadLetters.forShard(quiet.shardId)).length, 2);
     assert.equal(
       await emulators.trimStream(names.stream, shardId, sequences[2] ?? ''),
       0,

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -86,40 +86,6 @@ describe('startEmulators', () => {
       kinesisAgain.destroy();
       dynamoAgain.destroy();
       await second.stop();
-    }
-  });
-
-  it('keeps a scratch run’s tables on disk in the temporary directory, removed at stop and after a killed run', async () => {
-    // A scratch folder a killed run left: its owner's pid is gone.
-    const stale = join(tmpdir(), 'ipcount-scratch-killed-run-test');
-    mkdirSync(join(stale, 'kinesis'), { recursive: true });
-    writeFileSync(
-      join(stale, 'ipcount-owner.json'),
-      JSON.stringify({ pid: 2 ** 22 + 1, kinesisEndpoint: '', dynamoEndpoint: '' }),
-    );
-    const scratchDirs = () => readdirSync(tmpdir()).filter((n) => n.startsWith('ipcount-scratch-'));
-    const before = new Set(scratchDirs());
-    const emulators = await startEmulators({ scratch: true });
-    try {
-      assert.equal(existsSync(stale), false, 'the killed run’s folder is removed');
-      const mine = scratchDirs().filter((n) => !before.has(n));
-      assert.equal(mine.length, 1);
-      const dir = join(tmpdir(), mine[0] ?? '');
-      assert.equal(dataDirOwner(dir)?.pid, process.pid);
-      const dynamo = createDynamoClient(emulators.dynamo);
-      await dynamo.send(
-        new CreateTableCommand({
-          TableName: 'scratch-test',
-          AttributeDefinitions: [{ AttributeName: 'k', AttributeType: 'S' }],
-          KeySchema: [{ AttributeName: 'k', KeyType: 'HASH' }],
-          BillingMode: 'PAY_PER_REQUEST',
-        }),
-      );
-      assert.ok(readdirSync(join(dir, 'dynamodb')).length > 0, 'the tables are on disk');
-      await emulators.stop();
-      assert.equal(existsSync(dir), false, 'removed at stop');
-    } finally {
-      await emulators.stop();
     }
   });
 
