@@ -86,6 +86,21 @@ for (const proto of [leveldown.prototype, ClassicLevel.prototype]) {
     };
 }
 
+/**
+ * dynalite reads a Query or Scan through a stream over a LevelDB iterator, and ends a limited one early by
+ * destroying the stream, which calls the iterator's `return()`: abstract-level's iterators have `close()`
+ * instead, so each such read left its iterator open, registered with the database and holding a snapshot
+ * of it. A long run leaked hundreds (a replay's memory grew with its input, on disk and in memory alike).
+ */
+const { AbstractIterator } = requireHere('abstract-level') as {
+  AbstractIterator: { prototype: Record<string, unknown> };
+};
+const iteratorBase = Object.getPrototypeOf(AbstractIterator.prototype) as Record<string, unknown>;
+if (typeof iteratorBase.return !== 'function')
+  iteratorBase.return = function (this: { close(): Promise<void> }) {
+    return this.close();
+  };
+
 /** Deletes a shard's records before a sequence number (kinesalite keys them `<shard index hex>/<sequence>`). */
 async function trim(command: Extract<EmulatorWorkerCommand, { kind: 'trim' }>): Promise<number> {
   if (!kinesisStore) return 0;

@@ -6,7 +6,13 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { BroadcastChannel, threadId } from 'node:worker_threads';
-import { CreateTableCommand, ListTablesCommand } from '@aws-sdk/client-dynamodb';
+import {
+  CreateTableCommand,
+  ListTablesCommand,
+  PutItemCommand,
+  QueryCommand,
+  ScanCommand,
+} from '@aws-sdk/client-dynamodb';
 import { ListStreamsCommand, PutRecordsCommand } from '@aws-sdk/client-kinesis';
 import { assertDataDirFree, dataDirOwner, startEmulators } from '../../../local/aws/emulators.js';
 import { createStream } from '../../../local/aws/provision.js';
@@ -14,6 +20,7 @@ import { pause } from '../../../shared/pause.js';
 import { createDynamoClient, createKinesisClient } from '../../../shared/store/clients.js';
 import { BUSY_CHANNEL } from '../../helpers/emulator-hooks/busy.js';
 import { CRASH_MESSAGE } from '../../helpers/emulator-hooks/crash-on-put.mjs';
+import { OPEN_ITERATORS_CHANNEL } from '../../helpers/emulator-hooks/open-iterators.js';
 
 /** startEmulators: kinesalite and dynalite in a worker thread of their own, behind the same API as before. */
 
@@ -86,6 +93,56 @@ describe('startEmulators', () => {
       kinesisAgain.destroy();
       dynamoAgain.destroy();
       await second.stop();
+    }
+  });
+
+  it('closes the iterator of every limited Query and Scan (dynalite left each open, holding a snapshot)', async () => {
+    for (const dataDir of [undefined, mkdtempSync(join(tmpdir(), 'ipcount-iterators-'))]) {
+      const emulators = await startEmulators({ dataDir, workerHooks: hooks('open-iterators.ts') });
+      const dynamo = createDynamoClient(emulators.dynamo);
+      const channel = new BroadcastChannel(OPEN_ITERATORS_CHANNEL);
+      const openIterators = () =>
+        new Promise<number>((resolve) => {
+          channel.onmessage = (event) => resolve((event as { data: { open: number } }).data.open);
+          channel.postMessage({ count: true });
+        });
+      try {
+        await dynamo.send(
+          new CreateTableCommand({
+            TableName: 'iterators',
+            AttributeDefinitions: [
+              { AttributeName: 'k', AttributeType: 'S' },
+              { AttributeName: 'r', AttributeType: 'N' },
+            ],
+            KeySchema: [
+              { AttributeName: 'k', KeyType: 'HASH' },
+              { AttributeName: 'r', KeyType: 'RANGE' },
+            ],
+            BillingMode: 'PAY_PER_REQUEST',
+          }),
+        );
+        for (let r = 0; r < 20; r++)
+          await dynamo.send(
+            new PutItemCommand({ TableName: 'iterators', Item: { k: { S: 'a' }, r: { N: String(r) } } }),
+          );
+        for (let i = 0; i < 30; i++) {
+          const page = await dynamo.send(
+            new QueryCommand({
+              TableName: 'iterators',
+              KeyConditionExpression: 'k = :k',
+              ExpressionAttributeValues: { ':k': { S: 'a' } },
+              Limit: 2,
+            }),
+          );
+          assert.equal(page.Items?.length, 2);
+          await dynamo.send(new ScanCommand({ TableName: 'iterators', Limit: 3 }));
+        }
+        assert.equal(await openIterators(), 0, dataDir ? 'on disk' : 'in memory');
+      } finally {
+        channel.close();
+        dynamo.destroy();
+        await emulators.stop();
+      }
     }
   });
 
