@@ -47,10 +47,17 @@ export interface FoldDependencies {
   /** Lines a step at most. @default MAX_LINES_PER_STEP */
   readonly linesPerStep?: number;
   /**
-   * Told of each step's new lines (counted, dead-lettered or late) once its advance is written: what a local
-   * run reports as folded, exact even when the invocation fails after it.
+   * Told of each step's new lines (counted, bad, late) once its advance is written: what a local run reports
+   * as folded, exact even when the invocation fails after it.
    */
-  readonly onStepCommitted?: (lines: number) => void;
+  readonly onStepCommitted?: (lines: StepLines) => void;
+}
+
+/** A committed step's new lines: counted into windows, dead-lettered as bad, and late. */
+export interface StepLines {
+  readonly counted: number;
+  readonly bad: number;
+  readonly late: number;
 }
 
 export interface FoldReport {
@@ -193,7 +200,7 @@ export async function foldShardBatch(
     totals.counted += counted;
     totals.bad += deadLetters.length - late;
     totals.late += late;
-    deps.onStepCommitted?.(counted + deadLetters.length);
+    deps.onStepCommitted?.({ counted, bad: deadLetters.length - late, late });
     totals.windowsTouched += pane.windows.length;
   }
   return report();

@@ -63,21 +63,13 @@ export interface RunFacts {
   readonly resumed?: { readonly alreadyOnStream: number; readonly repaired: number };
 }
 
-/** Dead letters of this run (by arrival), and the windows still open with what they hold. */
-async function tally(pipeline: Pipeline, startedAt: number) {
-  const shardIds = new Set([
-    ...pipeline.eventSource.shardIds(),
-    ...(await pipeline.shardState.list()).map((s) => s.shardId),
-  ]);
-  let bad = 0;
-  let late = 0;
-  for (const shardId of shardIds) {
-    for (const letter of await pipeline.deadLetters.forShard(shardId)) {
-      if (letter.arrivalMs < startedAt - 1000) continue;
-      if (letter.reason === 'late') late++;
-      else bad++;
-    }
-  }
+/**
+ * The lines this run's folds dead-lettered, bad and late (counted as their steps committed: the table keeps
+ * only a shard's newest dead letters in a run without a data dir), and the windows still open with what they
+ * hold.
+ */
+async function tally(pipeline: Pipeline) {
+  const { badLines: bad, lateLines: late } = pipeline.foldTotals;
   // Counts committed by the folds that no result shows yet: per (ip, window), as the results would hold them.
   const open = await unmergedWindows({
     panes: new PaneStore(pipeline.doc, pipeline.names.shardState, pipeline.names.stream, 0),
@@ -103,7 +95,7 @@ export async function reportRun(facts: RunFacts): Promise<RunStats> {
     alreadyOnStream: facts.resumed?.alreadyOnStream ?? 0,
     counted: facts.emitted.counted,
     windows: facts.emitted.windows,
-    ...(await tally(pipeline, facts.startedAt)),
+    ...(await tally(pipeline)),
     invocations: source.invocations,
     failedInvocations: source.failedInvocations,
     faultsInjected: facts.faults?.faults ?? 0,

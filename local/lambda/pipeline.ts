@@ -81,9 +81,16 @@ export interface Pipeline {
   readonly eventSource: LocalEventSource;
   readonly shardState: ShardStateStore;
   readonly deadLetters: DeadLetterStore;
-  /** Lines of given-up batches the folds read from the stream and folded before their next batch. */
-  /** And the lines folded (counted, dead-lettered or late; each once, whatever the redeliveries). */
-  readonly foldTotals: { readonly healedLines: number; readonly foldedLines: number };
+  /**
+   * Lines of given-up batches the folds read from the stream and folded before their next batch; the lines
+   * folded (counted, bad or late; each once, whatever the redeliveries), and of those the bad and the late.
+   */
+  readonly foldTotals: {
+    readonly healedLines: number;
+    readonly foldedLines: number;
+    readonly badLines: number;
+    readonly lateLines: number;
+  };
   /** DynamoDB requests made by the handlers, by command (what the bench charges to recovery). */
   readonly dynamoRequests: Map<string, number>;
   /** DynamoDB write and read units of every request the pipeline made (see capacity-meter). */
@@ -184,12 +191,14 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
   const logLevel = (options.logLevel ?? 'WARN').toUpperCase() as 'WARN';
   // Running totals, not the reports: a long replay makes a report per invocation. Lines folded are counted
   // as each step commits, so an invocation that fails after some of its steps still counts those.
-  const foldTotals = { healedLines: 0, foldedLines: 0 };
+  const foldTotals = { healedLines: 0, foldedLines: 0, badLines: 0, lateLines: 0 };
   const foldHandler = createFoldHandler(
     {
       ...foldDependencies(functionEnvironment(options.prefix, settings, 'fold'), doc, kinesis),
-      onStepCommitted: (lines) => {
-        foldTotals.foldedLines += lines;
+      onStepCommitted: ({ counted, bad, late }) => {
+        foldTotals.foldedLines += counted + bad + late;
+        foldTotals.badLines += bad;
+        foldTotals.lateLines += late;
       },
     },
     new Logger({ serviceName: FOLD_SERVICE, logLevel }),
