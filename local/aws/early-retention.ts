@@ -33,9 +33,9 @@ export interface EarlyRetentionSources {
 const EVERY_MS = 1_000;
 /** Dead letters a scratch run keeps per shard, newest first (the live page shows the latest few). */
 export const DEAD_LETTERS_KEPT = 10_000;
-/** Positions read per request, and requests per shard and pass, as new dead letters are counted. */
+/** Positions read per request as new dead letters are counted; deletes sent at once (to keep up with a fold). */
 const PAGE = 1_000;
-const PAGES_PER_PASS = 20;
+const DELETES_AT_ONCE = 8;
 
 /** A shard's dead letters seen so far: the positions kept, oldest first, and the last one read. */
 interface KeptLetters {
@@ -48,15 +48,19 @@ async function keepNewestLetters(
   shardId: string,
   kept: KeptLetters,
 ): Promise<void> {
-  for (let page = 0; page < PAGES_PER_PASS; page++) {
+  for (;;) {
     const { positions, more } = await store.positionsAfter(shardId, kept.last, PAGE);
     if (positions.length > 0) {
       kept.positions.push(...positions);
       kept.last = positions[positions.length - 1];
     }
     if (kept.positions.length > DEAD_LETTERS_KEPT)
-      await store.deleteMany(shardId, kept.positions.splice(0, kept.positions.length - DEAD_LETTERS_KEPT));
-    if (!more) return;
+      await store.deleteMany(
+        shardId,
+        kept.positions.splice(0, kept.positions.length - DEAD_LETTERS_KEPT),
+        DELETES_AT_ONCE,
+      );
+    if (!more || positions.length === 0) return;
   }
 }
 

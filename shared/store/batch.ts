@@ -1,4 +1,5 @@
 import { BatchGetCommand, BatchWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import pLimit from 'p-limit';
 import { pause } from '../pause.js';
 
 const WRITE_BATCH = 25;
@@ -24,16 +25,18 @@ export function putAll(
   );
 }
 
-/** Deletes items by key, 25 at a time, as putAll puts them. */
+/** Deletes items by key, 25 at a time as putAll puts them, `concurrency` requests at once. */
 export function deleteAll(
   doc: DynamoDBDocumentClient,
   table: string,
   keys: readonly Record<string, unknown>[],
+  concurrency = 1,
 ): Promise<void> {
   return writeAll(
     doc,
     table,
     keys.map((Key) => ({ DeleteRequest: { Key } })),
+    concurrency,
   );
 }
 
@@ -45,16 +48,24 @@ async function writeAll(
   doc: DynamoDBDocumentClient,
   table: string,
   all: readonly WriteRequest[],
+  concurrency = 1,
 ): Promise<void> {
-  for (const chunk of chunks(all, WRITE_BATCH)) {
-    let requests = chunk;
-    for (let round = 0; requests.length > 0; round++) {
-      if (round >= MAX_ROUNDS)
-        throw new Error(`${table}: ${requests.length} writes still unprocessed after ${MAX_ROUNDS} rounds`);
-      if (round > 0) await pause(25 * 2 ** round);
-      const out = await doc.send(new BatchWriteCommand({ RequestItems: { [table]: [...requests] } }));
-      requests = (out.UnprocessedItems?.[table] ?? []) as WriteRequest[];
-    }
+  const limit = pLimit(concurrency);
+  await Promise.all(chunks(all, WRITE_BATCH).map((chunk) => limit(() => writeChunk(doc, table, chunk))));
+}
+
+async function writeChunk(
+  doc: DynamoDBDocumentClient,
+  table: string,
+  chunk: readonly WriteRequest[],
+): Promise<void> {
+  let requests = chunk;
+  for (let round = 0; requests.length > 0; round++) {
+    if (round >= MAX_ROUNDS)
+      throw new Error(`${table}: ${requests.length} writes still unprocessed after ${MAX_ROUNDS} rounds`);
+    if (round > 0) await pause(25 * 2 ** round);
+    const out = await doc.send(new BatchWriteCommand({ RequestItems: { [table]: [...requests] } }));
+    requests = (out.UnprocessedItems?.[table] ?? []) as WriteRequest[];
   }
 }
 

@@ -106,12 +106,13 @@ export class DeadLetterStore {
     };
   }
 
-  /** Deletes a shard's dead letters at these positions. */
-  async deleteMany(shardId: string, positions: readonly string[]): Promise<void> {
+  /** Deletes a shard's dead letters at these positions, `concurrency` requests at once. */
+  async deleteMany(shardId: string, positions: readonly string[], concurrency = 1): Promise<void> {
     await deleteAll(
       this.doc,
       this.table,
       positions.map((sequenceNumber) => ({ shardId, sequenceNumber })),
+      concurrency,
     );
   }
 
