@@ -36,8 +36,8 @@ export interface EmitDependencies extends TriggerDependencies {
   readonly passTimeoutMs?: number;
   /**
    * Passes begun before this are dead whatever their age: the process that ran them is gone (locally, this
-   * process took the data dir after it). Their publications are repeated once and their entries go, rather
-   * than being repeated by every pass, and every later run, for a whole pass timeout.
+   * process took the data dir after it). Their entries go as soon as their windows are finished, rather than
+   * being republished by every pass, and every later run, for a whole pass timeout.
    */
   readonly passesDeadBefore?: number;
   /** Alerts for results at or over a count (see shared/alert.ts); without it, or at 0, none. */
@@ -206,17 +206,23 @@ export async function emitDueWindows(
     );
   // A window that failed part-way, or lost a race with another emitter part-way, may have written buckets whose
   // changes this pass did not publish: the entry stays, so the pass that finishes such a window publishes it.
-  if (pass && failures.length === 0 && merges.every((m) => m.done)) await deps.journal?.finish(pass);
+  const finishedPass = pass !== undefined && failures.length === 0 && merges.every((m) => m.done);
+  if (pass && finishedPass) await deps.journal?.finish(pass);
   // The cursors: past every pane whose windows are all merged now.
   ready.forEach((w, i) => {
     if (merges[i]?.done) settled.add(w.windowStart);
   });
-  // A dead pass's entry goes once no invocation can still be running it, and none of its windows is left
-  // to finish (what it wrote there is published by the pass that does); until then each pass republishes.
+  // A dead pass's entry goes once no invocation can still be running it, and each of its windows is finished
+  // or listed in this pass's own entry, which stays (what it wrote there is published by the pass that
+  // finishes the window); until then each pass republishes. So a window that fails every pass keeps one
+  // entry, not one per pass.
   const unsettled = new Set(work.filter((w) => !settled.has(w.windowStart)).map((w) => w.windowStart));
+  const kept = new Set(pass && !finishedPass ? pass.windowStarts : []);
   await Promise.all(
     unfinished
-      .filter((p) => p.at < abandonedBefore && !p.windowStarts.some((ws) => unsettled.has(ws)))
+      .filter(
+        (p) => p.at < abandonedBefore && p.windowStarts.every((ws) => !unsettled.has(ws) || kept.has(ws)),
+      )
       .map((p) => limit(() => deps.journal?.finish(p))),
   );
   await Promise.all(

@@ -5,9 +5,10 @@ import { queryAll } from './pages.js';
 /**
  * The emitter's journal of passes that close windows. A pass closes first and publishes after, so the
  * revision a count gets is decided once, by the conditional close; a pass that dies between the two leaves
- * its entry here, and later passes publish what it closed again (same revision, same count) until the entry
- * is old enough that no invocation can still be running it. One put and one delete per pass that closes
- * anything, in the shard-state table under a partition key of its own.
+ * its entry here, and later passes publish what it closed again (same revision, same count) until no
+ * invocation can still be running it (it is older than the emitter's timeout, or its process is gone) and its
+ * windows are finished (see emitDueWindows). One put and one delete per pass that closes anything, in the
+ * shard-state table under a partition key of its own.
  */
 export interface EmitPass {
   /** The pass's `now`: every window it closed records it as `closedAt`. */

@@ -276,4 +276,41 @@ describe('emit handler under injected crashes', () => {
       handlers.stop();
     }
   });
+  it('keeps one journal entry, not one a pass, for a window that fails every pass', async () => {
+    const shardId = 'shardId-000000000750';
+    const lines = ['18:40:11 10.37.0.1', '18:40:30 10.37.1.0', '18:40:30 10.37.1.0'];
+    class Refused extends ResultStore {
+      override async mergeWindow(): ReturnType<ResultStore['mergeWindow']> {
+        throw new Error('refused (a request DynamoDB refuses)');
+      }
+    }
+    const handlers = faultyHandlers(stack);
+    try {
+      await handlers.fold(kinesisEvent(shardId, lines, arrival, 1), localContext('fold'));
+      const journal = stack.emit.journal;
+      assert.ok(journal);
+      const before = (await journal.unfinished()).length;
+      for (let pass = 0; pass < 4; pass++) {
+        // Every earlier pass is dead (as after the emitter's timeout), and the window fails again.
+        const failing = createEmitHandler(
+          {
+            ...stack.emit,
+            passesDeadBefore: Date.now() + 1,
+            results: new Refused(stack.doc, stack.names.windows),
+          },
+          logger,
+        );
+        assert.ok((await failing(scheduledEvent(), localContext('emit'))).failures?.length);
+        await new Promise((resolve) => setTimeout(resolve, 2));
+      }
+      assert.equal((await journal.unfinished()).length - before, 1, 'the last pass’s entry only');
+      // And once the window is written, its entry goes.
+      const healthy = createEmitHandler({ ...stack.emit, passesDeadBefore: Date.now() + 1 }, logger);
+      await healthy(scheduledEvent(), localContext('emit'));
+      const left = await journal.unfinished();
+      assert.equal(left.filter((p) => p.windowStarts.includes(W10)).length, 0);
+    } finally {
+      handlers.stop();
+    }
+  });
 });
