@@ -24,14 +24,18 @@ export interface EarlyRetentionSources {
   readonly streamName: string;
   readonly shardState: Pick<ShardStateStore, 'list'>;
   readonly panes: Pick<PaneStore, 'reapSteps'>;
-  readonly deadLetters: Pick<DeadLetterStore, 'positionsAfter' | 'deleteMany'>;
+  /**
+   * Without it, dead letters are all kept: a live page counts bad lines by reading them, and would miss
+   * those deleted before it read them.
+   */
+  readonly deadLetters?: Pick<DeadLetterStore, 'positionsBetween' | 'deleteMany'>;
   /** The event source's checkpoints, by shard (unpadded sequence numbers). */
   readonly checkpoints: () => ReadonlyMap<string, string>;
   readonly onError: (error: unknown) => void;
 }
 
 const EVERY_MS = 1_000;
-/** Dead letters a scratch run keeps per shard, newest first (the live page shows the latest few). */
+/** Dead letters a run without a data dir keeps per shard (the newest): what a look at them needs. */
 export const DEAD_LETTERS_KEPT = 10_000;
 /** Positions read per request as new dead letters are counted; deletes sent at once (to keep up with a fold). */
 const PAGE = 1_000;
@@ -44,22 +48,24 @@ interface KeptLetters {
 }
 
 async function keepNewestLetters(
-  store: EarlyRetentionSources['deadLetters'],
+  store: NonNullable<EarlyRetentionSources['deadLetters']>,
   shardId: string,
+  /** The shard's committed position: a step writes its dead letters before it commits, in any order. */
+  through: string,
   kept: KeptLetters,
+  stopped: () => boolean,
 ): Promise<void> {
-  for (;;) {
-    const { positions, more } = await store.positionsAfter(shardId, kept.last, PAGE);
+  while (!stopped()) {
+    const { positions, more } = await store.positionsBetween(shardId, kept.last, through, PAGE);
     if (positions.length > 0) {
       kept.positions.push(...positions);
       kept.last = positions[positions.length - 1];
     }
-    if (kept.positions.length > DEAD_LETTERS_KEPT)
-      await store.deleteMany(
-        shardId,
-        kept.positions.splice(0, kept.positions.length - DEAD_LETTERS_KEPT),
-        DELETES_AT_ONCE,
-      );
+    const excess = kept.positions.length - DEAD_LETTERS_KEPT;
+    if (excess > 0) {
+      await store.deleteMany(shardId, kept.positions.slice(0, excess), DELETES_AT_ONCE);
+      kept.positions.splice(0, excess);
+    }
     if (!more || positions.length === 0) return;
   }
 }
@@ -71,6 +77,7 @@ export function startEarlyRetention(sources: EarlyRetentionSources): EarlyRetent
   const pass = async () => {
     const checkpoints = sources.checkpoints();
     for (const state of await sources.shardState.list()) {
+      if (stopped) return;
       const checkpoint = checkpoints.get(state.shardId);
       if (state.position && checkpoint !== undefined) {
         const held = unpadSequence(sequenceOfPosition(state.position));
@@ -78,12 +85,14 @@ export function startEarlyRetention(sources: EarlyRetentionSources): EarlyRetent
         await sources.emulators.trimStream(sources.streamName, state.shardId, before);
       }
       if (state.paneCursor) await sources.panes.reapSteps(state.shardId, state.paneCursor);
-      let kept = letters.get(state.shardId);
-      if (!kept) {
-        kept = { positions: [], last: undefined };
-        letters.set(state.shardId, kept);
+      if (sources.deadLetters && state.position) {
+        let kept = letters.get(state.shardId);
+        if (!kept) {
+          kept = { positions: [], last: undefined };
+          letters.set(state.shardId, kept);
+        }
+        await keepNewestLetters(sources.deadLetters, state.shardId, state.position, kept, () => stopped);
       }
-      await keepNewestLetters(sources.deadLetters, state.shardId, kept);
     }
   };
   const running = (async () => {

@@ -92,14 +92,17 @@ for (const proto of [leveldown.prototype, ClassicLevel.prototype]) {
  * instead, so each such read left its iterator open, registered with the database and holding a snapshot
  * of it. A long run leaked hundreds (a replay's memory grew with its input, on disk and in memory alike).
  */
-const { AbstractIterator } = requireHere('abstract-level') as {
-  AbstractIterator: { prototype: Record<string, unknown> };
-};
-const iteratorBase = Object.getPrototypeOf(AbstractIterator.prototype) as Record<string, unknown>;
-if (typeof iteratorBase.return !== 'function')
-  iteratorBase.return = function (this: { close(): Promise<void> }) {
-    return this.close();
+for (const store of ['memory-level', 'classic-level']) {
+  // The abstract-level each store is built on, wherever the install put it.
+  const { AbstractIterator } = createRequire(requireHere.resolve(store))('abstract-level') as {
+    AbstractIterator: { prototype: Record<string, unknown> };
   };
+  const iteratorBase = Object.getPrototypeOf(AbstractIterator.prototype) as Record<string, unknown>;
+  if (typeof iteratorBase.return !== 'function')
+    iteratorBase.return = function (this: { close(): Promise<void> }) {
+      return this.close();
+    };
+}
 
 /** Deletes a shard's records before a sequence number (kinesalite keys them `<shard index hex>/<sequence>`). */
 async function trim(command: Extract<EmulatorWorkerCommand, { kind: 'trim' }>): Promise<number> {

@@ -65,8 +65,9 @@ export interface RunFacts {
 
 /**
  * The lines this run's folds dead-lettered, bad and late (counted as their steps committed: the table keeps
- * only a shard's newest dead letters in a run without a data dir), and the windows still open with what they
- * hold.
+ * only a shard's newest dead letters in a run without a data dir; under `--delivery at-least-once`, the
+ * demonstration of what the guards prevent, a step delivered again counts its lines again, as its counts
+ * do), and the windows still open with what they hold.
  */
 async function tally(pipeline: Pipeline) {
   const { badLines: bad, lateLines: late } = pipeline.foldTotals;

@@ -313,7 +313,10 @@ export async function run(options: RunOptions, io: RunIo): Promise<RunStats> {
           streamName: names.stream,
           shardState: new parts.ShardStateStore(unmetered, names.shardState, names.stream),
           panes: new parts.PaneStore(unmetered, names.shardState, names.stream, 0),
-          deadLetters: new parts.DeadLetterStore(unmetered, names.deadLetters),
+          // A live page counts bad lines from the dead letters: kept for it.
+          ...(options.ui || options.serve
+            ? {}
+            : { deadLetters: new parts.DeadLetterStore(unmetered, names.deadLetters) }),
           checkpoints: () => live.eventSource.checkpoints(),
           onError: (error) =>
             say(`trimming what the run is done with failed, will try again: ${(error as Error).message}`),

@@ -79,29 +79,35 @@ export class DeadLetterStore {
   }
 
   /**
-   * The positions of a shard's dead letters after a position (all when undefined), oldest first: one page, at
-   * most `limit` (fewer where DynamoDB's 1 MB a page ends it first), and whether more follow.
+   * The positions of a shard's dead letters after a position (from the first when undefined) and up to
+   * another, oldest first: one page, at most `limit` (fewer where DynamoDB's 1 MB a page ends it first), and
+   * whether more follow.
    */
-  async positionsAfter(
+  async positionsBetween(
     shardId: string,
-    position: string | undefined,
+    after: string | undefined,
+    through: string,
     limit: number,
   ): Promise<{ positions: string[]; more: boolean }> {
     const out = await this.doc.send(
       new QueryCommand({
         TableName: this.table,
+        // A key condition takes one range: BETWEEN is inclusive, so `after` itself is dropped below.
         KeyConditionExpression:
-          position === undefined ? 'shardId = :shard' : 'shardId = :shard AND sequenceNumber > :after',
+          after === undefined
+            ? 'shardId = :shard AND sequenceNumber <= :through'
+            : 'shardId = :shard AND sequenceNumber BETWEEN :after AND :through',
         ExpressionAttributeValues: {
           ':shard': shardId,
-          ...(position === undefined ? {} : { ':after': position }),
+          ':through': through,
+          ...(after === undefined ? {} : { ':after': after }),
         },
         ProjectionExpression: 'sequenceNumber',
         Limit: limit,
       }),
     );
     return {
-      positions: (out.Items ?? []).map((item) => String(item.sequenceNumber)),
+      positions: (out.Items ?? []).map((item) => String(item.sequenceNumber)).filter((p) => p !== after),
       more: out.LastEvaluatedKey !== undefined,
     };
   }

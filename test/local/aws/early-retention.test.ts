@@ -14,11 +14,11 @@ import type { ShardState } from '../../../shared/store/shard-state-store.js';
 import { resourceNames } from '../../../shared/tables.js';
 
 /**
- * A scratch run's early retention (local/aws/early-retention.ts): what the stream's retention and the panes'
- * TTL would delete in time goes as soon as nothing will read it, and nothing a fold or the emitter may still
- * read goes.
+ * Early retention of a run without a data dir (local/aws/early-retention.ts): what the stream's retention
+ * and the TTLs would delete in time goes as soon as nothing will read it, and nothing a fold or the emitter
+ * may still read goes.
  */
-describe('early retention of a scratch run', () => {
+describe('early retention of a run without a data dir', () => {
   let emulators: Emulators;
   before(async () => {
     emulators = await startEmulators();
@@ -67,6 +67,12 @@ describe('early retention of a scratch run', () => {
     const written = Array.from({ length: DEAD_LETTERS_KEPT + 30 }, (_, n) => letter(n));
     await deadLetters.putMany(shardId, written);
     await deadLetters.putMany('shardId-000000000009', [letter(1), letter(2)]);
+    // Past the shard's committed position: a step still writing (in any order) before it commits.
+    const uncommitted = [1, 2, 3].map((n) => ({
+      ...letter(n),
+      position: linePosition(padSequence(`9${sequences[4]}`), n),
+    }));
+    await deadLetters.putMany(shardId, uncommitted);
     const quiet = { shardId: 'shardId-000000000009' } as ShardState;
 
     // Act
@@ -109,8 +115,8 @@ describe('early retention of a scratch run', () => {
     );
     assert.deepEqual(
       (await deadLetters.forShard(shardId)).map((l) => l.sequenceNumber),
-      written.slice(30).map((l) => l.position),
-      'the newest kept, the oldest gone',
+      [...written.slice(30), ...uncommitted].map((l) => l.position),
+      'the newest committed kept, the oldest gone, the uncommitted not counted yet',
     );
     assert.equal((await deadLetters.forShard(quiet.shardId)).length, 2);
     assert.equal(
