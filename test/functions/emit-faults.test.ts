@@ -15,6 +15,13 @@ const arrival = Date.parse('2026-03-10T18:41:00Z');
 const logger = new Logger({ serviceName: 'test', logLevel: 'SILENT' as 'ERROR' });
 const W10 = Date.parse('2026-03-10T18:40:10Z');
 
+/** A line of each IP in the 18:40:10 window, then a jump the next line confirms: the window is due. */
+const dueWindowLines = (ips: readonly string[], jumper: string) => [
+  ...ips.map((ip) => `18:40:11 ${ip}`),
+  `18:40:30 ${jumper}`,
+  `18:40:30 ${jumper}`,
+];
+
 describe('emit handler under injected crashes', () => {
   let stack: TestStack;
   before(async () => {
@@ -91,7 +98,7 @@ describe('emit handler under injected crashes', () => {
       env: { ALLOWED_LATENESS_SECONDS: '60' },
     });
     try {
-      const lines = [`18:40:11 ${ip}`, '18:40:30 10.32.1.0', '18:40:30 10.32.1.0'];
+      const lines = dueWindowLines([ip], '10.32.1.0');
       await handlers.fold(kinesisEvent(shardId, lines, arrival, 1), localContext('fold'));
       await assert.rejects(handlers.emit(scheduledEvent(), localContext('emit')), InjectedCrash);
       dieBeforePublishing = false;
@@ -119,7 +126,7 @@ describe('emit handler under injected crashes', () => {
   it('publishes what a pass wrote when it lost a race with another emitter after writing its buckets', async () => {
     const shardId = 'shardId-000000000710';
     const ips = ['10.33.0.1', '10.33.0.2', '10.33.0.3'];
-    const lines = [...ips.map((ip) => `18:40:11 ${ip}`), '18:40:30 10.33.1.0', '18:40:30 10.33.1.0'];
+    const lines = dueWindowLines(ips, '10.33.1.0');
     const published: WindowResult[] = [];
     const publish = (rs: readonly WindowResult[]) =>
       void published.push(...rs.filter((r) => ips.includes(r.ip)));
@@ -159,7 +166,7 @@ describe('emit handler under injected crashes', () => {
     const shardId = 'shardId-000000000720';
     const ip = '10.34.0.1';
     const published: WindowResult[][] = [];
-    const lines = [`18:40:11 ${ip}`, '18:40:30 10.34.1.0', '18:40:30 10.34.1.0'];
+    const lines = dueWindowLines([ip], '10.34.1.0');
     const handlers = faultyHandlers(stack, {
       publish: () => {
         throw new InjectedCrash('died before publishing');
@@ -206,7 +213,7 @@ describe('emit handler under injected crashes', () => {
   it("keeps a dead process's pass while a window it wrote into is left to finish, and publishes what it wrote there", async () => {
     const shardId = 'shardId-000000000730';
     const ips = ['10.35.0.1', '10.35.0.2', '10.35.0.3', '10.35.0.4', '10.35.0.5'];
-    const lines = [...ips.map((ip) => `18:40:11 ${ip}`), '18:40:30 10.35.1.0', '18:40:30 10.35.1.0'];
+    const lines = dueWindowLines(ips, '10.35.1.0');
     const published: WindowResult[] = [];
     const publish = (rs: readonly WindowResult[]) =>
       void published.push(...rs.filter((r) => ips.includes(r.ip)));
@@ -246,7 +253,7 @@ describe('emit handler under injected crashes', () => {
   it('takes a write the SDK sent again after its first attempt landed as its own, not as a lost race', async () => {
     const shardId = 'shardId-000000000740';
     const ips = ['10.36.0.1', '10.36.0.2', '10.36.0.3'];
-    const lines = [...ips.map((ip) => `18:40:11 ${ip}`), '18:40:30 10.36.1.0', '18:40:30 10.36.1.0'];
+    const lines = dueWindowLines(ips, '10.36.1.0');
     const published: WindowResult[][] = [];
     let sentAgain: { count: () => number } | undefined;
     const handlers = faultyHandlers(stack, {
@@ -278,7 +285,7 @@ describe('emit handler under injected crashes', () => {
   });
   it('keeps one journal entry, not one a pass, for a window that fails every pass', async () => {
     const shardId = 'shardId-000000000750';
-    const lines = ['18:40:11 10.37.0.1', '18:40:30 10.37.1.0', '18:40:30 10.37.1.0'];
+    const lines = dueWindowLines(['10.37.0.1'], '10.37.1.0');
     class Refused extends ResultStore {
       override async mergeWindow(): ReturnType<ResultStore['mergeWindow']> {
         throw new Error('refused (a request DynamoDB refuses)');
